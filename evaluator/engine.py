@@ -1,0 +1,216 @@
+"""A compiled policy version and a case's facts in, a `Decision` (outputs, optional trace) out.
+
+`Program` wraps one compiled version: its input model (schema + conversion,
+built once), its constants (computed once), and one generated function per
+set of asked outputs and tracing mode (built on first use, then cached). The
+evaluator records values only; turning them into words is `explain/`'s job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from dsl import ast
+from dsl.compiler import CompiledPolicy
+from dsl.errors import EvaluationError, NotFoundError
+from dsl.types import Duration
+from evaluator import runtime
+from evaluator.codegen import UNSET, Generated, generate
+from evaluator.inputs import InputModel
+
+UsedResolver = Callable[[str, dt.date | None], "Program"]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Values recorded during one traced evaluation: per expression node and per definition."""
+
+    nodes: tuple[Any, ...]
+    values: tuple[Any, ...]
+    definitions: dict[str, Any]
+    index: Mapping[int, int]
+
+    def value(self, node: Any) -> Any:
+        """The node's value, or `UNSET` when evaluation never reached it (short-circuit)."""
+        k = self.index.get(id(node))
+        return UNSET if k is None else self.values[k]
+
+    def reached(self, node: Any) -> bool:
+        return self.value(node) is not UNSET
+
+
+@dataclass
+class Decision:
+    policy_id: str
+    version: str
+    effective: dt.date | None
+    on: dt.date | None
+    outputs: dict[str, Any]
+    facts: dict[str, Any]
+    content_hash: str = ""
+    trace: Trace | None = None
+    program: Program | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Compiled:
+    function: Callable[..., Any]
+    generated: Generated
+    index: dict[int, int]
+
+
+class Program:
+    """One policy version, ready to evaluate many cases."""
+
+    def __init__(self, compiled: CompiledPolicy, content_hash: str = "",
+                 used_resolver: UsedResolver | None = None):
+        self.compiled = compiled
+        self.policy = compiled.checked.policy
+        self.content_hash = content_hash
+        self.inputs = InputModel(self.policy)
+        conventions = {k: c.value for k, c in self.policy.conventions.items()}
+        self.dates = runtime.DateOps(months=conventions.get("months", "clamp"),  # type: ignore[arg-type]
+                                     leap_day=conventions.get("leap_day", "feb28"))  # type: ignore[arg-type]
+        self.used_resolver = used_resolver
+        self.outputs: tuple[str, ...] = tuple(r.name for r in self.policy.outputs)
+        self._cache: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
+        self.constants: dict[str, Any] = {}
+        self.constants = self._evaluate_constants()
+
+    @property
+    def policy_id(self) -> str:
+        return self.policy.policy_id
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+    @property
+    def effective(self) -> dt.date | None:
+        return self.policy.header.effective
+
+    # -- building
+    def _evaluate_constants(self) -> dict[str, Any]:
+        names = tuple(n for n, d in self.policy.definitions.items() if isinstance(d, ast.ConstantDecl))
+        if not names:
+            return {}
+        compiled = self._build(names, traced=False)
+        values = compiled.function({}, None)
+        return dict(zip(names, values))
+
+    def _globals(self) -> dict[str, Any]:
+        ops = self.dates
+        return {
+            "__builtins__": {"min": min, "max": max, "abs": abs, "len": len, "sum": sum, "any": any,
+                             "all": all, "tuple": tuple, "True": True, "False": False, "None": None},
+            "_UNSET": UNSET, "_add": ops.add, "_sub": ops.sub, "_between": ops.between, "_age": ops.age,
+            "_days": runtime.duration_days, "_neg_duration": _neg_duration, "_scale": _scale,
+            "_dur_add": _dur_add, "_dur_sub": _dur_sub, "_div": runtime.div, "_round": _round,
+            "_conflict": self._conflict, "_no_match": self._no_match, "_used": self._used,
+        }
+
+    def _build(self, outputs: tuple[str, ...], traced: bool) -> _Compiled:
+        generated = generate(self.compiled, outputs, traced, self.constants)
+        namespace = self._globals()
+        namespace.update(generated.globals)
+        code = compile(generated.source, f"<writ {self.policy_id}@{self.version}>", "exec")
+        exec(code, namespace)  # noqa: S102 - source generated from the checked AST, see codegen
+        index = {id(node): k for k, node in enumerate(generated.nodes)}
+        return _Compiled(namespace["_run"], generated, index)
+
+    def function(self, outputs: tuple[str, ...], traced: bool) -> _Compiled:
+        key = (outputs, traced)
+        built = self._cache.get(key)
+        if built is None:
+            built = self._cache[key] = self._build(outputs, traced)
+        return built
+
+    def source(self, outputs: Iterable[str] | None = None, traced: bool = False) -> str:
+        """The generated Python, for `writ graph --source` and for reading in tests."""
+        return self.function(self._outputs(outputs), traced).generated.source
+
+    # -- running
+    def _outputs(self, outputs: Iterable[str] | None) -> tuple[str, ...]:
+        if outputs is None:
+            return self.outputs
+        asked = tuple(outputs)
+        known = set(self.policy.definitions) | set(self.outputs)
+        unknown = [o for o in asked if o not in known]
+        if unknown:
+            raise NotFoundError(f"`{self.policy_id}` version `{self.version}` has no output "
+                                + ", ".join(f"`{u}`" for u in unknown))
+        return asked
+
+    def run(self, values: Mapping[str, Any], on: dt.date | None, outputs: Iterable[str] | None = None,
+            trace: bool = False) -> tuple[dict[str, Any], Trace | None]:
+        """Evaluate converted facts; returns the outputs and, when asked, the trace."""
+        names = self._outputs(outputs)
+        built = self.function(names, trace)
+        if not trace:
+            return dict(zip(names, built.function(values, on))), None
+        results, node_values, definition_values = built.function(values, on)
+        recorded = Trace(tuple(built.generated.nodes), node_values,
+                         dict(zip(built.generated.definitions, definition_values)), built.index)
+        return dict(zip(names, results)), recorded
+
+    def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
+                 trace: bool = False) -> Decision:
+        values = self.inputs.convert(facts)
+        result, recorded = self.run(values, on, outputs, trace)
+        return Decision(self.policy_id, self.version, self.effective, on, result, values,
+                        self.content_hash, recorded, self)
+
+    # -- run-time services for generated code
+    def _used(self, alias: str, names: tuple[str, ...], values: Mapping[str, Any], on: dt.date | None) -> tuple[Any, ...]:
+        if self.used_resolver is None:
+            raise EvaluationError("uses", f"`{alias}` cannot be evaluated: no policy library was given")
+        other = self.used_resolver(alias, on)
+        own = other.inputs.fill_defaults(values) if hasattr(other.inputs, "fill_defaults") else values
+        return other.function(names, False).function(own, on)  # type: ignore[no-any-return]
+
+    def _conflict(self, target: str, first: str, second: str) -> None:
+        decl = self.policy.exceptions[first]
+        raise EvaluationError("conflict", f"exceptions `{first}` and `{second}` both apply to `{target}` in this case",
+                              decl.span, rule=target)
+
+    def _no_match(self, table: str, given: tuple[Any, ...]) -> None:
+        decl = self.policy.definitions[table]
+        shown = ", ".join(runtime_repr(g) for g in given)
+        raise EvaluationError("no-match", f"no row of table `{table}` matches ({shown})", decl.span, rule=table)
+
+
+def runtime_repr(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is None:
+        return "missing"
+    return str(value)
+
+
+def _neg_duration(d: Duration) -> Duration:
+    return Duration(-d.amount, d.unit)
+
+
+def _scale(a: Any, b: Any) -> Duration:
+    d, k = (a, b) if isinstance(a, Duration) else (b, a)
+    return Duration(d.amount * int(k), d.unit)
+
+
+def _dur_add(a: Duration, b: Duration) -> Duration:
+    if a.unit == b.unit:
+        return Duration(a.amount + b.amount, a.unit)
+    return Duration(runtime.duration_days(a) + runtime.duration_days(b), "days")
+
+
+def _dur_sub(a: Duration, b: Duration) -> Duration:
+    return _dur_add(a, _neg_duration(b))
+
+
+def _round(x: Any, places: int = 0) -> Any:
+    quantum = Decimal(1).scaleb(-int(places))
+    result = Decimal(x).quantize(quantum, rounding=ROUND_HALF_UP)
+    return int(result) if places == 0 and isinstance(x, int) else result

@@ -1,0 +1,156 @@
+"""The public Python API: a policy folder or id in, `Decision`s out (`writ.load(...).evaluate(facts)`).
+
+It ties the stages together: the loader finds and compiles versions, the
+version in force is picked by date (given, or read from the case where the
+policy says which input date decides), and each version's `Program` is built
+once and reused for every case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsl.errors import InputError, InputProblem, NotFoundError, WritError
+from dsl.loader import Library, LoadedVersion
+from evaluator.engine import Decision, Program
+
+_PACKAGE_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
+def default_root() -> Path:
+    """`$WRIT_POLICIES`, else `./policies`, else the policies shipped beside the package."""
+    env = os.environ.get("WRIT_POLICIES")
+    if env:
+        return Path(env)
+    local = Path.cwd() / "policies"
+    return local if local.is_dir() else _PACKAGE_POLICIES
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    effective: dt.date | None
+    until: dt.date | None
+    content_hash: str
+    path: Path
+
+
+class Workspace:
+    """A library of policies plus their built programs, shared by every `Policy` loaded from it."""
+
+    def __init__(self, root: Path | None = None):
+        self.library = Library(Path(root) if root is not None else default_root())
+        self._programs: dict[tuple[str, str], Program] = {}
+
+    def program(self, loaded: LoadedVersion) -> Program:
+        key = (loaded.policy_id, loaded.version)
+        program = self._programs.get(key)
+        if program is None:
+            program = Program(loaded.compiled, loaded.content_hash, self._resolver_for(loaded))
+            self._programs[key] = program
+        return program
+
+    def _resolver_for(self, loaded: LoadedVersion) -> Any:
+        def resolve(alias: str, on: dt.date | None) -> Program:
+            uses = loaded.resolved.uses[alias]
+            if uses.version is not None:
+                return self.program(self.library.load(uses.policy, uses.version))
+            return self.program(self.library.in_force(uses.policy, on or dt.date.today()))
+        return resolve
+
+    def policy(self, policy_id: str) -> Policy:
+        return Policy(self, policy_id)
+
+
+class Policy:
+    """Every version of one policy; `evaluate` picks the version in force for each case."""
+
+    def __init__(self, workspace: Workspace, policy_id: str):
+        self.workspace = workspace
+        self.id = policy_id
+        self._labels = workspace.library.version_labels(policy_id)
+
+    @property
+    def library(self) -> Library:
+        return self.workspace.library
+
+    def versions(self) -> list[VersionInfo]:
+        out = []
+        for label in self._labels:
+            v = self.library.load(self.id, label)
+            out.append(VersionInfo(label, v.effective, v.until, v.content_hash, v.path))
+        return out
+
+    def version(self, label: str | None = None, on: dt.date | None = None) -> Program:
+        """A version by label, or the one in force on `on`, or the latest."""
+        if label is not None:
+            return self.workspace.program(self.library.load(self.id, label))
+        if on is not None:
+            return self.workspace.program(self.library.in_force(self.id, on))
+        return self.workspace.program(self.library.load(self.id, self._labels[-1]))
+
+    def deciding_date(self, facts: Any) -> dt.date | None:
+        """The case's own date that picks the version (e.g. `application.received_on`), if readable."""
+        latest = self.library.load(self.id, self._labels[-1])
+        ref = latest.resolved.header.decided_by
+        if ref is None or not isinstance(facts, Mapping):
+            return None
+        value: Any = facts
+        for part in ref.name.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        try:
+            return dt.date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+
+    def program_for(self, facts: Any, on: dt.date | None = None, version: str | None = None) -> tuple[Program, dt.date | None]:
+        if version is not None:
+            return self.version(version), on
+        when = on or self.deciding_date(facts)
+        if when is None:
+            latest = self.library.load(self.id, self._labels[-1])
+            if latest.resolved.header.decided_by is None:
+                when = dt.date.today()
+            else:
+                return self.version(), None  # the deciding date is absent or invalid: validation will say so
+        return self.version(on=when), when
+
+    def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
+                 explain: bool = False, version: str | None = None) -> Decision:
+        """Validate the facts and evaluate the version in force; `explain=True` records the trace."""
+        program, when = self.program_for(facts, on, version)
+        decision = program.evaluate(facts, when, outputs, trace=explain)
+        if when is None and program.policy.header.decided_by is not None:
+            raise InputError([InputProblem(program.policy.header.decided_by.name,
+                                           "is needed to pick the version in force (or give an `on` date)")])
+        return decision
+
+    def evaluate_many(self, cases: Iterable[Any], on: dt.date | None = None,
+                      outputs: Iterable[str] | None = None) -> Iterator[Decision | WritError]:
+        """Evaluate each case in order; a bad case yields its error instead of stopping the run."""
+        names = tuple(outputs) if outputs is not None else None
+        for facts in cases:
+            try:
+                yield self.evaluate(facts, on, names)
+            except WritError as exc:
+                yield exc
+
+    def schema(self, version: str | None = None) -> dict[str, Any]:
+        return self.version(version).inputs.schema()
+
+
+def load(path_or_id: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> Policy:
+    """A policy by folder path (`policies/uk-flexible-working`) or by id (`uk-flexible-working`)."""
+    path = Path(path_or_id)
+    if path.is_dir() and any(path.glob("*.writ")):
+        return Workspace(Path(root) if root else path.resolve().parent).policy(path.resolve().name)
+    if path.suffix == ".writ" and path.is_file():
+        return Workspace(Path(root) if root else path.resolve().parent.parent).policy(path.resolve().parent.name)
+    if root is None and not default_root().joinpath(str(path_or_id)).is_dir():
+        raise NotFoundError(f"no policy folder or id `{path_or_id}` (looked in `{default_root()}`)")
+    return Workspace(Path(root) if root else None).policy(str(path_or_id))

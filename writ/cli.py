@@ -1,0 +1,193 @@
+"""Command-line arguments in, a command's output and exit status out: the `writ` console script.
+
+Exit status: 0 success; 1 the policy has errors or tests failed; 2 bad input
+or usage (an unknown policy, invalid facts, an impossible date). Errors never
+surface as Python tracebacks: every `WritError` is rendered for people (or as
+the contract's JSON `{"errors": [...]}` with `--format json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError, render_all
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a date (YYYY-MM-DD)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="writ", description="Check, evaluate and explain policy rule files.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="find every error in policy files")
+    c.add_argument("paths", nargs="+", type=Path)
+
+    for name, helptext in (("eval", "evaluate a case"), ("explain", "evaluate a case and explain why")):
+        e = sub.add_parser(name, help=helptext)
+        e.add_argument("policy", help="a policy folder or id")
+        e.add_argument("--input", "-i", required=True, help="facts as a JSON file, or - for standard input")
+        e.add_argument("--on", type=_date, help="decide with the version in force on this date")
+        e.add_argument("--version", dest="policy_version", help="use this version label")
+        e.add_argument("--output", "-o", action="append", dest="outputs", help="only this output (repeatable)")
+        e.add_argument("--format", "-f", choices=["text", "json"], default="text" if name == "explain" else "json")
+        e.add_argument("--full", action="store_true", help="show every branch, not only those that decided")
+
+    s = sub.add_parser("schema", help="print the JSON Schema of a policy's input")
+    s.add_argument("policy")
+    s.add_argument("--version", dest="policy_version")
+
+    g = sub.add_parser("graph", help="print the rule dependency graph")
+    g.add_argument("policy")
+    g.add_argument("--version", dest="policy_version")
+    g.add_argument("--format", "-f", choices=["dot", "mermaid"], default="dot")
+
+    t = sub.add_parser("test", help="run the YAML test cases beside policies")
+    t.add_argument("paths", nargs="+", type=Path)
+    t.add_argument("--verbose", "-v", action="store_true")
+
+    v = sub.add_parser("versions", help="list a policy's versions")
+    v.add_argument("policy")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    json_errors = getattr(args, "format", None) == "json"
+    try:
+        return int(_COMMANDS[args.command](args))
+    except InputError as exc:
+        if json_errors:
+            print(json.dumps({"errors": [{"path": p.path, "message": p.message} for p in exc.problems]}, indent=2))
+        else:
+            print(f"error: the input has {len(exc.problems)} problem(s):", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem.path or '(root)'}: {problem.message}", file=sys.stderr)
+        return 2
+    except PolicyError as exc:
+        print(render_all(exc.diagnostics, color=sys.stderr.isatty()), file=sys.stderr)
+        return 1
+    except EvaluationError as exc:
+        return _fail(json_errors, exc.code, str(exc), 1)
+    except (NotFoundError, WritError) as exc:
+        return _fail(json_errors, "not-found", str(exc), 2)
+    except BrokenPipeError:  # e.g. `writ graph ... | head`
+        return 0
+
+
+def _fail(json_errors: bool, code: str, message: str, status: int) -> int:
+    if json_errors:
+        print(json.dumps({"errors": [{"path": "", "message": message, "code": code}]}, indent=2))
+    else:
+        print(f"error[{code}]: {message}", file=sys.stderr)
+    return status
+
+
+def _read_facts(source: str) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotFoundError(f"cannot read `{source}`: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        from dsl.errors import InputProblem
+        raise InputError([InputProblem("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
+
+
+def _load(policy: str) -> Any:
+    from writ.api import load
+    return load(policy)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from dsl.loader import Library
+    checked = 0
+    for path in args.paths:
+        if not path.exists():
+            raise NotFoundError(f"`{path}` does not exist")
+        if path.is_file():
+            path = path.parent
+        if any(path.glob("*.writ")):
+            root, ids = path.resolve().parent, [path.resolve().name]
+        else:
+            root, ids = path.resolve(), None
+        library = Library(root)
+        try:
+            checked += len(library.check_all(ids))
+        except PolicyError as exc:
+            print(render_all(exc.diagnostics, library.sources, color=sys.stderr.isatty()), file=sys.stderr)
+            count = len(exc.diagnostics)
+            print(f"\n{count} error{'s' if count != 1 else ''} found", file=sys.stderr)
+            return 1
+    print(f"ok: {checked} policy version{'s' if checked != 1 else ''} checked, no errors")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
+    from explain.render import render_json, render_text, to_json_value
+    from explain.tree import explain as build
+    policy = _load(args.policy)
+    facts = _read_facts(args.input)
+    traced = explain or args.format == "json"
+    decision = policy.evaluate(facts, on=args.on, outputs=args.outputs, explain=traced, version=args.policy_version)
+    if args.format == "json":
+        document = render_json(build(decision, policy.library.sources))
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif explain:
+        print(render_text(build(decision, policy.library.sources), full=args.full), end="")
+    else:
+        print(f"{decision.policy_id} version {decision.version}")
+        for name, value in decision.outputs.items():
+            print(f"  {name} = {json.dumps(to_json_value(value), ensure_ascii=False)}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(_load(args.policy).schema(args.policy_version), indent=2))
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    program = _load(args.policy).version(args.policy_version)
+    print(program.compiled.to_mermaid() if args.format == "mermaid" else program.compiled.to_dot())
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from writ.testing import run
+    results = run(args.paths)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        if not r.passed or args.verbose:
+            print(f"{'PASS' if r.passed else 'FAIL'} {r.file}: {r.name}")
+            for problem in r.problems:
+                print(f"    {problem}")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed or not results else 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    policy = _load(args.policy)
+    for v in policy.versions():
+        until = f" until {v.until}" if v.until else ""
+        print(f"{v.version:<14} effective {v.effective}{until}  hash {v.content_hash}  {v.path}")
+    return 0
+
+
+_COMMANDS = {
+    "check": cmd_check, "eval": cmd_eval, "explain": lambda a: cmd_eval(a, explain=True),
+    "schema": cmd_schema, "graph": cmd_graph, "test": cmd_test, "versions": cmd_versions,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""YAML test files (see docs/testing.md) in, a pass/fail result per case out: what `writ test` runs.
+
+Each case's input is deep-merged over the file's `base`, evaluated by the
+version in force (or the one the case names), and only the outputs the case
+lists are compared, after turning both sides into the contract's JSON form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsl.errors import InputError, WritError
+from explain.render import to_json_value
+from writ.api import Policy, Workspace
+
+_KEYS = {"name", "input", "on", "version", "expect", "expect_error", "description"}
+
+
+@dataclass
+class CaseResult:
+    file: Path
+    name: str
+    passed: bool
+    problems: list[str]
+
+
+def _plain(value: Any) -> Any:
+    """YAML values as JSON facts: dates to ISO strings, recursively."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = deep_merge(base[key], value) if key in base else value
+        return merged
+    return over
+
+
+def same(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+        return math.isclose(float(expected), float(actual), rel_tol=0, abs_tol=1e-9)
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(same(e, a) for e, a in zip(expected, actual))
+    return bool(expected == actual)
+
+
+def find_test_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """(policy folder, yaml file) pairs under the given paths (a policies root, a policy folder or a file)."""
+    for path in paths:
+        if path.is_file():
+            yield path.parent.parent, path
+        elif any(path.glob("*.writ")):
+            for file in sorted((path / "tests").glob("*.y*ml")):
+                yield path, file
+        else:
+            for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+                yield from find_test_files([folder]) if any(folder.glob("*.writ")) else iter(())
+
+
+def run_file(policy: Policy, file: Path) -> list[CaseResult]:
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        return [CaseResult(file, "(file)", False, [f"not valid YAML: {exc}"])]
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        return [CaseResult(file, "(file)", False, ["a test file needs a `cases:` list"])]
+    base = _plain(data.get("base") or {})
+    return [run_case(policy, file, base, case, k) for k, case in enumerate(data["cases"], 1)]
+
+
+def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> CaseResult:
+    if not isinstance(case, dict):
+        return CaseResult(file, f"case {number}", False, ["each case must be a mapping"])
+    name = str(case.get("name") or f"case {number}")
+    unknown = set(case) - _KEYS
+    if unknown:
+        return CaseResult(file, name, False, [f"unknown key(s) {', '.join(sorted(map(str, unknown)))}"])
+    facts = deep_merge(base, _plain(case.get("input") or {}))
+    on = case.get("on")
+    on_date = on if isinstance(on, dt.date) else (dt.date.fromisoformat(on) if isinstance(on, str) else None)
+    expect_error = case.get("expect_error")
+    try:
+        decision = policy.evaluate(facts, on=on_date, version=None)
+    except InputError as exc:
+        if expect_error is None:
+            return CaseResult(file, name, False, [f"input rejected: {exc}"])
+        wanted = str(expect_error.get("path", "")) if isinstance(expect_error, dict) else ""
+        paths = [p.path for p in exc.problems]
+        ok = not wanted or any(p == wanted or p.startswith(wanted + "[") for p in paths)
+        return CaseResult(file, name, ok, [] if ok else [f"expected an error at `{wanted}`, got {paths}"])
+    except WritError as exc:
+        return CaseResult(file, name, False, [f"{type(exc).__name__}: {exc}"])
+    if expect_error is not None:
+        return CaseResult(file, name, False, ["expected the input to be rejected, but it was accepted"])
+    problems = []
+    if case.get("version") is not None and str(case["version"]) != decision.version:
+        problems.append(f"version: expected `{case['version']}`, got `{decision.version}`")
+    expect = _plain(case.get("expect") or {})
+    for output, wanted in expect.items():
+        if output not in decision.outputs:
+            problems.append(f"`{output}` is not an output of version `{decision.version}`")
+            continue
+        actual = to_json_value(decision.outputs[output])
+        if not same(wanted, actual):
+            problems.append(f"{output}: expected {wanted!r}, got {actual!r}")
+    return CaseResult(file, name, not problems, problems)
+
+
+def run(paths: list[Path]) -> list[CaseResult]:
+    results: list[CaseResult] = []
+    workspaces: dict[Path, Workspace] = {}
+    for folder, file in find_test_files(paths):
+        root = folder.resolve().parent
+        workspace = workspaces.setdefault(root, Workspace(root))
+        results.extend(run_file(workspace.policy(folder.resolve().name), file))
+    return results
