@@ -1,0 +1,114 @@
+"""The evaluator on the fixture policy: laziness, tracing, versions, and robustness on generated facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import writ
+from evaluator.codegen import UNSET
+from evaluator.engine import Program
+
+DEMO = Path(__file__).parent / "fixtures" / "policies" / "demo"
+
+
+def case(**over: Any) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "person": {"role": "staff", "employed": True, "service_start": "2019-01-01"},
+        "application": {"received_on": "2020-03-01", "previous_requests": [], "hours": 6.0},
+    }
+    for path, value in over.items():
+        group, field = path.split("__")
+        facts.setdefault(group, {})[field] = value
+    return facts
+
+
+@pytest.fixture(scope="module")
+def policy() -> writ.Policy:
+    return writ.load(DEMO)
+
+
+def test_outputs(policy: writ.Policy) -> None:
+    d = policy.evaluate(case())
+    assert d.outputs == {"eligible": True, "route": "statutory", "recent_requests": 0,
+                         "decision_due_by": dt.date(2020, 3, 29), "refreshment_minutes": 35}
+    assert d.version == "2020-01-01" and d.on == dt.date(2020, 3, 1)
+
+
+def test_exactly_26_weeks(policy: writ.Policy) -> None:
+    received = dt.date(2020, 3, 1)
+    on_day = (received - dt.timedelta(days=182)).isoformat()
+    one_short = (received - dt.timedelta(days=181)).isoformat()
+    assert policy.evaluate(case(person__service_start=on_day)).outputs["eligible"] is True
+    assert policy.evaluate(case(person__service_start=one_short)).outputs["eligible"] is False
+
+
+def test_meeting_moves_decision_deadline(policy: writ.Policy) -> None:
+    d = policy.evaluate(case(process__meeting_held_on="2020-03-10"))
+    assert d.outputs["decision_due_by"] == dt.date(2020, 3, 24)
+
+
+def test_only_asked_outputs_are_computed(policy: writ.Policy) -> None:
+    program = policy.version()
+    source = program.source(["refreshment_minutes"])
+    assert "d_refreshment_minutes" in source and "d_eligible" not in source and "d_route" not in source
+    d = policy.evaluate(case(), outputs=["refreshment_minutes"])
+    assert d.outputs == {"refreshment_minutes": 35}
+
+
+def test_trace_marks_short_circuited_conditions(policy: writ.Policy) -> None:
+    d = policy.evaluate(case(person__employed=False), explain=True)
+    assert d.trace is not None
+    assert d.trace.definitions["eligible"] is False
+    rule = d.program.policy.definitions["eligible"]  # type: ignore[union-attr]
+    items = rule.body.items  # type: ignore[union-attr]
+    assert d.trace.value(items[0]) is False
+    assert d.trace.value(items[1]) is UNSET  # never reached: `all of` stopped at the first failure
+
+
+def test_trace_off_and_on_agree(policy: writ.Policy) -> None:
+    for facts in (case(), case(person__role="officer"), case(application__hours=12.5)):
+        assert policy.evaluate(facts).outputs == policy.evaluate(facts, explain=True).outputs
+
+
+def test_unknown_output_is_not_found(policy: writ.Policy) -> None:
+    with pytest.raises(writ.NotFoundError, match="no output `nope`"):
+        policy.evaluate(case(), outputs=["nope"])
+
+
+def test_program_is_reused(policy: writ.Policy) -> None:
+    first: Program = policy.version()
+    assert policy.version() is first
+
+
+def test_decimal_inputs_are_exact(policy: writ.Policy) -> None:
+    d = policy.evaluate(case(application__hours=6.99))
+    assert d.facts["application.hours"] == Decimal("6.99")
+    assert d.outputs["refreshment_minutes"] == 35
+
+
+dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2030, 12, 31)).map(dt.date.isoformat)
+
+
+@settings(max_examples=150, deadline=None)
+@given(role=st.sampled_from(["officer", "staff"]), employed=st.booleans(), start=dates, received=dates,
+       previous=st.lists(dates, max_size=4), hours=st.decimals(min_value=0, max_value=24, places=2),
+       meeting=st.none() | dates)
+def test_valid_facts_never_raise(policy: writ.Policy, role: str, employed: bool, start: str, received: str,
+                                 previous: list[str], hours: Decimal, meeting: str | None) -> None:
+    facts = {"person": {"role": role, "employed": employed, "service_start": start},
+             "application": {"received_on": received, "previous_requests": previous, "hours": float(hours)},
+             "process": {"meeting_held_on": meeting}}
+    try:
+        d = policy.evaluate(facts, explain=True)
+    except writ.NotFoundError:
+        assert received < "2020-01-01"  # before the first version: documented, not a crash
+        return
+    assert d.outputs["route"] in {"statutory", "policy", "none"}
+    assert d.outputs["eligible"] is (d.outputs["route"] == "statutory")
