@@ -17,8 +17,7 @@ from importlib.resources import files
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInput,
-                             UnexpectedToken, VisitError)
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import DedentError, Indenter
 
 from dsl import ast
@@ -121,7 +120,8 @@ def _syntax_diagnostic(exc: Exception, text: str, file: str) -> Diagnostic:
     assert isinstance(exc, UnexpectedInput)
     line, column = max(int(exc.line), 1) if exc.line not in (-1, None) else 1, max(int(exc.column or 1), 1)
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else "?"
         return Diagnostic("syntax", f"unexpected character `{char}`", ast.Span(file, line, column, line, column + 1),
                           help=_expected(exc) or None)
     if isinstance(exc, UnexpectedEOF):

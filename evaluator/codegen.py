@@ -285,7 +285,7 @@ class _Gen:
             out.append(f"{col} = {self.expr(g)}")
             columns.append(col)
         for i, row in enumerate(decl.rows):
-            tests = [self.test(col, t) for col, cell in zip(columns, row.cells) for t in cell.tests] or ["True"]
+            tests = [self.test(col, t) for col, cell in zip(columns, row.cells, strict=True) for t in cell.tests] or ["True"]
             out.append(f"{'if' if i == 0 else 'elif'} {self.wrap(row, ' and '.join(tests))}:")
             out.append(f"    {target} = {self.expr(row.result)}")
         out.append("else:")

@@ -100,7 +100,7 @@ class Program:
             return {}
         compiled = self._build(names, traced=False)
         values = compiled.function({}, None)
-        return dict(zip(names, values))
+        return dict(zip(names, values, strict=True))
 
     def _globals(self) -> dict[str, Any]:
         ops = self.dates
@@ -151,11 +151,11 @@ class Program:
         names = self._outputs(outputs)
         built = self.function(names, trace)
         if not trace:
-            return dict(zip(names, built.function(values, on))), None
+            return dict(zip(names, built.function(values, on), strict=True)), None
         results, node_values, definition_values = built.function(values, on)
         recorded = Trace(tuple(built.generated.nodes), node_values,
-                         dict(zip(built.generated.definitions, definition_values)), built.index)
-        return dict(zip(names, results)), recorded
+                         dict(zip(built.generated.definitions, definition_values, strict=True)), built.index)
+        return dict(zip(names, results, strict=True)), recorded
 
     def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
                  trace: bool = False) -> Decision:
@@ -165,11 +165,11 @@ class Program:
                         self.content_hash, recorded, self)
 
     # -- run-time services for generated code
-    def _used(self, alias: str, names: tuple[str, ...], values: Mapping[str, Any], on: dt.date | None) -> tuple[Any, ...]:
+    def _used(self, alias: str, names: tuple[str, ...], values: dict[str, Any], on: dt.date | None) -> tuple[Any, ...]:
         if self.used_resolver is None:
             raise EvaluationError("uses", f"`{alias}` cannot be evaluated: no policy library was given")
         other = self.used_resolver(alias, on)
-        own = other.inputs.fill_defaults(values) if hasattr(other.inputs, "fill_defaults") else values
+        own = other.inputs.fill_defaults(values)
         return other.function(names, False).function(own, on)  # type: ignore[no-any-return]
 
     def _conflict(self, target: str, first: str, second: str) -> None:

@@ -59,7 +59,7 @@ def same(expected: Any, actual: Any) -> bool:
     if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
         return math.isclose(float(expected), float(actual), rel_tol=0, abs_tol=1e-9)
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(same(e, a) for e, a in zip(expected, actual))
+        return len(expected) == len(actual) and all(same(e, a) for e, a in zip(expected, actual, strict=True))
     return bool(expected == actual)
 
 
