@@ -75,7 +75,7 @@ def parse(text: str, file: str = "<string>") -> ast.PolicyFile:
 # ------------------------------------------------------------ syntax errors
 
 _TOKEN_NAMES = {
-    "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "the end of the block",
+    "_NL": "end of line", "_INDENT": "indentation", "_DEDENT": "the end of the block",
     "NAME": "a name", "STRING": "a quoted text", "INT": "a whole number", "DECIMAL": "a decimal number",
     "DATE": "a date (YYYY-MM-DD)", "CITATION": "a citation like `[§3.3.1]`", "COLON": "`:`",
     "COMMA": "`,`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "COMP_OP": "a comparison",

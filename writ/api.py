@@ -95,14 +95,20 @@ class Policy:
         return self.workspace.program(self.library.load(self.id, self._labels[-1]))
 
     def deciding_date(self, facts: Any) -> dt.date | None:
-        """The case's own date that picks the version (e.g. `application.received_on`), if readable."""
+        """The date that picks the version: the case's own (e.g. `application.received_on`), else today.
+
+        None when the case gives that date but it is not a valid date, so that
+        validation (against the latest version) reports the problem.
+        """
         latest = self.library.load(self.id, self._labels[-1])
         ref = latest.resolved.header.decided_by
-        if ref is None or not isinstance(facts, Mapping):
-            return None
+        if ref is None:
+            return dt.date.today()
         value: Any = facts
         for part in ref.name.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
+        if value is None:
+            return dt.date.today()  # the contract: "else today"; a required date's absence is reported by validation
         try:
             return dt.date.fromisoformat(value) if isinstance(value, str) else None
         except ValueError:
@@ -113,11 +119,7 @@ class Policy:
             return self.version(version), on
         when = on or self.deciding_date(facts)
         if when is None:
-            latest = self.library.load(self.id, self._labels[-1])
-            if latest.resolved.header.decided_by is None:
-                when = dt.date.today()
-            else:
-                return self.version(), None  # the deciding date is absent or invalid: validation will say so
+            return self.version(), None  # the deciding date is invalid: validation will say so
         return self.version(on=when), when
 
     def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
@@ -127,7 +129,7 @@ class Policy:
         decision = program.evaluate(facts, when, outputs, trace=explain)
         if when is None and program.policy.header.decided_by is not None:
             raise InputError([InputProblem(program.policy.header.decided_by.name,
-                                           "is needed to pick the version in force (or give an `on` date)")])
+                                           "is not a valid date, so no version can be picked (or give an `on` date)")])
         return decision
 
     def evaluate_many(self, cases: Iterable[Any], on: dt.date | None = None,
