@@ -116,7 +116,7 @@ class Policy:
 
     def program_for(self, facts: Any, on: dt.date | None = None, version: str | None = None) -> tuple[Program, dt.date | None]:
         if version is not None:
-            return self.version(version), on
+            return self.version(version), on or self.deciding_date(facts)
         when = on or self.deciding_date(facts)
         if when is None:
             return self.version(), None  # the deciding date is invalid: validation will say so

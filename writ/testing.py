@@ -23,6 +23,16 @@ from writ.api import Policy, Workspace
 _KEYS = {"name", "input", "on", "version", "expect", "expect_error", "description"}
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit timestamps: dates stay text, so an impossible date reaches validation."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass
 class CaseResult:
     file: Path
@@ -78,7 +88,7 @@ def find_test_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
 
 def run_file(policy: Policy, file: Path) -> list[CaseResult]:
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}
     except yaml.YAMLError as exc:
         return [CaseResult(file, "(file)", False, [f"not valid YAML: {exc}"])]
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
@@ -98,7 +108,10 @@ def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> C
         return CaseResult(file, name, False, [f"unknown key(s) {', '.join(sorted(map(str, unknown)))}"])
     facts = deep_merge(base, _plain(case.get("input") or {}))
     on = case.get("on")
-    on_date = on if isinstance(on, dt.date) else (dt.date.fromisoformat(on) if isinstance(on, str) else None)
+    try:
+        on_date = on if isinstance(on, dt.date) else (dt.date.fromisoformat(str(on)) if on is not None else None)
+    except ValueError:
+        return CaseResult(file, name, False, [f"`on: {on}` is not a date (YYYY-MM-DD)"])
     expect_error = case.get("expect_error")
     try:
         decision = policy.evaluate(facts, on=on_date, version=None)
