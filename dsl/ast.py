@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, TypeAlias, Union
+from typing import Literal, TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class NamedType:
     span: Span = _span()
 
 
-TypeExpr: TypeAlias = Union[PrimType, EnumType, ListType, NamedType]
+TypeExpr: TypeAlias = PrimType | EnumType | ListType | NamedType
 
 # --------------------------------------------------------------- expressions
 
@@ -233,10 +233,7 @@ class SumFor:
     span: Span = _span()
 
 
-Expr: TypeAlias = Union[
-    IntLit, DecimalLit, TextLit, DateLit, BoolLit, MissingLit, DurationLit, Ref, ListLit,
-    Unary, Binary, Compare, Member, IsMissing, IfThenElse, Between, AgeOn, Call, Aggregate, SumFor,
-]
+Expr: TypeAlias = IntLit | DecimalLit | TextLit | DateLit | BoolLit | MissingLit | DurationLit | Ref | ListLit | Unary | Binary | Compare | Member | IsMissing | IfThenElse | Between | AgeOn | Call | Aggregate | SumFor
 
 # ---------------------------------------------------------------- conditions
 
@@ -270,7 +267,7 @@ class CondBlock:
     span: Span = _span()
 
 
-Cond: TypeAlias = Union[CondExpr, CondBlock]
+Cond: TypeAlias = CondExpr | CondBlock
 
 # -------------------------------------------------------------- declarations
 
@@ -464,9 +461,9 @@ class RemoveDecl:
     name_span: Span = _span()
 
 
-Definition: TypeAlias = Union[ConstantDecl, RuleDecl, ValueDecl, DecideDecl, TableDecl]
-NamedDecl: TypeAlias = Union[InputGroup, RecordDecl, EnumDecl, Definition, ExceptionDecl]
-Declaration: TypeAlias = Union[NamedDecl, OutputsDecl, RemoveDecl]
+Definition: TypeAlias = ConstantDecl | RuleDecl | ValueDecl | DecideDecl | TableDecl
+NamedDecl: TypeAlias = InputGroup | RecordDecl | EnumDecl | Definition | ExceptionDecl
+Declaration: TypeAlias = NamedDecl | OutputsDecl | RemoveDecl
 
 # -------------------------------------------------------------------- header
 

@@ -155,7 +155,7 @@ class _Checker(ExprTyper):
                                                                      f.description) for f, t in fields))
         else:
             self.error("name", f"type `{name}` is not defined", span,
-                       did_you_mean(name, [*self.policy.enums, *self.policy.records]))
+                       did_you_mean(name, [*self.policy.enums, *self.policy.records, *_PRIMS]))
             return ERROR
         return self.named_types[name]
 

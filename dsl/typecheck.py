@@ -13,6 +13,7 @@ from dsl.typerules import (
     Env,
     RefTarget,
     arith_result,
+    call_type,
     comparable,
     describe_expr,
     fits,
@@ -46,6 +47,8 @@ from dsl.types import (
 if TYPE_CHECKING:
     from dsl.checker import CheckedPolicy
 
+_LITERAL_TYPES: dict[type, Type] = {ast.IntLit: INT, ast.DecimalLit: DECIMAL, ast.DateLit: DATE, ast.BoolLit: BOOL,
+                                    ast.MissingLit: MISSING, ast.DurationLit: DURATION}
 MISSING_HELP = "test `{0} is missing` first, or give the field a default"
 
 
@@ -139,20 +142,10 @@ class ExprTyper:
     # -- the cases
     def _expr(self, e: ast.Expr, env: Env, hint: Type | None) -> Type:
         match e:
-            case ast.IntLit():
-                return INT
-            case ast.DecimalLit():
-                return DECIMAL
+            case ast.IntLit() | ast.DecimalLit() | ast.DateLit() | ast.BoolLit() | ast.MissingLit() | ast.DurationLit():
+                return _LITERAL_TYPES[type(e)]
             case ast.TextLit():
                 return self._text(e, hint)
-            case ast.DateLit():
-                return DATE
-            case ast.BoolLit():
-                return BOOL
-            case ast.MissingLit():
-                return MISSING
-            case ast.DurationLit():
-                return DURATION
             case ast.Ref():
                 return self._ref(e, env)
             case ast.ListLit():
@@ -283,20 +276,17 @@ class ExprTyper:
         return optional(f.type) if f.optional else f.type
 
     def _unknown(self, e: ast.Ref, env: Env) -> None:
-        if e.name in self.policy.inputs:
-            first = next(iter(self.policy.inputs[e.name].fields), None)
-            example = f", e.g. `{e.name}.{first.name}`" if first else ""
-            self.error("name", f"`{e.name}` is an input group, not a value", e.span,
-                       f"name one of its fields{example}")
-            return
-        if e.name in self.policy.all_names():
+        group = self.policy.inputs.get(e.name)
+        if group is not None:
+            example = f", e.g. `{e.name}.{group.fields[0].name}`" if group.fields else ""
+            self.error("name", f"`{e.name}` is an input group, not a value", e.span, f"name one of its fields{example}")
+        elif e.name in self.policy.all_names():
             self.error("name", f"`{e.name}` is not a value", e.span,
                        "only constants, rules, values, decisions, tables and input fields can be used here")
-            return
-        known = [*self.policy.definitions, *self.input_types, *(n for n, _ in env.locals)]
-        for alias, other in self.used.items():
-            known += [f"{alias}.{n}" for n in other.definition_types]
-        self.error("name", f"`{e.name}` is not defined", e.span, did_you_mean(e.name, known))
+        else:
+            known = [*self.policy.definitions, *self.input_types, *(n for n, _ in env.locals)]
+            known += [f"{alias}.{n}" for alias, other in self.used.items() for n in other.definition_types]
+            self.error("name", f"`{e.name}` is not defined", e.span, did_you_mean(e.name, known))
 
     def _list(self, e: ast.ListLit, env: Env, hint: Type | None) -> Type:
         want = strip_optional(hint) if hint is not None else None
@@ -397,24 +387,7 @@ class ExprTyper:
         types = [self.need(a, env) for a in e.args]
         if any(isinstance(t, ErrorT) for t in types):
             return ERROR
-        if e.func in ("min", "max"):
-            if all(is_numeric(t) for t in types):
-                return DECIMAL if DECIMAL in types else INT
-            if all(t == DATE for t in types):
-                return DATE
-            found = " and ".join(f"`{t}`" for t in dict.fromkeys(types))
-            self.error("type", f"`{e.func}` needs all numbers or all dates, found {found}", e.span)
-            return ERROR
-        limit = 2 if e.func == "round" else 1
-        if len(types) > limit:
-            self.error("type", f"`{e.func}` takes {'one or two arguments' if limit == 2 else 'one argument'}",
-                       e.args[limit].span)
-            return ERROR
-        if not is_numeric(types[0]):
-            self.error("type", f"`{e.func}` needs a number, found `{types[0]}`", e.args[0].span)
-            return ERROR
-        if len(types) == 2 and types[1] != INT:
-            self.error("type", f"the places to round to must be an `int`, found `{types[1]}`", e.args[1].span)
-        if e.func == "round":
-            return DECIMAL if len(types) == 2 and types[0] == DECIMAL else INT
-        return types[0]
+        t, problem, at = call_type(e.func, types)
+        if problem is not None:
+            self.error("type", problem, e.span if at < 0 else e.args[at].span)
+        return t

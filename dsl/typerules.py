@@ -130,11 +130,33 @@ def arith_result(op: str, a: Type, b: Type) -> Type | None:
     return None
 
 
+def call_type(func: str, types: list[Type]) -> tuple[Type, str | None, int]:
+    """The result type of `func(types...)`, and a problem with the argument it concerns (-1: the whole call)."""
+    if func in ("min", "max"):
+        if all(is_numeric(t) for t in types):
+            return (DECIMAL if DECIMAL in types else INT), None, -1
+        if all(t == DATE for t in types):
+            return DATE, None, -1
+        found = " and ".join(f"`{t}`" for t in dict.fromkeys(types))
+        return ERROR, f"`{func}` needs all numbers or all dates, found {found}", -1
+    limit = 2 if func == "round" else 1
+    if len(types) > limit:
+        return ERROR, f"`{func}` takes {'one or two arguments' if limit == 2 else 'one argument'}", limit
+    if not is_numeric(types[0]):
+        return ERROR, f"`{func}` needs a number, found `{types[0]}`", 0
+    result = (DECIMAL if len(types) == 2 and types[0] == DECIMAL else INT) if func == "round" else types[0]
+    if len(types) == 2 and types[1] != INT:
+        return result, f"the places to round to must be an `int`, found `{types[1]}`", 1
+    return result, None, -1
+
+
 def present_if_true(e: ast.Expr) -> frozenset[str]:
     """Names (Ref names) known not to be missing when `e` holds."""
     match e:
         case ast.IsMissing(operand=ast.Ref(name=name), negated=True):
             return frozenset({name})
+        case ast.Compare(op="!=", left=ast.Ref(name=name), right=ast.MissingLit()):
+            return frozenset({name})  # reported as an error, but narrows to avoid a cascade
         case ast.Binary(op="and", left=left, right=right):
             return present_if_true(left) | present_if_true(right)
         case ast.Unary(op="not", operand=operand):
@@ -146,6 +168,8 @@ def present_if_false(e: ast.Expr) -> frozenset[str]:
     """Names known not to be missing when `e` does not hold."""
     match e:
         case ast.IsMissing(operand=ast.Ref(name=name), negated=False):
+            return frozenset({name})
+        case ast.Compare(op="=", left=ast.Ref(name=name), right=ast.MissingLit()):
             return frozenset({name})
         case ast.Binary(op="or", left=left, right=right):
             return present_if_false(left) | present_if_false(right)

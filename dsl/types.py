@@ -10,7 +10,7 @@ inferred a non-optional type: the language forces authors to handle `missing`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias, Union
+from typing import Literal, TypeAlias
 
 Unit = Literal["days", "weeks", "months", "years"]
 
@@ -118,7 +118,7 @@ class ErrorT:
         return "<error>"
 
 
-Type: TypeAlias = Union[Prim, EnumT, ListT, RecordT, OptionalT, MissingT, NothingT, ErrorT]
+Type: TypeAlias = Prim | EnumT | ListT | RecordT | OptionalT | MissingT | NothingT | ErrorT
 
 BOOL = Prim("bool")
 INT = Prim("int")
