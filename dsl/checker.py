@@ -184,9 +184,10 @@ class _Checker(ExprTyper):
 
     def check_inputs(self) -> None:
         for group in self.policy.inputs.values():
-            for f, t in self.fields(group.fields, f"input `{group.name}`"):
+            for f, t in self.fields(group.fields, f"input `{group.name}`" if group.name else "the top-level input"):
                 may_miss = (f.optional or group.optional) and f.default is None and not isinstance(t, ErrorT)
-                self.input_types[f"{group.name}.{f.name}"] = OptionalT(t) if may_miss else t
+                path = f"{group.name}.{f.name}" if group.name else f.name  # unnamed block: top-level fields
+                self.input_types[path] = OptionalT(t) if may_miss else t
         self.check_decided_by()
 
     # -- definitions

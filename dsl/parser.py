@@ -300,8 +300,10 @@ class _Builder(Transformer[Token, Any]):
     def input_decl(self, meta: Any, c: list[Any]) -> ast.InputGroup:
         over, c = self._split_override(c)
         name, desc, optional, *fields = c
-        return ast.InputGroup(str(name), self._text(desc), bool(optional), tuple(fields), over,
-                              span=self._span(meta), name_span=self._tspan(name))
+        # an unnamed `input "...":` block declares top-level fields, read by their bare names
+        name_span = self._tspan(name) if name is not None else self._span(meta)
+        return ast.InputGroup(str(name) if name is not None else "", self._text(desc), bool(optional), tuple(fields),
+                              over, span=self._span(meta), name_span=name_span)
 
     def record_decl(self, meta: Any, c: list[Any]) -> ast.RecordDecl:
         over, c = self._split_override(c)
