@@ -57,14 +57,26 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("versions", help="list a policy's versions")
     v.add_argument("policy")
+    _register_extra_commands(sub)
     return p
+
+
+def _register_extra_commands(sub: Any) -> None:
+    """Subcommands in `writ/commands/*.py` (see that package's docstring)."""
+    import importlib
+    import pkgutil
+
+    import writ.commands
+    for info in sorted(pkgutil.iter_modules(writ.commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"writ.commands.{info.name}").register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     json_errors = getattr(args, "format", None) == "json"
     try:
-        return int(_COMMANDS[args.command](args))
+        run = getattr(args, "run", None) or _COMMANDS[args.command]
+        return int(run(args))
     except InputError as exc:
         if json_errors:
             print(json.dumps({"errors": [{"path": p.path, "message": p.message} for p in exc.problems]}, indent=2))
