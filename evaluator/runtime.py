@@ -51,7 +51,7 @@ class DateOps:
     Built once per policy version; the generated code binds the methods it needs.
     """
 
-    __slots__ = ("months", "leap_day", "_overflow", "_mar1")
+    __slots__ = ("months", "leap_day", "_overflow", "_mar1", "_by_unit")
 
     def __init__(self, months: MonthsConvention = "clamp", leap_day: LeapDayConvention = "feb28") -> None:
         if months not in ("clamp", "overflow"):
@@ -62,6 +62,8 @@ class DateOps:
         self.leap_day: LeapDayConvention = leap_day
         self._overflow = months == "overflow"
         self._mar1 = leap_day == "mar1"
+        self._by_unit: dict[str, _AddFn] = {"days": self.add_days, "weeks": self.add_weeks,
+                                            "months": self.add_months, "years": self.add_years}
 
     def __repr__(self) -> str:
         return f"DateOps(months={self.months!r}, leap_day={self.leap_day!r})"
@@ -101,22 +103,25 @@ class DateOps:
             return _date(year, 3, 1) if self._mar1 else _date(year, 2, 28)
         return _date(year, month, day)
 
+    def add_weeks(self, d: _dt.date, n: int) -> _dt.date:
+        """`d + n weeks`: exactly 7n days."""
+        return self.add_days(d, 7 * n)
+
     def add(self, d: _dt.date, duration: Duration) -> _dt.date:
         """`d + duration`, dispatching on the unit."""
-        unit = duration.unit
-        if unit == "days":
-            return self.add_days(d, duration.amount)
-        if unit == "weeks":
-            return self.add_days(d, duration.amount * 7)
-        if unit == "months":
-            return self.add_months(d, duration.amount)
-        if unit == "years":
-            return self.add_years(d, duration.amount)
-        raise EvaluationError("arithmetic", f"unknown duration unit `{unit}`")
+        try:
+            step = self._by_unit[duration.unit]
+        except KeyError:
+            raise EvaluationError("arithmetic", f"unknown duration unit `{duration.unit}`") from None
+        return step(d, duration.amount)
 
     def sub(self, d: _dt.date, duration: Duration) -> _dt.date:
-        """`d - duration`: adding the negated duration (so 31 March - 1 month = 28/29 February under clamp)."""
-        return self.add(d, Duration(-duration.amount, duration.unit))
+        """`d - duration`: adding the negated amount (so 31 March - 1 month = 28/29 February under clamp)."""
+        try:
+            step = self._by_unit[duration.unit]
+        except KeyError:
+            raise EvaluationError("arithmetic", f"unknown duration unit `{duration.unit}`") from None
+        return step(d, -duration.amount)
 
     # ----------------------------------------------------------- between
 
@@ -156,10 +161,13 @@ class DateOps:
 
     def age(self, birth: _dt.date, on: _dt.date) -> int:
         """Whole years of age on `on`: the largest n with `birth + n years <= on`."""
-        years = on.year - birth.year
-        if (on.month, on.day) < self._anniversary(birth, on.year):
-            years -= 1
-        return years
+        month, day = birth.month, birth.day
+        if day == 29 and month == 2 and not _is_leap(on.year):
+            month, day = (3, 1) if self._mar1 else (2, 28)
+        on_month = on.month
+        if on_month < month or on_month == month and on.day < day:
+            return on.year - birth.year - 1
+        return on.year - birth.year
 
     def _anniversary(self, d: _dt.date, year: int) -> tuple[int, int]:
         """(month, day) of `d + n years` landing in `year`."""
