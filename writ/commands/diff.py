@@ -1,0 +1,119 @@
+"""`writ diff OLD NEW` arguments in, the structural diff, witness cases and population impact (text, Markdown or JSON) out.
+
+OLD and NEW are `POLICY@VERSION` (an id or a folder, then a version label), a
+bare policy (its latest version) or a `.writ` file (the version it declares),
+so two versions of one policy, two policies, or a policy and a reformatted
+copy in another folder can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evaluator.impact import ImpactReport
+    from evaluator.witness import Facts, VersionPair
+    from writ.api import Policy
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("diff", help="compare two policy versions: changes, witness cases and impact")
+    p.add_argument("old", help="POLICY@VERSION (an id or folder), a policy folder (its latest version) or a .writ file")
+    p.add_argument("new", help="the same forms as OLD")
+    p.add_argument("--format", "-f", choices=["text", "md", "json"], default="text")
+    p.add_argument("--population", "-p", type=Path, help="cases (.jsonl, or .csv with dotted-path columns) "
+                                                         "to measure the impact on")
+    p.add_argument("--generate", "-g", type=int, metavar="N",
+                   help="measure the impact on N generated flexible-working cases (see `writ population`)")
+    p.add_argument("--seed", type=int, default=0, help="seed for --generate (default 0)")
+    p.add_argument("--by", help="break the impact down by this field, e.g. person.role")
+    p.add_argument("--no-witnesses", action="store_true", help="skip the witness search")
+    p.add_argument("--budget", type=int, default=40_000, help="most cases the witness search tries (default 40000)")
+    p.set_defaults(run=run)
+
+
+def parse_spec(text: str) -> tuple[Policy, str]:
+    """`POLICY@VERSION`, `POLICY` (latest) or `path/to/VERSION.writ` to a policy and a version label."""
+    from dsl.errors import NotFoundError
+    from writ.api import load
+
+    location, at, label = text.rpartition("@") if "@" in text else (text, "", "")
+    policy = load(location)
+    labels = policy.library.version_labels(policy.id)
+    if not at and location.endswith(".writ"):
+        path = Path(location).resolve()
+        label = next((v for v in labels if policy.library.load(policy.id, v).path.resolve() == path), labels[-1])
+    elif not at:
+        label = labels[-1]
+    if label not in labels:
+        raise NotFoundError(f"policy `{policy.id}` has no version `{label}`; it has {', '.join(labels)}")
+    return policy, label
+
+
+def baselines(pair: VersionPair, population: list[Facts] | None) -> list[Facts]:
+    """Where the witness search starts: each version's example case, the same with every flag set, and real-looking cases."""
+    from writ.population import generate
+
+    example: Facts = {}
+    for program in (pair.old_program, pair.new_program):
+        for group, values in program.inputs.example().items():
+            example[group] = {**example.get(group, {}), **values}
+    flagged = {g: {k: True if isinstance(v, bool) else v for k, v in values.items()} for g, values in example.items()}
+    return [example, flagged, *generate(8, seed=0), *(population or [])[:8]]
+
+
+def run(args: argparse.Namespace) -> int:
+    from dsl.diff import diff_versions
+    from dsl.errors import InputError, InputProblem
+    from evaluator.witness import VersionPair, find_witnesses
+    from explain.diff_render import DiffReport, render_json, render_markdown, render_text
+
+    if args.by and args.population is None and args.generate is None:
+        raise InputError([InputProblem("--by", "needs a population: give --population FILE or --generate N")])
+    if args.generate is not None and args.generate < 0:
+        raise InputError([InputProblem("--generate", "the count must not be negative")])
+    old_policy, old_label = parse_spec(args.old)
+    new_policy, new_label = parse_spec(args.new)
+    library_old, library_new = old_policy.library, new_policy.library
+    diff = diff_versions(library_old.load(old_policy.id, old_label), library_new.load(new_policy.id, new_label))
+    pair = VersionPair(old_policy, old_label, new_policy, new_label)
+    population, label = _population(args)
+    report = DiffReport(diff, population=label)
+    if not args.no_witnesses:
+        report.search = find_witnesses(pair, baselines(pair, population), diff.changes, budget=max(args.budget, 0))
+    if population is not None:
+        report.impact = _measure(pair, population, args.by)
+    if args.format == "json":
+        print(json.dumps(render_json(report), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render_markdown(report) if args.format == "md" else render_text(report))
+    return 0
+
+
+def _population(args: argparse.Namespace) -> tuple[list[Facts] | None, str | None]:
+    from evaluator.impact import read_population
+    from writ.population import generate
+
+    if args.population is not None:
+        return list(read_population(args.population)), str(args.population)
+    if args.generate is not None:
+        return generate(args.generate, args.seed), f"generated: writ population --count {args.generate} --seed {args.seed}"
+    return None, None
+
+
+def _measure(pair: VersionPair, population: list[Facts], by: str | None) -> ImpactReport:
+    """The impact, with a progress bar on a terminal when the run is long enough to wait for."""
+    from evaluator.impact import measure
+
+    if not sys.stderr.isatty() or len(population) < 5_000:
+        return measure(pair, population, by)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("evaluating both versions", total=len(population))
+        return measure(pair, population, by, progress=lambda done: bar.update(task, completed=done))
