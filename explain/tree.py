@@ -3,8 +3,12 @@
 Only structure and values are produced here (no wording beyond the author's
 own labels and source text), so the text, Markdown, HTML and JSON renderers
 all show the same tree. Each step has a stable id (`rule` or `rule/2/1` for
-the first item of the second block), so explanations can be compared and
-linked across runs.
+the first item of the second block; `.../3:statute.adult_route` for a used
+policy's definition), so explanations can be compared and linked across runs.
+Beyond the "why" of the trace, each failed comparison carries its quantities
+(`whynot`), each failed condition the single-input changes that would make it
+hold, re-checked by re-running the policy (`counterfactual`), and each missing
+output the absent facts it would need.
 """
 
 from __future__ import annotations
@@ -15,24 +19,32 @@ from typing import Any, assert_never
 from dsl import ast
 from dsl.errors import SourceMap
 from evaluator.codegen import UNSET
-from evaluator.engine import Decision, Trace
+from evaluator.engine import Decision
+from explain.context import Context, refs
+from explain.counterfactual import Counterfactual, suggest
+from explain.whynot import Comparison, compare
 
 NOT_EVALUATED = UNSET
+_TEXT: dict[int, tuple[Any, str]] = {}   # id(node) -> (node, source text); the node is kept so ids are not reused
 
 
 @dataclass
 class Step:
     id: str
-    kind: str                      # rule, value, decide, table, constant, input, condition, when, otherwise, row, exception
+    kind: str                      # rule, value, decide, table, constant, input, condition, when, otherwise, row, exception, default
     label: str | None
     citation: str | None
     text: str                      # the author's source text for this step
     value: Any
     name: str | None = None        # the definition this step explains, if any
-    comparison: tuple[Any, str, Any] | None = None   # (left value, operator, right value) of a failed/held comparison
+    comparison: Comparison | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     children: list[Step] = field(default_factory=list)
-    mattered: bool = True          # False for branches that did not decide the result
+    reached: bool = True           # False: short-circuited at run time; `value` was worked out afterwards
+    policy: str | None = None      # "uk-flexible-working@2007-04-06" when the step belongs to a used policy
+    counterfactuals: list[Counterfactual] = field(default_factory=list)
+    needed: list[str] = field(default_factory=list)   # absent facts that would decide a missing value
+    overridden_by: str | None = None                   # for a default overridden by an exception: its name
 
 
 @dataclass
@@ -46,131 +58,159 @@ class Explanation:
     steps: list[Step]
 
 
+_KINDS: dict[type, str] = {ast.RuleDecl: "rule", ast.ValueDecl: "value", ast.DecideDecl: "decide",
+                           ast.TableDecl: "table", ast.ConstantDecl: "constant"}
+
+
 class _Builder:
-    def __init__(self, decision: Decision, sources: SourceMap):
+    def __init__(self, decision: Decision, sources: SourceMap, counterfactuals: bool):
         assert decision.trace is not None and decision.program is not None
-        self.decision = decision
-        self.trace: Trace = decision.trace
-        self.policy = decision.program.policy
-        self.checked = decision.program.compiled.checked
-        self.constants = decision.program.constants
+        self.top = Context(decision.program, decision.trace, decision.facts, decision.on)
         self.sources = sources
-        self.seen: set[str] = set()
+        self.counterfactuals = counterfactuals
+        self.built: dict[tuple[str, str], Step] = {}
+        self._suggested: dict[tuple[str, int], list[Counterfactual]] = {}
 
     def text(self, node: Any) -> str:
+        """The author's source text of a node (cached per node: the same AST serves every case)."""
+        cached = _TEXT.get(id(node))
+        if cached is None or cached[0] is not node:
+            cached = _TEXT[id(node)] = (node, self._text(node))
+        return cached[1]
+
+    def _text(self, node: Any) -> str:
         if isinstance(node, ast.TableRow):
-            cells = " , ".join(self.text(c) or "-" for c in node.cells).replace(" , ", ", ")
+            cells = ", ".join(" and ".join(self.text(t) for t in c.tests) or "-" for c in node.cells)
             return f"{cells} -> {self.text(node.result)}"
-        if isinstance(node, ast.Otherwise):
-            return f"otherwise -> {self.text(node.result)}"
+        if isinstance(node, ast.Test):
+            return f"{node.op if node.kind == 'compare' else node.kind.replace('_', ' ')} {self.text(node.value)}"
         span: ast.Span = node.span
         if span.line <= 0:
             return ""
-        if span.line == span.end_line:
-            line = self.sources.line(span.file, span.line) or ""
-            return line[span.column - 1: span.end_column - 1].strip()
         first = self.sources.line(span.file, span.line) or ""
+        if span.line == span.end_line:
+            return first[span.column - 1: span.end_column - 1].strip()
         return first[span.column - 1:].strip() + " ..."
 
-    def value_of(self, name: str) -> Any:
-        if name in self.trace.definitions:
-            return self.trace.definitions[name]
-        if name in self.constants:
-            return self.constants[name]
-        return self.decision.facts.get(name, NOT_EVALUATED)
-
-    def inputs_of(self, node: Any) -> dict[str, Any]:
+    def inputs_of(self, node: ast.Expr, ctx: Context) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for ref in _refs(node):
-            target = self.checked.ref_targets.get(id(ref))
+        for ref in refs(node):
+            target = ctx.target(ref)
             if target is not None and target.kind == "input":
-                found[target.name] = self.decision.facts.get(target.name)
+                found[target.name] = ctx.values.get(target.name)
         return found
 
-    def definition(self, name: str, step_id: str) -> Step:
-        decl = self.policy.definitions[name]
-        value = self.value_of(name)
-        kind = {ast.RuleDecl: "rule", ast.ValueDecl: "value", ast.DecideDecl: "decide",
-                ast.TableDecl: "table", ast.ConstantDecl: "constant"}[type(decl)]
-        step = Step(step_id, kind, decl.label, _cite(decl.citation), decl.name, value, name=name)
-        if name in self.seen:
-            return step  # explained once, above; repeated references stay short
-        self.seen.add(name)
-        fired = self.exception_fired(name, step)
-        if fired:
+    def definition(self, name: str, ctx: Context) -> Step:
+        """A definition's step, built once per explanation and shared wherever it is read (its id is its name)."""
+        key = (ctx.label, name)
+        if key in self.built:
+            return self.built[key]
+        decl = ctx.policy.definitions[name]
+        step_id = ctx.prefix + name
+        step = Step(step_id, _KINDS[type(decl)], decl.label, _cite(decl.citation), decl.name,
+                    ctx.definition(name), name=name, policy=ctx.label if ctx is not self.top else None)
+        self.built[key] = step
+        if self.exceptions(name, step, ctx):
             return step
         match decl:
             case ast.RuleDecl():
-                step.children = [self.cond(decl.body, f"{step_id}/1")]
+                step.children.append(self.cond(decl.body, f"{step_id}/1", ctx))
             case ast.ValueDecl():
                 step.text = self.text(decl.body) or decl.name
-                step.inputs = self.inputs_of(decl.body)
-                step.children = self.refs_below(decl.body, step_id)
+                step.inputs = self.inputs_of(decl.body, ctx)
+                step.children.extend(self.refs_below(decl.body, step_id, ctx))
+                decided_by = _taken(decl.body, ctx)
+                step.comparison = self.comparison(decided_by, ctx)
+                if step.value is False:
+                    step.counterfactuals = self.suggest(decided_by, step_id, ctx)
             case ast.ConstantDecl():
                 step.text = self.text(decl.value)
             case ast.DecideDecl():
-                step.children = self.decide(decl, step_id)
+                step.children.extend(self.decide(decl, step_id, ctx))
             case ast.TableDecl():
-                step.children = self.table(decl, step_id)
+                step.children.extend(self.table(decl, step_id, ctx))
             case _:
                 assert_never(decl)
         return step
 
-    def exception_fired(self, name: str, step: Step) -> bool:
-        for x in self.policy.exceptions.values():
+    def exceptions(self, name: str, step: Step, ctx: Context) -> bool:
+        """Exceptions to `name`: the one that applied (with the default it overrode), or those that did not."""
+        for x in ctx.policy.exceptions.values():
             if x.target != name:
                 continue
-            held = self.trace.value(x.clause.condition)
+            held = ctx.peek(x.clause.condition)
+            child = Step(f"{step.id}/exception:{x.name}", "exception", x.label, _cite(x.citation),
+                         self.text(x.clause.condition), held, name=x.name,
+                         inputs=self.inputs_of(x.clause.condition, ctx), policy=step.policy)
+            child.children = self.refs_below(x.clause.condition, child.id, ctx)
             if held is True:
-                child = Step(f"{step.id}/exception:{x.name}", "exception", x.label, _cite(x.citation),
-                             self.text(x.clause.condition), True, name=x.name,
-                             inputs=self.inputs_of(x.clause.condition))
-                child.children = self.refs_below(x.clause.condition, child.id)
-                step.children.append(child)
+                child.counterfactuals = self.suggest(x.clause.condition, child.id, ctx, goal=False)
+                decl = ctx.policy.definitions[name]
+                step.children = [child, Step(f"{step.id}/default", "default", decl.label, _cite(decl.citation),
+                                             decl.name, UNSET, name=name, reached=False, overridden_by=x.name,
+                                             policy=step.policy)]
                 return True
+            step.children.append(child)
         return False
 
-    def refs_below(self, node: Any, step_id: str) -> list[Step]:
-        """Definitions read by an expression, each explained beneath it."""
+    def refs_below(self, node: ast.Expr, step_id: str, ctx: Context) -> list[Step]:
+        """Definitions read by an expression (this policy's or a used one's), each explained beneath it."""
         out = []
-        for k, ref in enumerate(_refs(node), 1):
-            target = self.checked.ref_targets.get(id(ref))
-            if target is not None and target.kind == "definition" and target.name not in self.constants:
-                out.append(self.definition(target.name, f"{step_id}/{k}:{target.name}"))
+        for ref in refs(node):
+            target = ctx.target(ref)
+            if target is None or target.name in ctx.program.constants and target.kind == "definition":
+                continue
+            if target.kind == "definition":
+                out.append(self.definition(target.name, ctx))
+            elif target.kind == "used" and target.alias is not None:
+                sub = ctx.used(target.alias)
+                if sub is not None and target.name not in sub.program.constants:
+                    out.append(self.definition(target.name, sub))
         return out
 
-    def cond(self, c: ast.Cond, step_id: str) -> Step:
-        value = self.trace.value(c)
+    def cond(self, c: ast.Cond, step_id: str, ctx: Context) -> Step:
+        value, reached = ctx.peek(c), ctx.trace.value(c) is not UNSET
+        policy = ctx.label if ctx is not self.top else None
         match c:
             case ast.CondExpr(expr=x):
-                step = Step(step_id, "condition", c.label, _cite(c.citation), self.text(x), value,
-                            comparison=self.comparison(x), inputs=self.inputs_of(x))
-                step.children = self.refs_below(x, step_id)
+                step = Step(step_id, "condition", c.label, _cite(c.citation), self.text(x), value, reached=reached,
+                            comparison=self.comparison(x, ctx), inputs=self.inputs_of(x, ctx), policy=policy)
+                step.children = self.refs_below(x, step_id, ctx)
+                if value is False:
+                    step.counterfactuals = self.suggest(x, step_id, ctx)
                 return step
             case ast.CondBlock(kind=kind, items=items):
-                step = Step(step_id, "condition", c.label, _cite(c.citation), f"{kind} of", value)
-                step.children = [self.cond(item, f"{step_id}/{k}") for k, item in enumerate(items, 1)]
+                step = Step(step_id, "condition", c.label, _cite(c.citation), f"{kind} of", value, reached=reached,
+                            policy=policy)
+                step.children = [self.cond(item, f"{step_id}/{k}", ctx) for k, item in enumerate(items, 1)]
                 return step
             case _:
                 assert_never(c)
 
-    def comparison(self, x: ast.Expr) -> tuple[Any, str, Any] | None:
-        if isinstance(x, ast.Compare):
-            left, right = self.trace.value(x.left), self.trace.value(x.right)
-            if left is not NOT_EVALUATED and right is not NOT_EVALUATED:
-                return (left, x.op, right)
-        return None
+    def suggest(self, x: ast.Expr, step_id: str, ctx: Context, goal: bool = True) -> list[Counterfactual]:
+        """Changes making `x` evaluate to `goal` (True for a failed condition, False for an exception that applied)."""
+        if not self.counterfactuals:
+            return []
+        key = (ctx.label, id(x))
+        if key not in self._suggested:
+            self._suggested[key] = suggest(x, goal, ctx, self.top, step_id)
+        return self._suggested[key]
 
-    def decide(self, decl: ast.DecideDecl, step_id: str) -> list[Step]:
+    def comparison(self, x: ast.Expr, ctx: Context) -> Comparison | None:
+        return compare(x, ctx, self.text) if isinstance(x, ast.Compare) else None
+
+    def decide(self, decl: ast.DecideDecl, step_id: str, ctx: Context) -> list[Step]:
         out = []
         for k, case in enumerate(decl.cases, 1):
-            held = self.trace.value(case.condition)
-            if held is NOT_EVALUATED:
+            held = ctx.trace.value(case.condition)
+            if held is UNSET:
                 break
             step = Step(f"{step_id}/when{k}", "when", case.label, _cite(case.citation), self.text(case.condition),
-                        held, comparison=self.comparison(case.condition), inputs=self.inputs_of(case.condition),
-                        mattered=True)
-            step.children = self.refs_below(case.condition, step.id)
+                        held, comparison=self.comparison(case.condition, ctx),
+                        inputs=self.inputs_of(case.condition, ctx), policy=ctx.label if ctx is not self.top else None)
+            step.children = self.refs_below(case.condition, step.id, ctx)
+            if held is False:
+                step.counterfactuals = self.suggest(case.condition, step.id, ctx)
             out.append(step)
             if held:
                 return out
@@ -179,65 +219,69 @@ class _Builder:
                         self.text(other.result), True))
         return out
 
-    def table(self, decl: ast.TableDecl, step_id: str) -> list[Step]:
-        out = []
-        given = {self.text(g): self.trace.value(g) for g in decl.given}
-        for k, row in enumerate(decl.rows, 1):
-            held = self.trace.value(row)
-            if held is True:
-                step = Step(f"{step_id}/row{k}", "row", row.label, _cite(row.citation), self.text(row), True,
-                            inputs=given)
-                return [*self.refs_for_given(decl, step_id), step]
-        if decl.otherwise is not None:
-            out.append(Step(f"{step_id}/otherwise", "otherwise", decl.otherwise.label,
-                            _cite(decl.otherwise.citation), self.text(decl.otherwise), True, inputs=given))
-        return [*self.refs_for_given(decl, step_id), *out]
-
-    def refs_for_given(self, decl: ast.TableDecl, step_id: str) -> list[Step]:
-        out: list[Step] = []
+    def table(self, decl: ast.TableDecl, step_id: str, ctx: Context) -> list[Step]:
+        given = {self.text(g): ctx.peek(g) for g in decl.given}
+        below: list[Step] = []
         for g in decl.given:
-            out.extend(self.refs_below(g, step_id))
-        return out
+            below.extend(self.refs_below(g, step_id, ctx))
+        for k, row in enumerate(decl.rows, 1):
+            if ctx.trace.value(row) is True:
+                return [*below, Step(f"{step_id}/row{k}", "row", row.label, _cite(row.citation), self.text(row),
+                                     True, inputs=given)]
+        if decl.otherwise is not None:
+            o = decl.otherwise
+            below.append(Step(f"{step_id}/otherwise", "otherwise", o.label, _cite(o.citation),
+                              f"otherwise -> {self.text(o.result)}", True, inputs=given))
+        return below
+
+
+def _taken(e: ast.Expr, ctx: Context) -> ast.Expr:
+    """The expression that gave a value its result: through each `if` along the branch taken."""
+    while isinstance(e, ast.IfThenElse):
+        chosen = ctx.peek(e.cond)
+        if chosen is UNSET:
+            break
+        e = e.then if chosen else e.otherwise
+    return e
 
 
 def _cite(c: ast.Citation | None) -> str | None:
     return c.text if c is not None else None
 
 
-def _refs(node: Any) -> list[ast.Ref]:
-    """Every Ref under an expression, in source order, without duplicates."""
-    found: list[ast.Ref] = []
-    seen: set[str] = set()
-
-    def walk(n: Any) -> None:
-        if isinstance(n, ast.Ref):
-            if n.name not in seen:
-                seen.add(n.name)
-                found.append(n)
-            return
-        if isinstance(n, tuple):
-            for item in n:
-                walk(item)
-            return
-        if hasattr(n, "__dataclass_fields__") and not isinstance(n, ast.Span):
-            for name in n.__dataclass_fields__:
-                if name not in ("span", "name_span"):
-                    walk(getattr(n, name))
-
-    walk(node)
-    return found
+def _absent_inputs(step: Step, found: dict[str, None]) -> None:
+    for key, value in step.inputs.items():
+        if value is None:
+            found[key] = None
+    for child in step.children:
+        _absent_inputs(child, found)
 
 
-def explain(decision: Decision, sources: SourceMap | None = None) -> Explanation:
+def walk(steps: list[Step]) -> list[Step]:
+    """Every step, depth first."""
+    out: list[Step] = []
+    stack = list(reversed(steps))
+    while stack:
+        step = stack.pop()
+        out.append(step)
+        stack.extend(reversed(step.children))
+    return out
+
+
+def explain(decision: Decision, sources: SourceMap | None = None, counterfactuals: bool = True) -> Explanation:
     """The explanation tree of a traced decision (evaluate with `explain=True`)."""
-    if decision.trace is None:
+    if decision.trace is None or decision.program is None:
         raise ValueError("this decision was evaluated without a trace; evaluate with explain=True")
-    builder = _Builder(decision, sources or SourceMap())
+    builder = _Builder(decision, sources or SourceMap(), counterfactuals)
     steps = []
     for name in decision.outputs:
-        if name in builder.policy.definitions:
-            builder.seen.clear()
-            steps.append(builder.definition(name, name))
+        if name in builder.top.policy.definitions:
+            step = builder.definition(name, builder.top)
+            if decision.outputs[name] is None:
+                absent: dict[str, None] = {}
+                _absent_inputs(step, absent)
+                step.needed = list(absent)
+            steps.append(step)
         else:
             steps.append(Step(name, "input", None, None, name, decision.outputs[name], name=name))
     return Explanation(decision.policy_id, decision.version, decision.effective, decision.on,

@@ -1,4 +1,4 @@
-"""Explanations: golden text and JSON for the fixture and the real policies, and the JSON's shape."""
+"""Explanations: golden text, Markdown, HTML and JSON on the fixture and the real policies; the JSON schema; the wording."""
 
 from __future__ import annotations
 
@@ -6,14 +6,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 import writ
+from explain.html import render_html, section_anchors
+from explain.markdown import render_markdown
 from explain.render import render_json, render_text
-from explain.tree import explain
+from explain.tree import Explanation, explain, walk
 
 ROOT = Path(__file__).parent.parent
 DEMO = Path(__file__).parent / "fixtures" / "policies" / "demo"
+SOURCE = Path("/work/shared/sources/flexible-working-policy.txt")
+SCHEMA = json.loads((ROOT / "explain" / "explanation.schema.json").read_text())
+CASES: dict[tuple[str, str], Any] = {
+    tuple(key.split("/")): facts  # type: ignore[misc]
+    for key, facts in json.loads((Path(__file__).parent / "golden" / "explain" / "cases.json").read_text()).items()
+}
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
 
 DEMO_CASES: dict[str, dict[str, Any]] = {
     "eligible": {"person": {"role": "staff", "employed": True, "service_start": "2019-01-01"},
@@ -25,23 +35,64 @@ DEMO_CASES: dict[str, dict[str, Any]] = {
                 "application": {"received_on": "2020-03-01", "hours": 10}},
 }
 
+_POLICIES: dict[str, writ.Policy] = {}
 
-def _explained(policy: writ.Policy, facts: Any, full: bool = False) -> tuple[str, dict[str, Any]]:
-    decision = policy.evaluate(facts, explain=True)
-    tree = explain(decision, policy.library.sources)
-    return render_text(tree, full=full), render_json(tree)
+
+def _policy(policy_id: str) -> writ.Policy:
+    if policy_id not in _POLICIES:
+        _POLICIES[policy_id] = writ.load(DEMO if policy_id == "demo" else ROOT / "policies" / policy_id)
+    return _POLICIES[policy_id]
+
+
+def _tree(policy_id: str, facts: Any) -> Explanation:
+    policy = _policy(policy_id)
+    return explain(policy.evaluate(facts, explain=True), policy.library.sources)
+
+
+def _text(policy_id: str, facts: Any, full: bool = False) -> str:
+    return render_text(_tree(policy_id, facts), full=full)
 
 
 @pytest.mark.parametrize("name", sorted(DEMO_CASES))
 def test_demo_golden(name: str, golden: Any) -> None:
-    text, doc = _explained(writ.load(DEMO), DEMO_CASES[name])
-    golden(f"explain/demo-{name}.txt", text)
-    golden(f"explain/demo-{name}.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    tree = _tree("demo", DEMO_CASES[name])
+    golden(f"explain/demo-{name}.txt", render_text(tree))
+    golden(f"explain/demo-{name}.json", json.dumps(render_json(tree), indent=2, ensure_ascii=False) + "\n")
+
+
+@pytest.mark.parametrize(("policy_id", "name"), sorted(CASES))
+def test_real_policy_golden(policy_id: str, name: str, golden: Any) -> None:
+    tree = _tree(policy_id, CASES[policy_id, name])
+    stem = f"explain/{policy_id}-{name}"
+    golden(f"{stem}.txt", render_text(tree))
+    golden(f"{stem}.md", render_markdown(tree))
+    golden(f"{stem}.html", render_html(tree))
+    golden(f"{stem}.json", json.dumps(render_json(tree), indent=2, ensure_ascii=False) + "\n")
+
+
+@pytest.mark.parametrize(("policy_id", "name"), sorted(CASES))
+def test_json_matches_schema(policy_id: str, name: str) -> None:
+    VALIDATOR.validate(render_json(_tree(policy_id, CASES[policy_id, name])))
+
+
+def test_schema_is_valid_2020_12() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    bad = render_json(_tree("demo", DEMO_CASES["eligible"]))
+    bad["explanation"][0]["kind"] = "guess"
+    with pytest.raises(jsonschema.ValidationError):
+        VALIDATOR.validate(bad)
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.json")))
+def test_examples_explain_golden(example: Path, golden: Any) -> None:
+    facts = json.loads(example.read_text())
+    for policy_id in ("uk-flexible-working", "tvp-flexible-working"):
+        golden(f"explain/{policy_id}-{example.stem}.txt", _text(policy_id, facts))
 
 
 def test_json_steps_carry_rule_citation_value() -> None:
-    _, doc = _explained(writ.load(DEMO), DEMO_CASES["officer"])
-    assert doc["outputs"]["eligible"] is False
+    doc = render_json(_tree("demo", DEMO_CASES["officer"]))
+    assert doc["outputs"]["eligible"] is False and doc["content_hash"]
     eligible = doc["explanation"][0]
     assert eligible["rule"] == "eligible" and eligible["citation"] == "§3.3"
     exception = eligible["children"][0]
@@ -49,17 +100,76 @@ def test_json_steps_carry_rule_citation_value() -> None:
     assert exception["inputs"] == {"person.role": "officer"}
 
 
-def test_failed_comparison_shows_numbers() -> None:
-    text, _ = _explained(writ.load(DEMO), DEMO_CASES["recent-request"])
-    assert "failed: 1 = 0 does not hold" in text
+def test_short_service_speaks_in_weeks_and_says_by_how_much() -> None:
+    text = _text("tvp-flexible-working", CASES["tvp-flexible-working", "short-service"])
+    assert ("failed: from person.service_start (2007-09-04) to application.received_on (2008-03-03) is "
+            "25 weeks 6 days; 26 weeks are required (qualifying_service): 1 day short") in text
+    assert "would hold with application.received_on on or after 2008-03-04 (1 day later)" in text
+    assert "would hold with person.service_start on or before 2007-09-03 (1 day earlier)" in text
+    assert "to change statutory_eligible: application.received_on → 2008-03-04" in text
 
 
-@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.json")))
-def test_examples_explain_golden(example: Path, golden: Any) -> None:
-    facts = json.loads(example.read_text())
-    for policy_id in ("uk-flexible-working", "tvp-flexible-working"):
-        if not (ROOT / "policies" / policy_id).is_dir():
-            continue
-        policy = writ.load(ROOT / "policies" / policy_id)
-        text, _ = _explained(policy, facts)
-        golden(f"explain/{policy_id}-{example.stem}.txt", text)
+def test_every_failed_condition_is_listed_and_no_single_change_suffices() -> None:
+    text = _text("tvp-flexible-working", CASES["tvp-flexible-working", "two-reasons"])
+    assert "26 weeks are required" in text
+    assert "has not made a formal request to work flexibly during the last 12 months" in text
+    assert "(not reached at run time)" in text
+    assert "no single change to one fact makes statutory_eligible true" in text
+
+
+def test_enum_counterfactual_names_the_values_that_would_hold() -> None:
+    text = _text("tvp-flexible-working", CASES["tvp-flexible-working", "adult-not-related"])
+    assert "would hold with application.relationship one of spouse, partner, civil_partner, relative, same_address" in text
+
+
+def test_exception_cites_both_the_exception_and_the_default() -> None:
+    tree = _tree("uk-flexible-working", CASES["uk-flexible-working", "officer-exception"])
+    step = tree.steps[0]
+    kinds = [(c.kind, c.citation) for c in step.children]
+    assert kinds == [("exception", "ERA 1996 s.200(1); Police Act 1996 s.29"), ("default", "ERA 1996 s.80F(1)")]
+    text = render_text(tree)
+    assert "— exception applied [ERA 1996 s.200(1); Police Act 1996 s.29]" in text
+    assert "overrides the default: has the statutory right to request flexible working [ERA 1996 s.80F(1)]" in text
+
+
+def test_missing_outputs_name_the_facts_they_need() -> None:
+    tree = _tree("tvp-flexible-working", CASES["tvp-flexible-working", "eligible"])
+    doc = render_json(tree)
+    assert set(doc["missing_information"]["appeal_in_time"]) == {
+        "process.appeal_received_on", "process.decision_notified_on", "process.decision"}
+    assert "missing: would need process.appeal_hearing_on" in render_text(tree)
+
+
+def test_full_shows_branches_that_did_not_matter() -> None:
+    facts = CASES["tvp-flexible-working", "eligible"]
+    short, full = _text("tvp-flexible-working", facts), _text("tvp-flexible-working", facts, full=True)
+    assert "statute.adult_route" not in short and "statute.adult_route" in full
+
+
+def test_step_ids_are_unique_and_stable() -> None:
+    facts = CASES["tvp-flexible-working", "two-reasons"]
+    first, second = _tree("tvp-flexible-working", facts), _tree("tvp-flexible-working", facts)
+    for tree in (first, second):
+        for top in tree.steps:
+            ids = [s.id for s in walk([top])]
+            assert len(ids) == len(set(ids))
+    assert [s.id for s in walk(first.steps)] == [s.id for s in walk(second.steps)]
+
+
+@pytest.mark.skipif(not SOURCE.exists(), reason="the shared policy text is not present")
+def test_html_links_citations_to_section_anchors(golden: Any) -> None:
+    tree = _tree("tvp-flexible-working", CASES["tvp-flexible-working", "short-service"])
+    page = render_html(tree, source_text=SOURCE.read_text(encoding="utf-8"))
+    _, anchors = section_anchors(SOURCE.read_text(encoding="utf-8"))
+    assert {"3.3", "3.3.1", "A.4", "B.5"} <= set(anchors)
+    assert '<a href="#sec-3.3.1">§3.3.1</a>' in page and 'id="sec-3.3.1"' in page
+    assert '<a href="#sec-A.4">App A.4</a>' in page and 'id="sec-A.4"' in page
+    assert "<details" in page and "<script" not in page
+
+
+def test_cli_explain_formats(tmp_path: Path) -> None:
+    from writ.cli import main
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(CASES["tvp-flexible-working", "short-service"]))
+    for fmt in ("text", "md", "html", "json"):
+        assert main(["explain", str(ROOT / "policies" / "tvp-flexible-working"), "-i", str(case), "-f", fmt]) == 0

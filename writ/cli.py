@@ -39,8 +39,12 @@ def _parser() -> argparse.ArgumentParser:
         e.add_argument("--on", type=_date, help="decide with the version in force on this date")
         e.add_argument("--version", dest="policy_version", help="use this version label")
         e.add_argument("--output", "-o", action="append", dest="outputs", help="only this output (repeatable)")
-        e.add_argument("--format", "-f", choices=["text", "json"], default="text" if name == "explain" else "json")
+        e.add_argument("--format", "-f", choices=["text", "json", "md", "html"],
+                       default="text" if name == "explain" else "json")
         e.add_argument("--full", action="store_true", help="show every branch, not only those that decided")
+        e.add_argument("--record", metavar="DIR", help="also write a JSON decision record into DIR (see `writ replay`)")
+        e.add_argument("--source-text", metavar="FILE",
+                       help="with --format html: embed this policy text, linking citations to its sections")
 
     s = sub.add_parser("schema", help="print the JSON Schema of a policy's input")
     s.add_argument("policy")
@@ -146,17 +150,36 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
-    from explain.render import render_json, render_text, to_json_value
+    """`writ eval` / `writ explain`: outputs (eval) or the explanation (explain) in the chosen format."""
+    from explain.render import print_text, render_json, render_text, to_json_value
     from explain.tree import explain as build
     policy = _load(args.policy)
     facts = _read_facts(args.input)
-    traced = explain or args.format == "json"
+    source_text = None
+    if args.source_text:
+        try:
+            source_text = Path(args.source_text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise NotFoundError(f"cannot read `{args.source_text}`: {exc.strerror}") from None
+    traced = explain or args.format != "text" or bool(args.record)
     decision = policy.evaluate(facts, on=args.on, outputs=args.outputs, explain=traced, version=args.policy_version)
-    if args.format == "json":
-        document = render_json(build(decision, policy.library.sources))
-        print(json.dumps(document, indent=2, ensure_ascii=False))
-    elif explain:
-        print(render_text(build(decision, policy.library.sources), full=args.full), end="")
+    tree = build(decision, policy.library.sources) if traced else None
+    if args.record:
+        from writ.records import make_record, write_record
+        path = write_record(make_record(decision, facts, policy.library.sources), args.record)
+        print(f"recorded: {path}", file=sys.stderr)
+    if tree is not None and args.format == "json":
+        print(json.dumps(render_json(tree), indent=2, ensure_ascii=False))
+    elif tree is not None and args.format == "md":
+        from explain.markdown import render_markdown
+        print(render_markdown(tree, full=args.full), end="")
+    elif tree is not None and args.format == "html":
+        from explain.html import render_html
+        print(render_html(tree, full=args.full, source_text=source_text), end="")
+    elif tree is not None and explain and sys.stdout.isatty():
+        print_text(tree, full=args.full)
+    elif tree is not None and explain:
+        print(render_text(tree, full=args.full), end="")
     else:
         print(f"{decision.policy_id} version {decision.version}")
         for name, value in decision.outputs.items():

@@ -1,0 +1,131 @@
+"""Counterfactuals: solved from the rule, exact at the boundary, and (property) each claimed flip is real when the
+change is applied to the input as given and the policy re-evaluated."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import writ
+from explain.counterfactual import Counterfactual
+from explain.render import to_json_value
+from explain.tree import Explanation, Step, explain, walk
+
+ROOT = Path(__file__).parent.parent
+CASES = json.loads((Path(__file__).parent / "golden" / "explain" / "cases.json").read_text())
+POLICIES = {p: writ.load(ROOT / "policies" / p) for p in ("tvp-flexible-working", "uk-flexible-working")}
+
+
+def _tree(policy_id: str, facts: Any, **kw: Any) -> Explanation:
+    policy = POLICIES[policy_id]
+    return explain(policy.evaluate(facts, explain=True, **kw), policy.library.sources)
+
+
+def _apply(facts: Any, cf: Counterfactual) -> Any:
+    changed = copy.deepcopy(facts)
+    group, name = cf.input.split(".", 1)
+    changed.setdefault(group, {})[name] = to_json_value(cf.proposed)
+    return changed
+
+
+def _by_id(tree: Explanation) -> dict[str, Step]:
+    return {s.id: s for s in walk(tree.steps)}
+
+
+def _counterfactuals(tree: Explanation) -> list[tuple[Step, Counterfactual]]:
+    return [(s, cf) for s in walk(tree.steps) for cf in s.counterfactuals]
+
+
+def test_boundary_is_solved_from_the_rule_not_guessed() -> None:
+    """`service_start + 26 weeks <= received_on`: received_on = service_start + 182 days exactly."""
+    facts = CASES["tvp-flexible-working/short-service"]
+    tree = _tree("tvp-flexible-working", facts)
+    found = {cf.input: cf for _, cf in _counterfactuals(tree)}
+    start = dt.date.fromisoformat(facts["person"]["service_start"])
+    assert found["application.received_on"].proposed == start + dt.timedelta(weeks=26)
+    assert found["person.service_start"].proposed == dt.date(2008, 3, 3) - dt.timedelta(weeks=26)
+    assert all(cf.verified for cf in found.values())
+
+
+def test_one_day_less_would_not_do() -> None:
+    facts = CASES["tvp-flexible-working/short-service"]
+    tree = _tree("tvp-flexible-working", facts)
+    cf = next(cf for _, cf in _counterfactuals(tree) if cf.input == "application.received_on")
+    cf_minus = copy.copy(cf)
+    cf_minus.proposed = cf.proposed - dt.timedelta(days=1)
+    after = _tree("tvp-flexible-working", _apply(facts, cf_minus), version="2007-04-06", on=tree.on)
+    assert after.outputs["statutory_eligible"] is False
+
+
+def test_late_appeal_solved_through_the_deadline_definition() -> None:
+    tree = _tree("tvp-flexible-working", CASES["tvp-flexible-working/late-appeal"])
+    found = {cf.input: cf for _, cf in _counterfactuals(tree) if "appeal_in_time" in cf.output_changes}
+    assert found["process.appeal_received_on"].proposed == dt.date(2008, 2, 29)
+    assert found["process.decision_notified_on"].proposed == dt.date(2008, 2, 16)
+
+
+def test_two_failures_have_no_single_fix() -> None:
+    tree = _tree("tvp-flexible-working", CASES["tvp-flexible-working/two-reasons"])
+    assert not any("statutory_eligible" in cf.output_changes for _, cf in _counterfactuals(tree))
+
+
+def test_enum_and_bool_counterfactuals_flip() -> None:
+    facts = CASES["tvp-flexible-working/not-employed"]
+    tree = _tree("tvp-flexible-working", facts)
+    employed = [cf for _, cf in _counterfactuals(tree) if cf.input == "person.employed"]
+    assert employed and employed[0].proposed is True and employed[0].verified
+
+
+def _assert_flips(policy_id: str, facts: Any) -> int:
+    """Each verified counterfactual, applied to the raw input, makes its step hold (or its exception not apply)."""
+    policy = POLICIES[policy_id]
+    tree = _tree(policy_id, facts)
+    checked = 0
+    for step, cf in _counterfactuals(tree):
+        if not cf.verified:
+            continue
+        after = _tree(policy_id, _apply(facts, cf), version=tree.version, on=tree.on)
+        steps = _by_id(after)
+        flipped = steps.get(step.id)
+        if flipped is None and step.kind == "when":  # an earlier `when` now holds, so this one is not reached
+            prefix, k = step.id.rsplit("/when", 1)
+            assert any(steps.get(f"{prefix}/when{j}", step).value is True for j in range(1, int(k))), (cf, step.id)
+        else:
+            goal = step.kind != "exception"
+            assert flipped is not None and flipped.value is goal, (cf, step.id)
+        for name, (_, now) in cf.output_changes.items():
+            assert after.outputs[name] == now
+        checked += 1
+    assert policy is not None
+    return checked
+
+
+dates = st.dates(min_value=dt.date(2005, 1, 1), max_value=dt.date(2012, 12, 31))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(start=dates, received=st.dates(min_value=dt.date(2007, 4, 6), max_value=dt.date(2012, 12, 31)),
+       born=dates,
+       previous=st.lists(dates, max_size=2), missed=st.integers(0, 3),
+       notified=dates, appeal_delay=st.integers(0, 30))
+def test_property_counterfactuals_really_flip(start: dt.date, received: dt.date, born: dt.date,
+                                               previous: list[dt.date], missed: int, notified: dt.date,
+                                               appeal_delay: int) -> None:
+    facts = copy.deepcopy(CASES["tvp-flexible-working/eligible"])
+    facts["person"]["service_start"] = start.isoformat()
+    facts["application"].update(received_on=received.isoformat(), child_born_on=born.isoformat(),
+                                previous_requests=[d.isoformat() for d in previous])
+    facts["process"] = {"missed_meetings": missed, "decision": "refused", "decision_notified_on": notified.isoformat(),
+                        "appeal_received_on": (notified + dt.timedelta(days=appeal_delay)).isoformat()}
+    _assert_flips("tvp-flexible-working", facts)
+
+
+def test_every_fixed_case_counterfactual_flips() -> None:
+    total = sum(_assert_flips(key.split("/")[0], facts) for key, facts in CASES.items())
+    assert total >= 10
