@@ -117,19 +117,24 @@ class SourceMap:
 
     def __init__(self, texts: Mapping[str, str] | None = None):
         self._texts: dict[str, str] = dict(texts or {})
+        self._lines: dict[str, list[str]] = {}
 
     def add(self, file: str, text: str) -> None:
         self._texts[file] = text
+        self._lines.pop(file, None)
 
     def line(self, file: str, number: int) -> str | None:
-        text = self._texts.get(file)
-        if text is None:
-            try:
-                text = Path(file).read_text(encoding="utf-8")
-            except OSError:
-                return None
-            self._texts[file] = text
-        lines = text.splitlines()
+        """Line `number` (1-based) of `file`; explanations ask for many lines, so each file is split once."""
+        lines = self._lines.get(file)
+        if lines is None:
+            text = self._texts.get(file)
+            if text is None:
+                try:
+                    text = Path(file).read_text(encoding="utf-8")
+                except OSError:
+                    return None
+                self._texts[file] = text
+            lines = self._lines[file] = text.splitlines()
         return lines[number - 1] if 0 < number <= len(lines) else None
 
 
