@@ -1,0 +1,54 @@
+"""`writ lint PATH... [--sources DIR]`: policy folders in, warnings (`file:line:col: warning[code]: ...`) out; exit 1 if any."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from dsl.errors import NotFoundError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("lint", help="warn about unused, uncited, unreachable or repeated rules")
+    p.add_argument("paths", nargs="+", type=Path, help="policy files, policy folders or a folder of policies")
+    p.add_argument("--sources", type=Path, default=None,
+                   help="folder of cited source texts (default: $WRIT_SOURCES, else ../shared/sources)")
+    p.set_defaults(run=run)
+
+
+def library_targets(path: Path) -> tuple[Path, list[str] | None]:
+    """A path as (library root, policy ids or None for all): a file or policy folder names one policy."""
+    if not path.exists():
+        raise NotFoundError(f"`{path}` does not exist")
+    folder = path.parent if path.is_file() else path
+    if any(folder.glob("*.writ")):
+        return folder.resolve().parent, [folder.resolve().name]
+    return folder.resolve(), None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Lint every version of each named policy; errors are reported as `writ check` would, and also fail."""
+    from dsl.errors import PolicyError, render_all
+    from dsl.lint import default_sources, lint_library
+    from dsl.loader import Library
+
+    warnings = 0
+    for path in args.paths:
+        root, ids = library_targets(path)
+        library = Library(root)
+        try:
+            found = lint_library(library, ids, args.sources or default_sources(root))
+        except PolicyError as exc:
+            print(render_all(exc.diagnostics, library.sources, color=sys.stderr.isatty()), file=sys.stderr)
+            print(f"\n{len(exc.diagnostics)} error(s): fix them before linting (see `writ check`)", file=sys.stderr)
+            return 1
+        if found:
+            print(render_all(found, library.sources, color=sys.stdout.isatty(), limit=len(found)))
+        warnings += len(found)
+    if warnings:
+        print(f"\n{warnings} warning{'s' if warnings != 1 else ''}")
+        return 1
+    print("ok: no warnings")
+    return 0
