@@ -222,7 +222,7 @@ def _subject_space(e: ast.Expr, types: dict[int, Type], targets: dict[int, RefTa
     return None
 
 
-def _facts(cond: ast.Expr, types: dict[int, Type], targets: dict[int, RefTarget]) -> _Facts:
+def condition_facts(cond: ast.Expr, types: dict[int, Type], targets: dict[int, RefTarget]) -> _Facts:
     subjects: dict[str, Space] = {}
     parts = _conjuncts(cond)
     for c in parts:
@@ -243,7 +243,7 @@ def analyse_exceptions(policy: ResolvedPolicy, types: dict[int, Type],
         if exc.target in policy.definitions:
             by_target.setdefault(exc.target, []).append(exc)
     for target, group in by_target.items():
-        facts = [_facts(x.clause.condition, types, targets) for x in group]
+        facts = [condition_facts(x.clause.condition, types, targets) for x in group]
         for j, b in enumerate(group):
             for i, a in enumerate(group[:j]):
                 fa, fb = facts[i], facts[j]

@@ -149,7 +149,7 @@ class _Style:
         return f"{self.codes[kind]}{text}{self.codes['reset']}" if self.color else text
 
 
-def _excerpt(span: Span, sources: SourceMap, style: _Style, label: str = "") -> list[str]:
+def _excerpt(span: Span, sources: SourceMap, style: _Style, label: str = "", severity: Severity = "error") -> list[str]:
     if span.line <= 0:
         return []
     line = sources.line(span.file, span.line)
@@ -163,7 +163,7 @@ def _excerpt(span: Span, sources: SourceMap, style: _Style, label: str = "") -> 
     return [
         style("blue", f"{gutter} |"),
         style("blue", f"{span.line} |") + f" {line.rstrip()}",
-        style("blue", f"{gutter} |") + " " + style("error", caret),
+        style("blue", f"{gutter} |") + " " + style(severity, caret),
     ]
 
 
@@ -175,7 +175,7 @@ def render(diagnostic: Diagnostic, sources: SourceMap | None = None, color: bool
         f"{diagnostic.span.file}: " if diagnostic.span is not NO_SPAN else "")
     head = style(diagnostic.severity, f"{diagnostic.severity}[{diagnostic.code}]")
     lines = [f"{where}{head}: {style('bold', diagnostic.message)}"]
-    lines += _excerpt(diagnostic.span, sources, style)
+    lines += _excerpt(diagnostic.span, sources, style, severity=diagnostic.severity)
     for note in diagnostic.notes:
         lines.append(f"  = note: {note.message} at {note.span}")
         lines += ["    " + x for x in _excerpt(note.span, sources, style)]

@@ -19,7 +19,7 @@ from typing import assert_never
 import networkx as nx
 
 from dsl import ast
-from dsl.analysis import _facts as condition_facts
+from dsl.analysis import condition_facts
 from dsl.checker import CheckedPolicy
 from dsl.compiler import CompiledPolicy
 from dsl.errors import Diagnostic, Note

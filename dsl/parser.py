@@ -26,7 +26,9 @@ from dsl.errors import Diagnostic, PolicyError
 MAX_SYNTAX_ERRORS = 20
 
 
-class _Indenter(Indenter):
+class PolicyIndenter(Indenter):
+    """Python-style INDENT/DEDENT tokens for the rule language (shared with the formatter)."""
+
     NL_type = "_NL"
     OPEN_PAREN_types = ["LPAR", "LSQB"]
     CLOSE_PAREN_types = ["RPAR", "RSQB"]
@@ -38,7 +40,7 @@ class _Indenter(Indenter):
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     grammar = files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", postlex=_Indenter(), propagate_positions=True,
+    return Lark(grammar, parser="lalr", postlex=PolicyIndenter(), propagate_positions=True,
                 maybe_placeholders=True)
 
 

@@ -45,10 +45,10 @@ _NEWLINES: list[Token] = []
 @lru_cache(maxsize=1)
 def _collecting_parser() -> Lark:
     """The grammar's own parser, keeping its newline tokens (which hold the comments) as it lexes."""
-    from dsl.parser import _Indenter
+    from dsl.parser import PolicyIndenter
 
     grammar = files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", postlex=_Indenter(), maybe_placeholders=True,
+    return Lark(grammar, parser="lalr", postlex=PolicyIndenter(), maybe_placeholders=True,
                 lexer_callbacks={"_NL": _NEWLINES.append})
 
 
