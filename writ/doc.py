@@ -17,7 +17,7 @@ from typing import Literal, assert_never
 
 from dsl import ast
 from dsl.loader import Library, LoadedVersion
-from dsl.printer import expr_doc, render, type_text
+from dsl.layout import expr_doc, render, type_text
 
 
 @dataclass
