@@ -8,14 +8,16 @@ once and reused for every case.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from dsl.errors import InputError, InputProblem, NotFoundError, WritError
+from dsl import ast
+from dsl.errors import InputError, InputProblem, NotFoundError, SourceMap, WritError
 from dsl.loader import Library, LoadedVersion
 from evaluator.engine import Decision, Program
 
@@ -142,8 +144,86 @@ class Policy:
             except WritError as exc:
                 yield exc
 
+    def describe(self, version: str | None = None) -> dict[str, Any]:
+        """A version (default the latest) for integrators: inputs with types and descriptions, outputs, clauses cited.
+
+        The service's `GET /v1/policies/{id}` answers with this, so a form or
+        a review screen can be built without reading the rule files.
+        """
+        program = self.version(version)
+        policy, types = program.policy, program.compiled.checked.definition_types
+        inputs: list[dict[str, Any]] = []
+
+        def flatten(schema: dict[str, Any], prefix: str, required: bool) -> None:
+            for name, sub in schema.get("properties", {}).items():
+                path, needed = f"{prefix}{name}", required and name in schema.get("required", ())
+                if "properties" in sub:
+                    flatten(sub, path + ".", needed)
+                else:
+                    inputs.append({"path": path, "required": needed, "description": sub.get("description"),
+                                   "schema": {k: v for k, v in sub.items() if k != "description"}})
+        flatten(program.inputs.schema(), "", True)
+        outputs = []
+        for ref in policy.outputs:
+            decl = policy.definitions[ref.name]
+            citation = getattr(decl, "citation", None)
+            outputs.append({"name": ref.name, "type": str(types.get(ref.name, "")),
+                            "label": getattr(decl, "label", None), "citation": citation.text if citation else None})
+        clauses: dict[str, None] = {}
+        _walk_citations(tuple(policy.definitions.values()) + tuple(policy.exceptions.values()), clauses)
+        return {"id": self.id, "version": program.version, "title": policy.header.title,
+                "effective": program.effective.isoformat() if program.effective else None,
+                "content_hash": program.content_hash, "inputs": inputs, "outputs": outputs, "clauses": list(clauses)}
+
     def schema(self, version: str | None = None) -> dict[str, Any]:
         return self.version(version).inputs.schema()
+
+
+def _walk_citations(node: Any, found: dict[str, None]) -> None:
+    """Every `[...]` citation anywhere under an AST node, in source order."""
+    if isinstance(node, ast.Citation):
+        found.setdefault(node.text)
+    elif isinstance(node, (tuple, list)):
+        for item in node:
+            _walk_citations(item, found)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            if f.name != "span":
+                _walk_citations(getattr(node, f.name), found)
+
+
+Detail = Literal["none", "summary", "full"]
+DETAILS: tuple[Detail, ...] = ("none", "summary", "full")
+
+
+def decision_json(decision: Decision, explain: Detail = "none", sources: SourceMap | None = None) -> dict[str, Any]:
+    """A `Decision` as the integrator contract's JSON object, shared by the HTTP service and `writ batch`.
+
+    `explain` is "none" (an empty explanation, and no trace needed), "summary"
+    (each output's deciding step without the conditions beneath it) or "full"
+    (the whole tree, as `writ eval --format json` prints). Explaining needs the
+    decision to have been traced (`evaluate(..., explain=True)`) and the
+    policy library's `sources` (`policy.library.sources`) to quote the rules.
+    """
+    from explain.render import render_json, to_json_value
+    document: dict[str, Any] = {
+        "policy": decision.policy_id, "version": decision.version,
+        "effective": to_json_value(decision.effective),
+        "outputs": {k: to_json_value(v) for k, v in decision.outputs.items()},
+        "explanation": [],
+    }
+    if explain == "none":
+        return document
+    if explain not in DETAILS:
+        raise ValueError(f"explain must be one of {', '.join(DETAILS)}, not {explain!r}")
+    if decision.trace is None or sources is None:
+        raise ValueError("explaining a decision needs it traced (evaluate(..., explain=True)) and the library's sources")
+    from explain.tree import explain as build
+    steps = render_json(build(decision, sources))["explanation"]
+    if explain == "summary":
+        steps = [{k: v for k, v in step.items() if k != "children"} | {"children": []} for step in steps]
+    document["explanation"] = steps
+    return document
 
 
 def load(path_or_id: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> Policy:

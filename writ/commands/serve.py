@@ -1,0 +1,55 @@
+"""`writ serve` arguments in, a running HTTP service out (FastAPI on uvicorn, see writ/service.py).
+
+fastapi and uvicorn are imported inside `run`, because every command module
+is imported on every `writ` start and they are an optional extra (`serve`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a port number (0-65535)")
+    return int(text)
+
+
+def _size(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a positive number of bytes")
+    return int(text)
+
+
+def register(subparsers: Any) -> None:
+    """Add `writ serve` to the CLI."""
+    p = subparsers.add_parser("serve", help="serve the policies over HTTP (FastAPI; docs at /docs)")
+    p.add_argument("--policies", type=Path, help="the policies folder (default: $WRIT_POLICIES, else ./policies)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
+    p.add_argument("--reload", action="store_true", help="recompile the policies when a .writ file changes")
+    p.add_argument("--decision-log", type=Path, help="append every decision to this file as one JSON line")
+    p.add_argument("--max-body", type=_size, default=1_000_000, help="largest request body in bytes (default 1000000)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from writ.service import create_app
+    except ImportError as exc:
+        print(f"error: `writ serve` needs the serve extra (pip install 'writ[serve]'): {exc}", file=sys.stderr)
+        return 2
+    if args.policies is not None and not args.policies.is_dir():
+        from dsl.errors import NotFoundError
+        raise NotFoundError(f"no policies folder `{args.policies}`")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(args.policies, decision_log=args.decision_log, max_body=args.max_body, watch=args.reload)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug")
+    return 0
