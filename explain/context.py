@@ -38,6 +38,7 @@ class Context:
     on: dt.date | None
     prefix: str = ""                      # "statute." inside a used policy
     _used: dict[str, Context] = field(default_factory=dict)
+    _loop: list[dict[str, Any]] = field(default_factory=list)   # loop variables while working out an aggregate
 
     @property
     def policy(self) -> Any:
@@ -86,6 +87,8 @@ class Context:
         return Context(self.program, trace, full, self.on, self.prefix)
 
     def ref_value(self, ref: ast.Ref, locals_: Mapping[str, Any] | None = None) -> Any:
+        if locals_ is None and self._loop:
+            locals_ = self._loop[-1]
         target = self.target(ref)
         if target is None:
             return UNSET
@@ -172,10 +175,54 @@ class Context:
             case ast.Between(unit=u, start=a, end=b):
                 start, end = self.peek(a), self.peek(b)
                 return UNSET if UNSET in (start, end) else self.program.dates.between(u, start, end)
-            case ast.AgeOn() | ast.Call() | ast.Aggregate() | ast.SumFor():
-                return UNSET  # rare in conditions; shown as not evaluated rather than re-implemented
+            case ast.AgeOn(birth=a, on=b):
+                birth, day = self.peek(a), self.peek(b)
+                return UNSET if UNSET in (birth, day) else self.program.dates.age(birth, day)
+            case ast.Call(func=func, args=args):
+                values = [self.peek(x) for x in args]
+                if UNSET in values:
+                    return UNSET
+                if func == "round":
+                    return runtime.round_half_up(*values)
+                return {"min": min, "max": max, "abs": abs}[func](*values)
+            case ast.Aggregate() | ast.SumFor():
+                return self._aggregate(e)
             case _:
                 assert_never(e)
+
+    def _aggregate(self, e: ast.Aggregate | ast.SumFor) -> Any:
+        """count/any/all/filter/sum over the items, with the loop variable bound for the `where` and body."""
+        source = self.peek(e.source)
+        if source is UNSET:
+            return UNSET
+        kept, bodies = [], []
+        for item in source:
+            self._loop.append({**(self._loop[-1] if self._loop else {}), e.var: item})
+            try:
+                held = True if e.where is None else self._work_out(e.where)
+                if held is UNSET:
+                    return UNSET
+                if isinstance(e, ast.SumFor) and held:
+                    body = self._work_out(e.expr)
+                    if body is UNSET:
+                        return UNSET
+                    bodies.append(body)
+            finally:
+                self._loop.pop()
+            if held:
+                kept.append(item)
+        if isinstance(e, ast.SumFor):
+            return sum(bodies, 0)
+        match e.kind:
+            case "count":
+                return len(kept)
+            case "any":
+                return bool(kept)
+            case "all":
+                return len(kept) == len(source)
+            case "filter":
+                return tuple(kept)
+        return UNSET
 
     def _arith(self, op: str, a: Any, b: Any) -> Any:
         if a is UNSET or b is UNSET:

@@ -173,3 +173,18 @@ def test_cli_explain_formats(tmp_path: Path) -> None:
     case.write_text(json.dumps(CASES["tvp-flexible-working", "short-service"]))
     for fmt in ("text", "md", "html", "json"):
         assert main(["explain", str(ROOT / "policies" / "tvp-flexible-working"), "-i", str(case), "-f", fmt]) == 0
+
+
+def test_why_not_lists_every_failed_condition_even_unreached() -> None:
+    """The refusal fails twice (no consultation, an impermissible ground); both must be named.
+
+    The second is never reached at run time (`all of` stops at the first
+    failure), and it reads an aggregate (`count(...)`): explanations work it out.
+    """
+    policy = writ.load(ROOT / "policies" / "uk-flexible-working")
+    facts = json.loads((ROOT / "examples" / "flexible-working-case.json").read_text())
+    text = render_text(explain(policy.evaluate(facts, explain=True), policy.library.sources))
+    refusal = text[text.index("refusal_compliant = false"):text.index("invalid_refusal_grounds =")]
+    assert "✗ the employee was consulted before the refusal" in refusal
+    assert "✗ cites only grounds the statute permits" in refusal
+    assert "no single change to one fact makes refusal_compliant true" in refusal
