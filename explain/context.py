@@ -184,7 +184,9 @@ class Context:
                     return UNSET
                 if func == "round":
                     return runtime.round_half_up(*values)
-                return {"min": min, "max": max, "abs": abs}[func](*values)
+                if func == "abs":
+                    return abs(values[0])
+                return min(values) if func == "min" else max(values)
             case ast.Aggregate() | ast.SumFor():
                 return self._aggregate(e)
             case _:
