@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Literal, assert_never
 
 from dsl import ast
-from dsl.loader import Library, LoadedVersion
 from dsl.layout import expr_doc, render, type_text
+from dsl.loader import Library, LoadedVersion
 
 
 @dataclass
