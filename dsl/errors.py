@@ -97,6 +97,13 @@ class NotFoundError(WritError):
 def suggest(name: str, known: Iterable[str]) -> str | None:
     """The closest known name, for `did you mean ...?` help lines."""
     candidates = list(known)
+    if "." in name:
+        # `group.field`: a close field of the same group beats any look-alike elsewhere
+        prefix, tail = name.rsplit(".", 1)
+        fields = {c[len(prefix) + 1:]: c for c in candidates if c.startswith(prefix + ".")}
+        if fields:
+            close = difflib.get_close_matches(tail, list(fields), n=1, cutoff=0.6)
+            return fields[close[0]] if close else None
     matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     if not matches and "." in name:
         tail = name.rsplit(".", 1)[1]

@@ -286,7 +286,15 @@ class ExprTyper:
         else:
             known = [*self.policy.definitions, *self.input_types, *(n for n, _ in env.locals)]
             known += [f"{alias}.{n}" for alias, other in self.used.items() for n in other.definition_types]
-            self.error("name", f"`{e.name}` is not defined", e.span, did_you_mean(e.name, known))
+            self.error("name", f"`{e.name}` is not defined", e.span,
+                       did_you_mean(e.name, known) or self._fields_of_group(e.name))
+
+    def _fields_of_group(self, name: str) -> str | None:
+        """For `group.unknown`: the group's fields, so the author sees what can be read."""
+        group = self.policy.inputs.get(name.rsplit(".", 1)[0]) if "." in name else None
+        if group is None:
+            return None
+        return f"input `{group.name}` has the fields " + ", ".join(f"`{f.name}`" for f in group.fields)
 
     def _list(self, e: ast.ListLit, env: Env, hint: Type | None) -> Type:
         want = strip_optional(hint) if hint is not None else None
