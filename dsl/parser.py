@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from decimal import Decimal
 from functools import lru_cache
 from importlib.resources import files
@@ -24,6 +25,9 @@ from dsl import ast
 from dsl.errors import Diagnostic, PolicyError
 
 MAX_SYNTAX_ERRORS = 20
+# Lark's indentation post-lexer keeps its state (paren and indent levels) on the shared parser object, so two
+# threads parsing at once (the service's file watcher and a `POST /v1/reload`) would corrupt each other's.
+_PARSE_LOCK = threading.Lock()
 
 
 class PolicyIndenter(Indenter):
@@ -52,7 +56,8 @@ def parse(text: str, file: str = "<string>") -> ast.PolicyFile:
     current = text
     for _ in range(MAX_SYNTAX_ERRORS):
         try:
-            tree = _lark().parse(current)
+            with _PARSE_LOCK:
+                tree = _lark().parse(current)
         except (UnexpectedInput, DedentError) as exc:
             diagnostics.append(_syntax_diagnostic(exc, current, file))
             blanked = _blank_declaration(current, _error_line(exc, current))

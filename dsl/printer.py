@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -40,6 +41,7 @@ class Comment:
 
 
 _NEWLINES: list[Token] = []
+_COLLECTING = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -56,12 +58,13 @@ def comments(text: str) -> list[Comment]:
     """Every comment in `text`, found by the parser's own lexer so `#` inside quotes is never mistaken."""
     lines = text.split("\n")
     found: list[Comment] = []
-    _NEWLINES.clear()
-    try:
-        _collecting_parser().parse(text if text.endswith("\n") else text + "\n")
-    except Exception:  # a file that does not parse: fall back to a plain scan that skips quoted text
-        return _scan_comments(lines)
-    tokens = list(_NEWLINES)
+    with _COLLECTING:  # the collected tokens and the post-lexer's state are shared: one thread at a time
+        _NEWLINES.clear()
+        try:
+            _collecting_parser().parse(text if text.endswith("\n") else text + "\n")
+        except Exception:  # a file that does not parse: fall back to a plain scan that skips quoted text
+            return _scan_comments(lines)
+        tokens = list(_NEWLINES)
     for tok in tokens:
         line = tok.line or 1
         column = tok.column or 1

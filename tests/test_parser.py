@@ -94,3 +94,15 @@ def test_parser_never_crashes_on_mutated_policies(start: int, length: int, inser
         parse(mutated, "mutated.writ")
     except PolicyError as exc:
         assert exc.diagnostics and all(d.code in {"syntax", "header", "table"} for d in exc.diagnostics)
+
+
+def test_parsing_from_many_threads_at_once() -> None:
+    """The service's file watcher and a reload request parse at the same time; Lark's indentation post-lexer keeps
+    its state on the shared parser, so without the parser's lock threads corrupt each other's indent levels."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [p.read_text(encoding="utf-8") for p in POLICIES]
+    expected = [parse(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            assert list(pool.map(parse, texts * 4)) == expected * 4
