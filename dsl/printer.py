@@ -332,6 +332,10 @@ def _place_comments(out: list[_Out], found: list[Comment], lines: list[str]) -> 
             item.before.append("")
     for c in (c for c in found if c.trailing):
         item = next((o for o in out if o.last == c.line and o.first <= c.line), None)
+        if item is None and not any(o.first <= c.line <= o.last for o in out):
+            # The code before it belongs to no item's span: closing brackets, which spans leave out, so the
+            # comment trails the item those brackets close, the last one begun above it.
+            item = max((o for o in out if o.first <= c.line), key=lambda o: o.first, default=None)
         if item is not None and item.after is None:
             item.after = c.text
             continue
