@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsl import ast
+from dsl.cache import parse_cached
 from dsl.checker import CheckedPolicy, check
 from dsl.compiler import CompiledPolicy, compile_policy
 from dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
-from dsl.parser import parse
 from dsl.resolve import ResolvedPolicy, resolve
 
 
@@ -82,7 +82,7 @@ class Library:
             name = str(file)
             self.sources.add(name, text)
             try:
-                parsed = parse(text, name)
+                parsed = parse_cached(text, name)
             except PolicyError as exc:
                 errors.extend(exc.diagnostics)
                 continue

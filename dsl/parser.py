@@ -10,18 +10,26 @@ resumes, so one run reports the syntax errors of every declaration.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
+import pickle
+import sys
 import threading
+from contextlib import suppress
 from decimal import Decimal
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
+from lark import __version__ as lark_version
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import DedentError, Indenter
 
 from dsl import ast
+from dsl.cache import cache_dir
 from dsl.errors import Diagnostic, PolicyError
 
 MAX_SYNTAX_ERRORS = 20
@@ -41,11 +49,58 @@ class PolicyIndenter(Indenter):
     tab_len = 8
 
 
+TABLES = "grammar.tables"
+"""The grammar's LALR tables, built and shipped with writ (`python -m dsl.parser` rewrites them).
+
+Building them takes ~0.4 s, more than a whole `writ eval`; CPython ships its
+generated parser for the same reason. The file starts with a line naming the
+grammar's hash and Lark's version; when either differs (the grammar was
+edited, another Lark is installed) the tables are built as before and kept in
+the user's cache directory instead, so stale tables are never used.
+"""
+
+
+def _grammar() -> str:
+    return files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+
+
+def tables_header(grammar: str) -> bytes:
+    """The first line of the tables file that fits `grammar` under the installed Lark."""
+    return f"writ-grammar-tables {hashlib.sha256(grammar.encode()).hexdigest()} lark {lark_version}\n".encode()
+
+
+def cached_lark(name: str, **options: Any) -> Lark:
+    """The grammar's parser with the indentation post-lexer and `options`, built once per machine: Lark's `cache`
+    option keeps the tables in the user's cache directory, keyed by the grammar, the options and Lark's version."""
+    directory = cache_dir()
+    cache: str | bool = False if directory is None else str(
+        directory / f"{name}-lark{lark_version}-py{sys.version_info[0]}{sys.version_info[1]}.cache")
+    return Lark(_grammar(), parser="lalr", postlex=PolicyIndenter(), maybe_placeholders=True, cache=cache, **options)
+
+
+def _shipped_lark() -> Lark | None:
+    """The parser from the shipped tables, or None when they do not fit this grammar and Lark."""
+    with suppress(OSError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, TypeError, ValueError):
+        with files("dsl").joinpath(TABLES).open("rb") as f:
+            if f.readline() == tables_header(_grammar()):
+                return Lark.load(f)
+    return None
+
+
+def write_tables(path: Path) -> None:
+    """Build the tables from the grammar and write them, with their header, to `path`."""
+    grammar = _grammar()
+    built = Lark(grammar, parser="lalr", postlex=PolicyIndenter(), propagate_positions=True, maybe_placeholders=True)
+    temporary = path.with_suffix(".tmp")
+    with temporary.open("wb") as f:
+        f.write(tables_header(grammar))
+        built.save(f)  # with its options, the post-lexer included (pickled by reference to PolicyIndenter)
+    os.replace(temporary, path)
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    grammar = files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", postlex=PolicyIndenter(), propagate_positions=True,
-                maybe_placeholders=True)
+    return _shipped_lark() or cached_lark("parser", propagate_positions=True)
 
 
 def parse(text: str, file: str = "<string>") -> ast.PolicyFile:
@@ -570,3 +625,11 @@ class _Builder(Transformer[Token, Any]):
 
     def duration_lit(self, meta: Any, c: list[Any]) -> ast.DurationLit:
         return ast.DurationLit(int(c[0]), c[1], span=self._span(meta))
+
+
+if __name__ == "__main__":  # after editing grammar.lark: python -m dsl.parser
+    # Through the imported module, not this `__main__` copy, so the pickled post-lexer names `dsl.parser`.
+    from dsl import parser
+
+    parser.write_tables(Path(parser.__file__).with_name(TABLES))
+    print(f"wrote {Path(parser.__file__).with_name(TABLES)}")

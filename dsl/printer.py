@@ -16,7 +16,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.resources import files
 from typing import assert_never
 
 from lark import Lark, Token
@@ -47,11 +46,9 @@ _COLLECTING = threading.Lock()
 @lru_cache(maxsize=1)
 def _collecting_parser() -> Lark:
     """The grammar's own parser, keeping its newline tokens (which hold the comments) as it lexes."""
-    from dsl.parser import PolicyIndenter
+    from dsl.parser import cached_lark
 
-    grammar = files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", postlex=PolicyIndenter(), maybe_placeholders=True,
-                lexer_callbacks={"_NL": _NEWLINES.append})
+    return cached_lark("comments", lexer_callbacks={"_NL": _NEWLINES.append})
 
 
 def comments(text: str) -> list[Comment]:

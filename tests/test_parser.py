@@ -106,3 +106,33 @@ def test_parsing_from_many_threads_at_once() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         for _ in range(3):
             assert list(pool.map(parse, texts * 4)) == expected * 4
+
+
+def test_shipped_grammar_tables_fit_the_grammar() -> None:
+    """The tables in dsl/grammar.tables must be rebuilt whenever grammar.lark changes, or every cold start pays
+    the ~0.4 s build again (correct, just slow). Compares the grammar's hash only: another Lark version falls back
+    to building the tables, by design."""
+    from importlib.resources import files
+
+    from dsl.parser import TABLES, _grammar, tables_header
+
+    shipped = files("dsl").joinpath(TABLES).open("rb").readline().split()
+    assert shipped[:2] == tables_header(_grammar()).split()[:2], "grammar.lark changed: run `python -m dsl.parser`"
+
+
+def test_a_parser_from_the_shipped_tables_parses_like_a_built_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lark import Lark
+
+    from dsl import parser
+
+    monkeypatch.setenv("WRIT_NO_CACHE", "1")
+    loaded = parser._shipped_lark()
+    built = parser.cached_lark("parser", propagate_positions=True)
+    assert isinstance(loaded, Lark) and isinstance(built, Lark)
+    for path in POLICIES:
+        text = path.read_text(encoding="utf-8")
+        ours, theirs = loaded.parse(text), built.parse(text)
+        assert ours == theirs
+        assert [t.meta.line for t in ours.iter_subtrees()] == [t.meta.line for t in theirs.iter_subtrees()]
+    monkeypatch.setattr(parser, "TABLES", "no-such-file")
+    assert parser._shipped_lark() is None
