@@ -3,11 +3,19 @@
 Like Jinja2 compiling templates, each policy version is turned once into
 straight-line Python: one local per definition, computed in dependency order,
 only for the definitions the asked outputs need. Per case there is no AST walk
-and no dispatch; literals are hoisted into globals. With tracing on, every
-expression node's value is also kept in a local (`_tK := ...`), which costs a
-store per node and lets `explain/` show each step. The source is generated from
-the AST alone, so a policy file can never run arbitrary Python: names come from
-the checker's resolution and every literal goes through `repr` or a global.
+and no dispatch: literals are hoisted into globals (an int compared with a
+decimal as a Decimal, so the comparison stays within one type), date
+arithmetic by a duration known at build time is a `timedelta` addition or a
+direct call of the DateOps method for its unit, and the outputs come back as
+one dict display. With tracing on, every expression node's value is also kept
+in a local (`_tK := ...`), which costs a store per node and lets `explain/`
+show each step. The source is generated from the AST alone, so a policy file
+can never run arbitrary Python: names come from the checker's resolution and
+every literal goes through `repr` or a global.
+
+The source defines `_outputs(v, _on)`, returning `{output: value}` (traced:
+also the tuple of node values and `{definition: value}`), and `_run(v, _on)`,
+the same results as tuples in output (and definition) order.
 """
 
 from __future__ import annotations
@@ -119,7 +127,8 @@ class _Gen:
             case ast.Compare(op=op, left=a, right=b):
                 if self.type_of(a) == T.DURATION or self.type_of(b) == T.DURATION:
                     return f"(_days({self.expr(a)}) {_PY_OPS[op]} _days({self.expr(b)}))"
-                return f"({self.expr(a)} {_PY_OPS[op]} {self.expr(b)})"
+                decimal = T.DECIMAL in (self.type_of(a), self.type_of(b))
+                return f"({self.number(a, decimal)} {_PY_OPS[op]} {self.number(b, decimal)})"
             case ast.Member(item=a, collection=b, negated=neg):
                 return f"({self.expr(a)} {'not in' if neg else 'in'} {self.expr(b)})"
             case ast.IsMissing(operand=x, negated=neg):
@@ -140,6 +149,12 @@ class _Gen:
                 return self.aggregate(e)
             case _:
                 assert_never(e)
+
+    def number(self, e: ast.Expr, decimal: bool) -> str:
+        """`e`, with an int literal hoisted as a Decimal when it meets a decimal (Decimal-to-int compares cost 2x)."""
+        if decimal and isinstance(e, ast.IntLit) and not isinstance(e.value, bool):
+            return self.wrap(e, self.hoist(Decimal(e.value)))
+        return self.expr(e)
 
     def ref(self, e: ast.Ref) -> str:
         target = self.checked.ref_targets[id(e)]
@@ -163,10 +178,13 @@ class _Gen:
         lt, rt = self.type_of(e.left), self.type_of(e.right)
         a, b = self.expr(e.left), self.expr(e.right)
         if lt == T.DATE and rt == T.DURATION:
-            fast = self._fixed_days(e.right)
-            if fast is not None:
-                delta = self.hoist(dt.timedelta(days=fast), "D")
-                return f"({a} {e.op} {delta})"
+            known = self._known_duration(e.right)
+            days = known.in_days() if known is not None else None
+            if days is not None:
+                return f"({a} {e.op} {self.hoist(dt.timedelta(days=days), 'D')})"
+            if known is not None:  # months or years: the convention's method, no dispatch on the unit per case
+                amount = known.amount if e.op == "+" else -known.amount
+                return f"_add_{known.unit}({a}, {amount!r})"
             return f"_{'add' if e.op == '+' else 'sub'}({a}, {b})"
         if lt == T.DATE and rt == T.DATE:
             return f"({a} - {b}).days"
@@ -178,16 +196,16 @@ class _Gen:
             return f"_div({a}, {b})"
         return f"({a} {e.op} {b})"
 
-    def _fixed_days(self, e: ast.Expr) -> int | None:
-        """Days of a duration known at build time (a literal or constant in days/weeks)."""
+    def _known_duration(self, e: ast.Expr) -> T.Duration | None:
+        """A duration known at build time: a literal, or a constant already computed."""
         if isinstance(e, ast.DurationLit):
-            return T.Duration(e.amount, e.unit).in_days()
+            return T.Duration(e.amount, e.unit)
         if isinstance(e, ast.Ref):
             target = self.checked.ref_targets.get(id(e))
             if target and target.kind == "definition" and target.name in self.constants:
                 value = self.constants[target.name]
-                if isinstance(value, T.Duration):
-                    return value.in_days()
+                if isinstance(value, T.Duration) and type(value.amount) is int:
+                    return value
         return None
 
     def aggregate(self, e: ast.Aggregate | ast.SumFor) -> str:
@@ -283,20 +301,21 @@ class _Gen:
         for j, g in enumerate(decl.given):
             col = f"g_{_mangle(decl.name)}_{j}"
             out.append(f"{col} = {self.expr(g)}")
-            columns.append(col)
+            columns.append((col, self.type_of(g) == T.DECIMAL))
         for i, row in enumerate(decl.rows):
-            tests = [self.test(col, t) for col, cell in zip(columns, row.cells, strict=True) for t in cell.tests] or ["True"]
+            tests = [self.test(col, t, decimal) for (col, decimal), cell in zip(columns, row.cells, strict=True)
+                     for t in cell.tests] or ["True"]
             out.append(f"{'if' if i == 0 else 'elif'} {self.wrap(row, ' and '.join(tests))}:")
             out.append(f"    {target} = {self.expr(row.result)}")
         out.append("else:")
         if decl.otherwise is not None:
             out.append(f"    {target} = {self.expr(decl.otherwise.result)}")
         else:
-            out.append(f"    _no_match({decl.name!r}, ({', '.join(columns)},))")
+            out.append(f"    _no_match({decl.name!r}, ({', '.join(col for col, _ in columns)},))")
         return out if decl.rows else out[-2:]
 
-    def test(self, column: str, t: ast.Test) -> str:
-        value = self.expr(t.value)
+    def test(self, column: str, t: ast.Test, decimal: bool = False) -> str:
+        value = self.number(t.value, decimal)
         match t.kind:
             case "compare":
                 return f"{column} {_PY_OPS[t.op]} {value}"
@@ -330,13 +349,16 @@ def generate(compiled: CompiledPolicy, outputs: tuple[str, ...], traced: bool,
         prologue.append(f"    ({targets},) = _used({alias!r}, {tuple(ordered)!r}, v, _on)")
     if traced and gen.nodes:
         prologue.insert(0, "    " + " = ".join(f"_t{k}" for k in range(len(gen.nodes))) + " = _UNSET")
-    results = ", ".join("d_" + _mangle(n) if n in definitions else "i_" + _mangle(n) for n in outputs)
+    results = ", ".join(f"{n!r}: " + ("d_" if n in definitions else "i_") + _mangle(n) for n in outputs)
     if traced:
-        trace = ", ".join(f"_t{k}" for k in range(len(gen.nodes)))
-        defs = ", ".join("d_" + _mangle(n) for n in needed)
-        epilogue = [f"    return ({results},), ({trace},), ({defs},)"]
+        trace = "".join(f"_t{k}, " for k in range(len(gen.nodes)))
+        defs = ", ".join(f"{n!r}: d_{_mangle(n)}" for n in needed)
+        epilogue = [f"    return {{{results}}}, ({trace}), {{{defs}}}"]
+        run = ["def _run(v, _on):", "    outputs, trace, definitions = _outputs(v, _on)",
+               "    return tuple(outputs.values()), trace, tuple(definitions.values())"]
     else:
-        epilogue = [f"    return ({results},)"]
-    source = "\n".join(["def _run(v, _on):", *prologue, *body, *epilogue, ""])
+        epilogue = [f"    return {{{results}}}"]
+        run = ["def _run(v, _on):", "    return tuple(_outputs(v, _on).values())"]
+    source = "\n".join(["def _outputs(v, _on):", *prologue, *body, *epilogue, "", *run, ""])
     return Generated(source, gen.globals, gen.nodes, list(needed),
                      {a: sorted(n) for a, n in gen.used.items()})

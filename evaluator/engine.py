@@ -58,9 +58,13 @@ class Decision:
 
 @dataclass
 class _Compiled:
-    function: Callable[..., Any]
+    """One generated function with what a run needs beside it, computed once rather than per case."""
+
+    function: Callable[..., Any]  # `_run`: results as tuples in the asked order
     generated: Generated
     index: dict[int, int]
+    nodes: tuple[Any, ...] = ()
+    outputs: Callable[..., Any] | None = None  # `_outputs`: results as dicts, what `run` returns
 
 
 class Program:
@@ -77,7 +81,10 @@ class Program:
                                      leap_day=conventions.get("leap_day", "feb28"))  # type: ignore[arg-type]
         self.used_resolver = used_resolver
         self.outputs: tuple[str, ...] = tuple(r.name for r in self.policy.outputs)
+        # What every Decision carries, read once here rather than through three properties per case.
+        self._stamp = (self.policy.policy_id, self.policy.version, self.policy.header.effective)
         self._cache: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
+        self._all: list[_Compiled | None] = [None, None]  # all outputs, untraced and traced: the common case
         self.constants: dict[str, Any] = {}
         self.constants = self._evaluate_constants()
 
@@ -108,6 +115,7 @@ class Program:
             "__builtins__": {"min": min, "max": max, "abs": abs, "len": len, "sum": sum, "any": any,
                              "all": all, "tuple": tuple, "True": True, "False": False, "None": None},
             "_UNSET": UNSET, "_add": ops.add, "_sub": ops.sub, "_between": ops.between, "_age": ops.age,
+            "_add_months": ops.add_months, "_add_years": ops.add_years,
             "_days": runtime.duration_days, "_neg_duration": _neg_duration, "_scale": _scale,
             "_dur_add": _dur_add, "_dur_sub": _dur_sub, "_div": runtime.div, "_round": _round,
             "_conflict": self._conflict, "_no_match": self._no_match, "_used": self._used,
@@ -120,7 +128,7 @@ class Program:
         code = compile(generated.source, f"<writ {self.policy_id}@{self.version}>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated from the checked AST, see codegen
         index = {id(node): k for k, node in enumerate(generated.nodes)}
-        return _Compiled(namespace["_run"], generated, index)
+        return _Compiled(namespace["_run"], generated, index, tuple(generated.nodes), namespace["_outputs"])
 
     def function(self, outputs: tuple[str, ...], traced: bool) -> _Compiled:
         key = (outputs, traced)
@@ -137,7 +145,7 @@ class Program:
     def _outputs(self, outputs: Iterable[str] | None) -> tuple[str, ...]:
         if outputs is None:
             return self.outputs
-        asked = tuple(outputs)
+        asked = tuple(dict.fromkeys(outputs))  # each once: the results are keyed by name
         known = set(self.policy.definitions) | set(self.outputs)
         unknown = [o for o in asked if o not in known]
         if unknown:
@@ -145,24 +153,54 @@ class Program:
                                 + ", ".join(f"`{u}`" for u in unknown))
         return asked
 
+    def _function_for(self, outputs: Iterable[str] | None, trace: bool) -> _Compiled:
+        """The asked outputs' function; all outputs (the common case) skip the checks and the cache key."""
+        if outputs is None:
+            built = self._all[trace]
+            if built is None:
+                built = self._all[trace] = self.function(self.outputs, trace)
+            return built
+        return self.function(self._outputs(outputs), trace)
+
     def run(self, values: Mapping[str, Any], on: dt.date | None, outputs: Iterable[str] | None = None,
             trace: bool = False) -> tuple[dict[str, Any], Trace | None]:
         """Evaluate converted facts; returns the outputs and, when asked, the trace."""
-        names = self._outputs(outputs)
-        built = self.function(names, trace)
+        built = self._function_for(outputs, trace)
+        assert built.outputs is not None
         if not trace:
-            return dict(zip(names, built.function(values, on), strict=True)), None
-        results, node_values, definition_values = built.function(values, on)
-        recorded = Trace(tuple(built.generated.nodes), node_values,
-                         dict(zip(built.generated.definitions, definition_values, strict=True)), built.index)
-        return dict(zip(names, results, strict=True)), recorded
+            return built.outputs(values, on), None
+        results, node_values, definition_values = built.outputs(values, on)
+        return results, Trace(built.nodes, node_values, definition_values, built.index)
 
     def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
                  trace: bool = False) -> Decision:
+        """Validate and convert the facts (`InputError` lists every problem), then run them."""
         values = self.inputs.convert(facts)
+        policy_id, version, effective = self._stamp
+        if outputs is None and (built := self._all[trace]) is not None and built.outputs is not None:
+            if not trace:  # the common case, without the layers `run` adds for the others
+                return Decision(policy_id, version, effective, on, built.outputs(values, on), values,
+                                self.content_hash, None, self)
+            result, node_values, definition_values = built.outputs(values, on)
+            return Decision(policy_id, version, effective, on, result, values, self.content_hash,
+                            Trace(built.nodes, node_values, definition_values, built.index), self)
         result, recorded = self.run(values, on, outputs, trace)
-        return Decision(self.policy_id, self.version, self.effective, on, result, values,
-                        self.content_hash, recorded, self)
+        return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self)
+
+    def evaluate_json(self, facts: Any, on: dt.date | None = None) -> dict[str, Any]:
+        """All outputs as the integrator contract's JSON document (no explanation), without a `Decision`.
+
+        For `writ batch` and the service, which turn every decision into JSON
+        at once: the same conversion and run as `evaluate`, then each output
+        as JSON (ISO dates, decimals as numbers) in one pass.
+        """
+        values = self.inputs.convert(facts)
+        built = self._function_for(None, False)
+        assert built.outputs is not None
+        policy_id, version, effective = self._stamp
+        outputs = {name: json_value(value) for name, value in built.outputs(values, on).items()}
+        return {"policy": policy_id, "version": version, "effective": effective.isoformat() if effective else None,
+                "outputs": outputs, "explanation": []}
 
     # -- run-time services for generated code
     def _used(self, alias: str, names: tuple[str, ...], values: dict[str, Any], on: dt.date | None) -> tuple[Any, ...]:
@@ -181,6 +219,24 @@ class Program:
         decl = self.policy.definitions[table]
         shown = ", ".join(runtime_repr(g) for g in given)
         raise EvaluationError("no-match", f"no row of table `{table}` matches ({shown})", decl.span, rule=table)
+
+
+def json_value(value: Any) -> Any:
+    """A runtime value as the contract's JSON (as explain.render.to_json_value): ISO dates, decimals as numbers."""
+    kind = type(value)
+    if value is None or kind is bool or kind is int or kind is str:
+        return value
+    if kind is Decimal:
+        return float(value)
+    if kind is dt.date:
+        return value.isoformat()
+    if kind is Duration:
+        return {"amount": value.amount, "unit": value.unit}
+    if kind is tuple or kind is list:
+        return [json_value(v) for v in value]
+    if kind is dict:
+        return {k: json_value(v) for k, v in value.items()}
+    return value
 
 
 def runtime_repr(value: Any) -> str:

@@ -112,3 +112,72 @@ def test_valid_facts_never_raise(policy: writ.Policy, role: str, employed: bool,
         return
     assert d.outputs["route"] in {"statutory", "policy", "none"}
     assert d.outputs["eligible"] is (d.outputs["route"] == "statutory")
+
+
+# -- the compiled form (issue 7): specialised code, one dict per result, the version cache ---------------------------
+
+
+def test_known_durations_compile_to_direct_calls(policy: writ.Policy) -> None:
+    source = policy.version().source()
+    assert "_add_months(i_application_received_on, -12)" in source  # `- 12 months`: no dispatch on the unit
+    assert "_sub(" not in source and "_add(" not in source
+    assert "return {'eligible': d_eligible," in source  # the outputs as one dict display
+
+
+def test_decimal_columns_compare_with_decimal_bounds(policy: writ.Policy) -> None:
+    program = policy.version()
+    built = program.function(program.outputs, False)
+    bounds = [v for k, v in built.generated.globals.items() if k.startswith("_K")]
+    assert Decimal(6) in bounds and all(type(b) is not int for b in bounds)
+    for hours, minutes in ((5.99, 30), (6, 35), (6.0, 35), (6.99, 35), (7, 40)):
+        assert policy.evaluate(case(application__hours=hours)).outputs["refreshment_minutes"] == minutes
+
+
+def test_function_keeps_tuples_in_asked_order(policy: writ.Policy) -> None:
+    program = policy.version()
+    values = program.inputs.convert(case())
+    names = ("route", "eligible")
+    assert program.function(names, False).function(values, None) == ("statutory", True)
+    results, nodes, definitions = program.function(names, True).function(values, None)
+    assert results == ("statutory", True) and len(nodes) == len(program.function(names, True).generated.nodes)
+    assert len(definitions) == len(program.function(names, True).generated.definitions)
+
+
+def test_repeated_outputs_are_answered_once(policy: writ.Policy) -> None:
+    d = policy.evaluate(case(), outputs=["route", "route", "eligible"])
+    assert d.outputs == {"route": "statutory", "eligible": True}
+
+
+def test_run_and_evaluate_agree_traced_or_not(policy: writ.Policy) -> None:
+    program = policy.version()
+    facts = case(process__meeting_held_on="2020-03-10", application__hours=9.5)
+    values = program.inputs.convert(facts)
+    for trace in (False, True):
+        outputs, recorded = program.run(values, dt.date(2020, 3, 1), trace=trace)
+        d = program.evaluate(facts, dt.date(2020, 3, 1), trace=trace)
+        assert outputs == d.outputs and (recorded is None) is (d.trace is None) is (not trace)
+        if recorded is not None and d.trace is not None:
+            assert recorded.definitions == d.trace.definitions and recorded.values == d.trace.values
+
+
+def test_version_cache_follows_the_case_date(policy: writ.Policy) -> None:
+    first = policy.evaluate(case())
+    again = policy.evaluate(case())  # answered from the date -> version table
+    assert again.outputs == first.outputs and again.on == first.on == dt.date(2020, 3, 1)
+    assert again.program is first.program
+    later = policy.evaluate(case(application__received_on="2021-06-30"))
+    assert later.on == dt.date(2021, 6, 30) and later.outputs["decision_due_by"] == dt.date(2021, 7, 28)
+    with pytest.raises(writ.NotFoundError):
+        policy.evaluate(case(application__received_on="2019-12-31"))  # before the first version, never cached
+    with pytest.raises(writ.InputError):
+        policy.evaluate(case(application__received_on="2020-02-30"))
+    assert policy.evaluate(case(), on=dt.date(2020, 3, 2)).on == dt.date(2020, 3, 2)  # `on` bypasses the table
+
+
+def test_evaluate_json_is_the_contract_document(policy: writ.Policy) -> None:
+    from writ.api import decision_json
+    program = policy.version()
+    for facts in (case(), case(person__role="officer", application__hours=6.5, process__meeting_held_on="2020-03-10")):
+        assert program.evaluate_json(facts, dt.date(2020, 3, 1)) == decision_json(program.evaluate(facts, dt.date(2020, 3, 1)))
+    with pytest.raises(writ.InputError):
+        program.evaluate_json({"person": {}})

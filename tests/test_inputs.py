@@ -18,6 +18,7 @@ from dsl.parser import parse
 from dsl.resolve import resolve
 from dsl.types import Duration
 from evaluator.inputs import InputModel
+from evaluator.readers import READ_ERRORS, Bad
 
 HEADER = '''policy "p":
   title "T"
@@ -470,3 +471,50 @@ def test_one_wrong_value_agrees_with_the_schema(data: st.DataObject) -> None:
     name = data.draw(st.sampled_from([f.name for f in m.policy.inputs[group].fields]))
     facts[group] = {**(facts.get(group) or {}), name: data.draw(ATOMS | plausible)}
     _check_agreement(m, facts)
+
+
+# -- the generated reader (evaluator/readers.py) against the plain per-field reading it unrolls ---------------------
+
+
+def _same_reading(m: InputModel, facts: object) -> None:
+    try:
+        plain: object = m.convert_plain(facts)
+    except Exception as exc:  # noqa: BLE001 - any bail-out of the plain route
+        plain = type(exc)
+    try:
+        generated: object = m._read(facts)
+    except Exception as exc:  # noqa: BLE001
+        generated = type(exc)
+    if isinstance(plain, dict) or isinstance(generated, dict):
+        assert isinstance(plain, dict) and isinstance(generated, dict)
+        assert plain == generated and list(plain) == list(generated)
+    else:  # both bail out, the generated reader only with the exceptions `convert` catches
+        assert plain is Bad and isinstance(generated, type) and issubclass(generated, READ_ERRORS)
+
+
+@given(_near(TYPES_MODEL) | _near(FLEXIBLE_MODEL))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_generated_reader_agrees_with_the_plain_reading(facts: object) -> None:
+    for m in (TYPES_MODEL, FLEXIBLE_MODEL):
+        _same_reading(m, facts)
+
+
+@pytest.mark.parametrize("m", [TYPES_MODEL, FLEXIBLE_MODEL], ids=["types", "flexible"])
+def test_generated_reader_with_every_atom(m: InputModel) -> None:
+    base = m.example()
+    _same_reading(m, base)
+    _same_reading(m, {k: v for k, v in base.items() if k != "process"})
+    _same_reading(m, {**base, "process": None})
+    for group in m.policy.inputs.values():
+        for f in group.fields:
+            for atom in ATOM_LIST:
+                _same_reading(m, {**base, group.name: {**base.get(group.name, {}), f.name: atom}})
+
+
+def test_schema_validator_is_built_only_for_bad_facts() -> None:
+    m = model(FLEXIBLE)
+    m.convert(m.example())
+    assert m._checker is None  # valid facts never build it (nor import jsonschema for it)
+    with pytest.raises(InputError):
+        m.convert({})
+    assert m._checker is not None

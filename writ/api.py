@@ -76,6 +76,8 @@ class Policy:
         self.workspace = workspace
         self.id = policy_id
         self._labels = workspace.library.version_labels(policy_id)
+        self._decided_by: tuple[str, ...] | None = None  # the deciding input's path, read on first use
+        self._in_force: dict[str, tuple[Program, dt.date]] = {}  # the deciding date as written -> its version
 
     @property
     def library(self) -> Library:
@@ -124,10 +126,42 @@ class Policy:
             return self.version(), None  # the deciding date is invalid: validation will say so
         return self.version(on=when), when
 
+    def _cached_program(self, facts: Any) -> tuple[Program, dt.date] | None:
+        """The version in force on the case's own date, if a case with that date (as written) was seen before.
+
+        Every case would otherwise look its version up in the library and
+        parse its date twice; many cases share few dates, so a small table
+        from the date text to (program, date) answers most of them.
+        """
+        path = self._decided_by
+        if path is None:
+            ref = self.library.load(self.id, self._labels[-1]).resolved.header.decided_by
+            path = self._decided_by = tuple(ref.name.split(".")) if ref is not None else ()
+        if type(facts) is not dict or not path:
+            return None
+        value = facts.get(path[0])
+        for part in path[1:]:
+            if type(value) is not dict:
+                return None
+            value = value.get(part)
+        return self._in_force.get(value) if type(value) is str else None
+
     def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
                  explain: bool = False, version: str | None = None) -> Decision:
         """Validate the facts and evaluate the version in force; `explain=True` records the trace."""
+        if on is None and version is None:
+            hit = self._cached_program(facts)
+            if hit is not None:
+                return hit[0].evaluate(facts, hit[1], outputs, trace=explain)
         program, when = self.program_for(facts, on, version)
+        if on is None and version is None and when is not None and self._decided_by:
+            if len(self._in_force) >= 65536:  # about 180 years of distinct days: bounded memory
+                self._in_force.clear()
+            value = facts
+            for part in self._decided_by:
+                value = value.get(part) if isinstance(value, Mapping) else None
+            if isinstance(value, str):
+                self._in_force[value] = (program, when)
         decision = program.evaluate(facts, when, outputs, trace=explain)
         if when is None and program.policy.header.decided_by is not None:
             raise InputError([InputProblem(program.policy.header.decided_by.name,
