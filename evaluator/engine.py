@@ -187,20 +187,17 @@ class Program:
         result, recorded = self.run(values, on, outputs, trace)
         return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self)
 
-    def evaluate_json(self, facts: Any, on: dt.date | None = None) -> dict[str, Any]:
-        """All outputs as the integrator contract's JSON document (no explanation), without a `Decision`.
+    def outputs_of(self, facts: Any, on: dt.date | None = None) -> dict[str, Any]:
+        """Every output of the facts as runtime values: `evaluate(facts, on).outputs` without the `Decision`.
 
-        For `writ batch` and the service, which turn every decision into JSON
-        at once: the same conversion and run as `evaluate`, then each output
-        as JSON (ISO dates, decimals as numbers) in one pass.
+        For callers that turn each result into something else at once (`writ
+        batch` writes it as a JSON line): the same validation and run.
         """
         values = self.inputs.convert(facts)
         built = self._function_for(None, False)
         assert built.outputs is not None
-        policy_id, version, effective = self._stamp
-        outputs = {name: json_value(value) for name, value in built.outputs(values, on).items()}
-        return {"policy": policy_id, "version": version, "effective": effective.isoformat() if effective else None,
-                "outputs": outputs, "explanation": []}
+        result: dict[str, Any] = built.outputs(values, on)
+        return result
 
     # -- run-time services for generated code
     def _used(self, alias: str, names: tuple[str, ...], values: dict[str, Any], on: dt.date | None) -> tuple[Any, ...]:
@@ -219,24 +216,6 @@ class Program:
         decl = self.policy.definitions[table]
         shown = ", ".join(runtime_repr(g) for g in given)
         raise EvaluationError("no-match", f"no row of table `{table}` matches ({shown})", decl.span, rule=table)
-
-
-def json_value(value: Any) -> Any:
-    """A runtime value as the contract's JSON (as explain.render.to_json_value): ISO dates, decimals as numbers."""
-    kind = type(value)
-    if value is None or kind is bool or kind is int or kind is str:
-        return value
-    if kind is Decimal:
-        return float(value)
-    if kind is dt.date:
-        return value.isoformat()
-    if kind is Duration:
-        return {"amount": value.amount, "unit": value.unit}
-    if kind is tuple or kind is list:
-        return [json_value(v) for v in value]
-    if kind is dict:
-        return {k: json_value(v) for k, v in value.items()}
-    return value
 
 
 def runtime_repr(value: Any) -> str:

@@ -38,7 +38,7 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Duration):
-        return {"amount": value.amount, "unit": value.unit}
+        return {"amount": to_json_value(value.amount), "unit": value.unit}
     if isinstance(value, (tuple, list)):
         return [to_json_value(v) for v in value]
     if isinstance(value, dict):

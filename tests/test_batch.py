@@ -188,3 +188,20 @@ def test_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     table.write_bytes(b"person.role\n" + b"staff\n" * 3000 + b"caf\xe9\n")
     assert main(["batch", POLICY, "--input", str(table), "--output", str(out), "--workers", "2", "--chunk", "50"]) == 2
     assert "cannot read on" in capsys.readouterr().err
+
+
+def test_json_lines_edges_read_like_the_standard_library(tmp_path: Path) -> None:
+    """Blank lines keep their numbers, a last line without a newline counts, and what orjson refuses falls back to
+    the standard library's reading: a 100-digit integer is read (and then refused by the schema, with its path)."""
+    good = json.dumps(case(1))
+    huge = json.dumps(case(2)).replace('"role": "', '"rank": 1' + "0" * 100 + ', "role": "', 1)
+    cases = tmp_path / "edges.jsonl"
+    cases.write_text(f"{good}\n\n   \n{huge}\n{{\"person\": NaN}}\n{good}")  # no final newline
+    out = tmp_path / "out.jsonl"
+    for workers, chunk in ((1, 5000), (2, 2)):
+        summary = run(POLICY, cases, out, workers=workers, progress=False, chunk=chunk)
+        got = records(out)
+        assert [r["line"] for r in got] == [1, 4, 5, 6] and summary.cases == 4 and summary.failed == 2
+        assert got[0] == got[3] | {"line": 1} and "outputs" in got[0]
+        assert got[1]["errors"] == [{"path": "person.rank", "message": "unknown field `rank`"}]
+        assert {"path": "person", "message": "expected an object, got `NaN`"} in got[2]["errors"]

@@ -174,10 +174,12 @@ def test_version_cache_follows_the_case_date(policy: writ.Policy) -> None:
     assert policy.evaluate(case(), on=dt.date(2020, 3, 2)).on == dt.date(2020, 3, 2)  # `on` bypasses the table
 
 
-def test_evaluate_json_is_the_contract_document(policy: writ.Policy) -> None:
-    from writ.api import decision_json
-    program = policy.version()
+def test_evaluate_outputs_are_the_decisions_outputs(policy: writ.Policy) -> None:
     for facts in (case(), case(person__role="officer", application__hours=6.5, process__meeting_held_on="2020-03-10")):
-        assert program.evaluate_json(facts, dt.date(2020, 3, 1)) == decision_json(program.evaluate(facts, dt.date(2020, 3, 1)))
+        program, outputs = policy.evaluate_outputs(facts)
+        decision = policy.evaluate(facts)
+        assert outputs == decision.outputs and program.version == decision.version
     with pytest.raises(writ.InputError):
-        program.evaluate_json({"person": {}})
+        policy.evaluate_outputs({"person": {}})
+    with pytest.raises(writ.InputError):
+        policy.evaluate_outputs(case(application__received_on="2020-02-30"))

@@ -146,13 +146,12 @@ class Policy:
             value = value.get(part)
         return self._in_force.get(value) if type(value) is str else None
 
-    def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
-                 explain: bool = False, version: str | None = None) -> Decision:
-        """Validate the facts and evaluate the version in force; `explain=True` records the trace."""
+    def _pick(self, facts: Any, on: dt.date | None, version: str | None) -> tuple[Program, dt.date | None]:
+        """`program_for`, remembering which version each deciding date (as written) picked."""
         if on is None and version is None:
             hit = self._cached_program(facts)
             if hit is not None:
-                return hit[0].evaluate(facts, hit[1], outputs, trace=explain)
+                return hit
         program, when = self.program_for(facts, on, version)
         if on is None and version is None and when is not None and self._decided_by:
             if len(self._in_force) >= 65536:  # about 180 years of distinct days: bounded memory
@@ -162,11 +161,28 @@ class Policy:
                 value = value.get(part) if isinstance(value, Mapping) else None
             if isinstance(value, str):
                 self._in_force[value] = (program, when)
-        decision = program.evaluate(facts, when, outputs, trace=explain)
+        return program, when
+
+    def _undecidable(self, program: Program, when: dt.date | None) -> None:
         if when is None and program.policy.header.decided_by is not None:
             raise InputError([InputProblem(program.policy.header.decided_by.name,
                                            "is not a valid date, so no version can be picked (or give an `on` date)")])
+
+    def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
+                 explain: bool = False, version: str | None = None) -> Decision:
+        """Validate the facts and evaluate the version in force; `explain=True` records the trace."""
+        program, when = self._pick(facts, on, version)
+        decision = program.evaluate(facts, when, outputs, trace=explain)
+        self._undecidable(program, when)
         return decision
+
+    def evaluate_outputs(self, facts: Any, on: dt.date | None = None) -> tuple[Program, dict[str, Any]]:
+        """Every output as runtime values, with the version that computed them: `evaluate` without the `Decision`,
+        for batch runs that write each result out at once."""
+        program, when = self._pick(facts, on, None)
+        outputs = program.outputs_of(facts, when)
+        self._undecidable(program, when)
+        return program, outputs
 
     def evaluate_many(self, cases: Iterable[Any], on: dt.date | None = None,
                       outputs: Iterable[str] | None = None) -> Iterator[Decision | WritError]:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+CHUNK = 5000  # as writ.batch.CHUNK, which this module does not import before a run (it imports the evaluator)
+
 
 def _date(text: str) -> dt.date:
     try:
@@ -38,7 +40,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", "-o", required=True, help="where to write one JSON line per case (- for stdout)")
     p.add_argument("--on", type=_date, help="decide every case with the version in force on this date")
     p.add_argument("--workers", "-w", type=_workers, help="worker processes (default: the number of cores)")
-    p.add_argument("--chunk", type=_workers, default=200, help="cases sent to a worker at a time (default 200)")
+    p.add_argument("--chunk", type=_workers, default=CHUNK, help=f"cases sent to a worker at a time (default {CHUNK})")
     p.set_defaults(run=run)
 
 
