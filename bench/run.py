@@ -8,9 +8,13 @@ changes one answer fails the run instead of flattering the table. The
 reference is timed in the same process and run, because the machine's speed
 drifts and only the ratio is comparable with other engines' figures.
 
-    python bench/run.py                 # 100,000 cases: the table in docs/performance.md
+    python bench/run.py                 # 100,000 cases, and `writ batch` on 1,000,000: docs/performance.md
+    python bench/run.py --batch 0       # without the batch run (~20 s less)
     python bench/run.py --quick         # 2,000 cases, agreement only (what tests/test_bench.py runs)
-    python bench/run.py --batch 1000000 # also time `writ batch` on that many cases (2 workers)
+
+"Cold" figures run in a fresh process with an empty cache directory
+(WRIT_CACHE_DIR), "warm" ones with the parsed-tree cache filled by an
+earlier run, as every run after a policy's first is.
 """
 
 from __future__ import annotations
@@ -21,13 +25,12 @@ import functools
 import gc
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -105,6 +108,10 @@ class Paths:
         convert = self.program.inputs.convert
         return [convert(c) for c in cases]
 
+    def outputs(self, cases: Sequence[Any]) -> list[dict[str, Any]]:
+        evaluate_outputs = self.policy.evaluate_outputs
+        return [evaluate_outputs(c)[1] for c in cases]
+
     def run(self, values: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         run = self.program.run
         return [run(v, None)[0] for v in values]
@@ -121,6 +128,7 @@ def check_edges(paths: Paths, edges: list[dict[str, Any]], workload: ModuleType)
     results = {
         "api evaluate": [d.outputs for d in paths.evaluate(edges)],
         "api evaluate + explanation": [d.outputs for d in paths.evaluate_explained(edges)],
+        "api evaluate_outputs": paths.outputs(edges),
         "Program.run": paths.run(paths.convert(edges)),
     }
     for name, outputs in results.items():
@@ -140,21 +148,34 @@ def agreement(n: int) -> int:
     paths = Paths()
     check("api evaluate", (d.outputs for d in paths.evaluate(cases)), expected, workload)
     check("api evaluate + explanation", (d.outputs for d in paths.evaluate_explained(cases)), expected, workload)
+    check("api evaluate_outputs", paths.outputs(cases), expected, workload)
     check("Program.run", paths.run(paths.convert(cases)), expected, workload)
     check_edges(paths, edges, workload)
     return len(cases) + len(edges)
 
 
-def line(path: str, rate: float, reference: float) -> str:
-    return f"{path:<34} {rate:>10,.0f} cases/s  {reference / rate:>5.2f}x"
+def line(path: str, rate: float, reference: float, target: float | None = None) -> str:
+    goal = f"  (target <= {target:.0f}x)" if target else ""
+    return f"{path:<36} {rate:>10,.0f} cases/s  {reference / rate:>6.2f}x{goal}"
 
 
-def compile_seconds(repeat: int) -> float:
-    """Cold compile of every version under policies/ (parse, check, compile, generate), in a fresh process each time."""
+def seconds_line(path: str, seconds: float, target: float | None) -> str:
+    goal = f"  (target < {target} s)" if target else ""
+    return f"{path:<36} {seconds:>10.3f} s{goal}"
+
+
+def fresh_cache() -> dict[str, str]:
+    """An environment whose writ cache directory is new and empty: what a first run on a machine sees."""
+    return {**os.environ, "WRIT_CACHE_DIR": tempfile.mkdtemp(prefix="writ-bench-cache-")}
+
+
+def compile_seconds(repeat: int, cold: bool) -> float:
+    """Every version under policies/ parsed, checked, compiled and its code generated, in a fresh process, from
+    `import writ` on; `cold` with an empty cache directory each time, else with a warm one."""
     script = (
-        "import time, writ\n"
-        "from writ.api import Workspace\n"
+        "import time\n"
         "start = time.perf_counter()\n"
+        "from writ.api import Workspace\n"
         f"ws = Workspace({str(ROOT / 'policies')!r})\n"
         "for pid in ws.library.policy_ids():\n"
         "    policy = ws.policy(pid)\n"
@@ -163,26 +184,36 @@ def compile_seconds(repeat: int) -> float:
         "        program.function(program.outputs, False)\n"
         "print(time.perf_counter() - start)\n"
     )
-    times = [float(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
-                                  cwd=ROOT).stdout) for _ in range(repeat)]
-    return min(times)
+    warm = fresh_cache()
+    times = []
+    for _ in range(repeat + (0 if cold else 1)):
+        env = fresh_cache() if cold else warm
+        times.append(float(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                                          text=True, cwd=ROOT, env=env).stdout))
+    return min(times if cold else times[1:])
 
 
-def cli_seconds(case: dict[str, Any], repeat: int) -> float:
-    """Wall time of `writ eval` on one case, process start to exit (the console script as users run it)."""
+def cli_seconds(case: dict[str, Any], repeat: int, cold: bool) -> float:
+    """Wall time of `writ eval` on one case of the anchors policy, process start to exit (the console script as
+    users run it, text output); `cold` with an empty cache directory each time."""
     command = [shutil.which("writ") or "", "eval", str(POLICY), "--input", "-", "--format", "text"]
     if not command[0]:
         command = [sys.executable, "-m", "writ.cli", *command[1:]]
+    warm = fresh_cache()
     best = float("inf")
-    for _ in range(repeat):
+    for i in range(repeat + (0 if cold else 1)):
+        env = fresh_cache() if cold else warm
         start = time.perf_counter()
-        subprocess.run(command, input=json.dumps(case), check=True, capture_output=True, text=True, cwd=ROOT)
-        best = min(best, time.perf_counter() - start)
+        subprocess.run(command, input=json.dumps(case), check=True, capture_output=True, text=True, cwd=ROOT,
+                       env=env)
+        if cold or i > 0:
+            best = min(best, time.perf_counter() - start)
     return best
 
 
 def batch(n: int, workers: int, workload: ModuleType) -> str:
-    """`writ batch` on n generated cases: rate, peak memory of the run, and agreement with the reference."""
+    """`writ batch` on n generated cases, as a user runs it (the console script, JSON lines in and out): its
+    rate end to end, peak memory, and agreement with the reference, output for output."""
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp) / "cases.jsonl", Path(tmp) / "out.jsonl"
         with source.open("w") as f:
@@ -190,21 +221,27 @@ def batch(n: int, workers: int, workload: ModuleType) -> str:
                 f.write(json.dumps(c) + "\n")
         command = [sys.executable, "-m", "writ.cli", "batch", str(POLICY), "--input", str(source),
                    "--output", str(target), "--workers", str(workers)]
+        # Started from a small wrapper that reports its descendants' peak memory: a child forked from this
+        # process (which holds 100,000 cases) would count this process's memory as its own until it execs.
+        wrapper = [sys.executable, "-c", "import resource, subprocess, sys\n"
+                   "done = subprocess.run(sys.argv[1:])\n"
+                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+                   "sys.exit(done.returncode)\n", *command]
         start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(wrapper, capture_output=True, text=True, cwd=ROOT)
         seconds = time.perf_counter() - start
         if done.returncode != 0:
             return f"writ batch failed ({done.returncode}): {done.stderr.strip()[-300:]}"
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak_mb = int(done.stdout.split()[-1]) / 1024
         with target.open() as f:
             got = workload.digest(json.loads(row)["outputs"] for row in f)
         expected = workload.digest(workload.decide(c) for c in workload.gen(n, SEED))
         verdict = "agrees" if got == expected else f"DISAGREES ({got} != {expected})"
-    return (f"{'writ batch (' + str(workers) + ' workers)':<34} {n / seconds:>10,.0f} cases/s  "
+    return (f"{f'writ batch ({workers} workers)':<36} {n / seconds:>10,.0f} cases/s  (target >= 170,000)  "
             f"{n:,} cases in {seconds:.1f} s, peak RSS {peak_mb:.0f} MB per process, {verdict}")
 
 
-def measure(n: int, repeat: int, batch_cases: int, workers: int) -> list[str]:
+def measure(n: int, repeat: int, batch_cases: int, workers: int) -> Iterator[str]:
     workload, edge_cases = shared_modules()
     cases = list(workload.gen(n, SEED))
     edges = list(edge_cases.cases())
@@ -213,22 +250,32 @@ def measure(n: int, repeat: int, batch_cases: int, workers: int) -> list[str]:
     check_edges(paths, edges, workload)
     check("api evaluate", (d.outputs for d in paths.evaluate(cases)), expected, workload)
     check("api evaluate + explanation", (d.outputs for d in paths.evaluate_explained(cases)), expected, workload)
+    check("api evaluate_outputs", paths.outputs(cases), expected, workload)
     values = paths.convert(cases)
     check("Program.run", paths.run(values), expected, workload)
+    from explain.tree import explain
+    sources = paths.policy.library.sources
+    few = cases[: max(1, n // 50)]  # the tree is ~100x dearer: fewer cases, the same rate
     timed = best_times({
         "reference (workload.py decide)": (workload.decide, cases),
         "api evaluate": (paths.policy.evaluate, cases),
-        "api evaluate + explanation": (functools.partial(paths.policy.evaluate, explain=True), cases),
+        "api evaluate + trace (explain=True)": (functools.partial(paths.policy.evaluate, explain=True), cases),
+        "api evaluate_outputs (batch's path)": (paths.policy.evaluate_outputs, cases),
         "Program.run (pre-converted facts)": (functools.partial(paths.program.run, on=None), values),
         "input conversion only": (paths.program.inputs.convert, cases),
     }, repeat)
     reference = n / timed["reference (workload.py decide)"]
-    rows = [line(name, n / seconds, reference) for name, seconds in timed.items()]
-    rows.append(f"{'compile all policies (cold)':<34} {compile_seconds(repeat):>10.3f} s")
-    rows.append(f"{'CLI start to output (writ eval)':<34} {cli_seconds(edges[0], max(repeat, 5)):>10.3f} s")
+    targets = {"api evaluate": 2.0, "api evaluate + trace (explain=True)": 5.0}
+    for name, seconds in timed.items():
+        yield line(name, n / seconds, reference, targets.get(name))
+    tree = best_times({"tree": (lambda c: explain(paths.policy.evaluate(c, explain=True), sources), few)}, repeat)
+    yield line("  + explanation tree built", len(few) / tree["tree"], reference) + f"  ({len(few):,} cases)"
+    yield seconds_line("compile all policies, cold", compile_seconds(repeat, cold=True), 0.5)
+    yield seconds_line("compile all policies, warm", compile_seconds(repeat, cold=False), None)
+    yield seconds_line("writ eval, start to output, cold", cli_seconds(edges[0], repeat, cold=True), None)
+    yield seconds_line("writ eval, start to output, warm", cli_seconds(edges[0], max(repeat, 5), cold=False), 0.3)
     if batch_cases:
-        rows.append(batch(batch_cases, workers, workload))
-    return rows
+        yield batch(batch_cases, workers, workload)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", "-n", type=int, default=100_000, help="generated cases (default 100,000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per path; the fastest counts")
     parser.add_argument("--quick", action="store_true", help="2,000 cases, agreement only, no timing")
-    parser.add_argument("--batch", type=int, default=0, metavar="N", help="also time `writ batch` on N cases")
+    parser.add_argument("--batch", type=int, default=1_000_000, metavar="N",
+                        help="time `writ batch` on N cases (default 1,000,000; 0 to skip)")
     parser.add_argument("--workers", type=int, default=2, help="workers for --batch (default 2)")
     args = parser.parse_args(argv)
     if args.quick:

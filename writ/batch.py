@@ -16,6 +16,7 @@ evaluates without building a `Decision`, and returns one block per chunk.
 from __future__ import annotations
 
 import csv
+import gc
 import datetime as dt
 import io
 import json
@@ -197,6 +198,9 @@ def _init(policy_ref: str, on: dt.date | None, source: Path, csv_columns: bool) 
     policy = load(policy_ref)
     _worker.update(policy=policy, on=on, input=None if csv_columns else os.open(source, os.O_RDONLY),
                    converters={c: cell_converter(s) for c, s in _column_schemas(policy).items()} if csv_columns else None)
+    # The compiled policy lives as long as the worker and never changes: out of the collector's sight, the
+    # collections that millions of short-lived cases trigger no longer walk its thousands of objects (~7% faster).
+    gc.freeze()
 
 
 def _json_default(value: Any) -> Any:
