@@ -16,8 +16,8 @@ evaluates without building a `Decision`, and returns one block per chunk.
 from __future__ import annotations
 
 import csv
-import gc
 import datetime as dt
+import gc
 import io
 import json
 import multiprocessing
@@ -194,13 +194,25 @@ def check_header(fields: Sequence[str], columns: dict[str, dict[str, Any]]) -> N
 _worker: dict[str, Any] = {}
 
 
-def _init(policy_ref: str, on: dt.date | None, source: Path, csv_columns: bool) -> None:
-    policy = load(policy_ref)
-    _worker.update(policy=policy, on=on, input=None if csv_columns else os.open(source, os.O_RDONLY),
+def _setup(policy: Policy, on: dt.date | None, source: Path, csv_columns: bool) -> None:
+    """What a worker needs, set in the parent before the pool starts, so that forked workers inherit it."""
+    _worker.update(policy=policy, on=on, source=source, input=None if csv_columns else os.open(source, os.O_RDONLY),
                    converters={c: cell_converter(s) for c, s in _column_schemas(policy).items()} if csv_columns else None)
+
+
+def _init(policy_ref: str, on: dt.date | None, source: Path, csv_columns: bool) -> None:
+    if _worker.get("source") != source:  # a spawned worker (not Linux) inherits nothing: load the policy again
+        _setup(load(policy_ref), on, source, csv_columns)
     # The compiled policy lives as long as the worker and never changes: out of the collector's sight, the
     # collections that millions of short-lived cases trigger no longer walk its thousands of objects (~7% faster).
     gc.freeze()
+
+
+def _teardown() -> None:
+    if _worker.get("input") is not None:
+        os.close(_worker["input"])
+    _worker.clear()
+    gc.unfreeze()
 
 
 def _json_default(value: Any) -> Any:
@@ -300,6 +312,7 @@ def run(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None
     write = sink.write if sink is not None else _text_writer(output)  # type: ignore[arg-type]
     bar = _progress(source.stat().st_size) if show else None
     failure: list[BaseException] = []
+    _setup(policy, on, source, is_csv)
     try:
         if workers == 1:
             _init(policy_ref, on, source, is_csv)
@@ -310,6 +323,7 @@ def run(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None
                     workers, _init, (policy_ref, on, source, is_csv)) as pool:
                 _drain(pool.imap(decide, _throttled(jobs, slots, failure)), write, summary, bar, position, slots)
     finally:
+        _teardown()
         if bar is not None:
             bar.stop()
         if sink is not None:
