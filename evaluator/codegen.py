@@ -15,7 +15,11 @@ every literal goes through `repr` or a global.
 
 The source defines `_outputs(v, _on)`, returning `{output: value}` (traced:
 also the tuple of node values and `{definition: value}`), and `_run(v, _on)`,
-the same results as tuples in output (and definition) order.
+the same results as tuples in output (and definition) order. Given the input
+model's reader (evaluator/readers.py), untraced source also defines
+`_decide(f, _on)`: the reader's lines and the rules' in one function, the
+facts read straight into the locals the rules use, returning the converted
+values and the outputs; it raises what the reader raises on facts it doubts.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dsl import ast
 from dsl import types as T
 from dsl.checker import CheckedPolicy
 from dsl.compiler import CompiledPolicy
+from evaluator.readers import ReaderParts
 
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "<not evaluated>"})()
 
@@ -329,8 +334,9 @@ class _Gen:
 
 
 def generate(compiled: CompiledPolicy, outputs: tuple[str, ...], traced: bool,
-             constants: dict[str, Any]) -> Generated:
-    """Source of `_run(v, _on)` computing `outputs` from the flat converted facts `v`.
+             constants: dict[str, Any], reader: ReaderParts | None = None) -> Generated:
+    """Source of `_run(v, _on)` computing `outputs` from the flat converted facts `v` (and `_decide(f, _on)` from
+    the facts as given, when `reader` is given and `traced` is not).
 
     `constants` holds the values of constants already computed (hoisted as
     globals); pass `{}` to generate the code that computes them.
@@ -342,14 +348,16 @@ def generate(compiled: CompiledPolicy, outputs: tuple[str, ...], traced: bool,
     for name in needed:
         gen.definition(name)
     body = gen.lines
-    prologue = [f"    i_{_mangle(n)} = v[{n!r}]" for n in sorted(gen.inputs)]
+    used = []
     for alias, names in sorted(gen.used.items()):
         ordered = sorted(names)
         targets = ", ".join(f"u_{_mangle(alias)}__{_mangle(n)}" for n in ordered)
-        prologue.append(f"    ({targets},) = _used({alias!r}, {tuple(ordered)!r}, v, _on)")
+        used.append(f"    ({targets},) = _used({alias!r}, {tuple(ordered)!r}, v, _on)")
+    prologue = [f"    i_{_mangle(n)} = v[{n!r}]" for n in sorted(gen.inputs)] + used
     if traced and gen.nodes:
         prologue.insert(0, "    " + " = ".join(f"_t{k}" for k in range(len(gen.nodes))) + " = _UNSET")
     results = ", ".join(f"{n!r}: " + ("d_" if n in definitions else "i_") + _mangle(n) for n in outputs)
+    fused: list[str] = []
     if traced:
         trace = "".join(f"_t{k}, " for k in range(len(gen.nodes)))
         defs = ", ".join(f"{n!r}: d_{_mangle(n)}" for n in needed)
@@ -359,6 +367,17 @@ def generate(compiled: CompiledPolicy, outputs: tuple[str, ...], traced: bool,
     else:
         epilogue = [f"    return {{{results}}}"]
         run = ["def _run(v, _on):", "    return tuple(_outputs(v, _on).values())"]
-    source = "\n".join(["def _outputs(v, _on):", *prologue, *body, *epilogue, "", *run, ""])
-    return Generated(source, gen.globals, gen.nodes, list(needed),
-                     {a: sorted(n) for a, n in gen.used.items()})
+        if reader is not None:
+            fused = _fused(reader, sorted(gen.inputs), used, body, results)
+    source = "\n".join(["def _outputs(v, _on):", *prologue, *body, *epilogue, "", *run, "", *fused])
+    return Generated(source, {**gen.globals, **(reader.globals if fused and reader else {})}, gen.nodes,
+                     list(needed), {a: sorted(n) for a, n in gen.used.items()})
+
+
+def _fused(reader: ReaderParts, inputs: list[str], used: list[str], body: list[str], results: str) -> list[str]:
+    """`_decide(f, _on)`: the reader's lines, each input the rules use taken from the reader's local, the rules."""
+    local = dict(reader.results)
+    values = ", ".join(f"{key!r}: {var}" for key, var in reader.results)
+    taken = [f"    i_{_mangle(n)} = {local[n]}" if n in local else f"    i_{_mangle(n)} = v[{n!r}]" for n in inputs]
+    return ["def _decide(f, _on):", *reader.lines, f"    v = {{{values}}}", *taken, *used, *body,
+            f"    return v, {{{results}}}", ""]

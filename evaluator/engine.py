@@ -21,11 +21,12 @@ from dsl.types import Duration
 from evaluator import runtime
 from evaluator.codegen import UNSET, Generated, generate
 from evaluator.inputs import InputModel
+from evaluator.readers import BUILTINS, READ_ERRORS
 
 UsedResolver = Callable[[str, dt.date | None], "Program"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trace:
     """Values recorded during one traced evaluation: per expression node and per definition."""
 
@@ -43,7 +44,7 @@ class Trace:
         return self.value(node) is not UNSET
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     policy_id: str
     version: str
@@ -65,6 +66,7 @@ class _Compiled:
     index: dict[int, int]
     nodes: tuple[Any, ...] = ()
     outputs: Callable[..., Any] | None = None  # `_outputs`: results as dicts, what `run` returns
+    decide: Callable[..., Any] | None = None  # `_decide`: facts as given to (values, outputs); untraced only
 
 
 class Program:
@@ -113,7 +115,7 @@ class Program:
         ops = self.dates
         return {
             "__builtins__": {"min": min, "max": max, "abs": abs, "len": len, "sum": sum, "any": any,
-                             "all": all, "tuple": tuple, "True": True, "False": False, "None": None},
+                             "all": all, "tuple": tuple, "True": True, "False": False, "None": None, **BUILTINS},
             "_UNSET": UNSET, "_add": ops.add, "_sub": ops.sub, "_between": ops.between, "_age": ops.age,
             "_add_months": ops.add_months, "_add_years": ops.add_years,
             "_days": runtime.duration_days, "_neg_duration": _neg_duration, "_scale": _scale,
@@ -122,13 +124,15 @@ class Program:
         }
 
     def _build(self, outputs: tuple[str, ...], traced: bool) -> _Compiled:
-        generated = generate(self.compiled, outputs, traced, self.constants)
+        reader = self.inputs.reader_parts() if not traced and outputs == self.outputs else None
+        generated = generate(self.compiled, outputs, traced, self.constants, reader)
         namespace = self._globals()
         namespace.update(generated.globals)
         code = compile(generated.source, f"<writ {self.policy_id}@{self.version}>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated from the checked AST, see codegen
         index = {id(node): k for k, node in enumerate(generated.nodes)}
-        return _Compiled(namespace["_run"], generated, index, tuple(generated.nodes), namespace["_outputs"])
+        return _Compiled(namespace["_run"], generated, index, tuple(generated.nodes), namespace["_outputs"],
+                         namespace.get("_decide"))
 
     def function(self, outputs: tuple[str, ...], traced: bool) -> _Compiled:
         key = (outputs, traced)
@@ -175,12 +179,12 @@ class Program:
     def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
                  trace: bool = False) -> Decision:
         """Validate and convert the facts (`InputError` lists every problem), then run them."""
-        values = self.inputs.convert(facts)
         policy_id, version, effective = self._stamp
-        if outputs is None and (built := self._all[trace]) is not None and built.outputs is not None:
-            if not trace:  # the common case, without the layers `run` adds for the others
-                return Decision(policy_id, version, effective, on, built.outputs(values, on), values,
-                                self.content_hash, None, self)
+        if outputs is None and not trace:  # the common case, in one generated function
+            values, result = self._decided(facts, on)
+            return Decision(policy_id, version, effective, on, result, values, self.content_hash, None, self)
+        values = self.inputs.convert(facts)
+        if outputs is None and (built := self._all[True]) is not None and built.outputs is not None:
             result, node_values, definition_values = built.outputs(values, on)
             return Decision(policy_id, version, effective, on, result, values, self.content_hash,
                             Trace(built.nodes, node_values, definition_values, built.index), self)
@@ -193,11 +197,21 @@ class Program:
         For callers that turn each result into something else at once (`writ
         batch` writes it as a JSON line): the same validation and run.
         """
+        return self._decided(facts, on)[1]
+
+    def _decided(self, facts: Any, on: dt.date | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The converted facts and every output, untraced: by the fused `_decide` (see codegen) when the facts
+        read cleanly; else in two steps, converting (which lists every problem) and then running."""
+        built = self._all[False] or self._function_for(None, False)
+        if built.decide is not None:
+            try:
+                decided: tuple[dict[str, Any], dict[str, Any]] = built.decide(facts, on)
+                return decided
+            except READ_ERRORS:
+                pass  # facts in doubt (or a rule raised one of these): the two steps say which, and how
         values = self.inputs.convert(facts)
-        built = self._function_for(None, False)
         assert built.outputs is not None
-        result: dict[str, Any] = built.outputs(values, on)
-        return result
+        return values, built.outputs(values, on)
 
     # -- run-time services for generated code
     def _used(self, alias: str, names: tuple[str, ...], values: dict[str, Any], on: dt.date | None) -> tuple[Any, ...]:

@@ -22,7 +22,18 @@ from dsl import ast
 from dsl.errors import InputError, InputProblem, did_you_mean
 from dsl.resolve import ResolvedPolicy
 from dsl.types import Duration
-from evaluator.readers import ABSENT, READ_ERRORS, Bad, FieldPlan, GroupPlan, build_reader, read_fields, read_plain
+from evaluator.readers import (
+    ABSENT,
+    READ_ERRORS,
+    Bad,
+    FieldPlan,
+    GroupPlan,
+    ReaderParts,
+    build_reader,
+    read_fields,
+    read_plain,
+    reader_parts,
+)
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -317,6 +328,10 @@ class InputModel:
         missing = {plan.key: plan.fallback for group in self._groups for plan in group.fields
                    if plan.key not in values}
         return {**values, **missing} if missing else values
+
+    def reader_parts(self) -> ReaderParts:
+        """The converter as lines to fuse into a policy's generated code (see `evaluator.codegen.generate`)."""
+        return reader_parts(self._groups, self._group_names, _READER_HELPERS)
 
     def convert_plain(self, facts: Any) -> dict[str, object]:
         """The same reading as the generated reader, field plan by field plan (tests check the two agree)."""

@@ -61,7 +61,7 @@ class _Source:
         self.results: list[tuple[str, str]] = []
 
     def hoist(self, value: object, prefix: str) -> str:
-        name = f"_{prefix}{len(self.globals)}"
+        name = f"_r{prefix}{len(self.globals)}"  # `_r`: apart from codegen's globals when fused with a policy's code
         self.globals[name] = value
         return name
 
@@ -132,28 +132,45 @@ class _Source:
             self.field(indent, obj, plan, var)
 
 
+class ReaderParts(NamedTuple):
+    """A reader as parts to build on: its body (lines indented for a function of the facts `f`), the local holding
+    each converted value by key, and the globals the lines refer to (helpers included)."""
+
+    lines: list[str]
+    results: list[tuple[str, str]]
+    globals: dict[str, Any]
+
+
+def reader_parts(groups: Sequence[GroupPlan], top_names: frozenset[str], helpers: dict[str, Any]) -> ReaderParts:
+    """The lines that read and check the facts `f` into locals; see `reader_source` for `helpers`."""
+    src = _Source(helpers)
+    src.emit(1, f"if type(f) is not dict or not {src.hoist(top_names, 'N')}.issuperset(f): raise _Bad")
+    for group in groups:
+        src.group(group)
+    return ReaderParts(src.lines, src.results, src.globals)
+
+
 def reader_source(groups: Sequence[GroupPlan], top_names: frozenset[str],
                   helpers: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Source of `_read(f)` (facts in, values keyed `group.field` out) and the globals it needs beyond `helpers`.
 
     `helpers` must provide `_Bad`, `_ABSENT`, `_int` and `_fromisoformat`
-    (and the builtins `type`, `len`, `dict`); `top_names` are the keys the
+    (and the builtins of `BUILTINS`); `top_names` are the keys the
     document itself may have (group names and top-level field names).
     """
-    src = _Source(helpers)
-    src.emit(1, f"if type(f) is not dict or not {src.hoist(top_names, 'N')}.issuperset(f): raise _Bad")
-    for group in groups:
-        src.group(group)
-    pairs = ", ".join(f"{key!r}: {var}" for key, var in src.results)
-    src.emit(1, f"return {{{pairs}}}")
-    return "\n".join(["def _read(f):", *src.lines, ""]), src.globals
+    lines, results, globals_ = reader_parts(groups, top_names, helpers)
+    pairs = ", ".join(f"{key!r}: {var}" for key, var in results)
+    return "\n".join(["def _read(f):", *lines, f"    return {{{pairs}}}", ""]), globals_
+
+
+BUILTINS: dict[str, Any] = {"type": type, "len": len, "dict": dict, "bool": bool, "str": str, "int": int}
 
 
 def build_reader(groups: Sequence[GroupPlan], top_names: frozenset[str],
                  helpers: dict[str, Any]) -> Callable[[Any], dict[str, object]]:
     """The compiled `_read` function (see `reader_source`)."""
     source, namespace = reader_source(groups, top_names, helpers)
-    namespace["__builtins__"] = {"type": type, "len": len, "dict": dict, "bool": bool, "str": str, "int": int}
+    namespace["__builtins__"] = BUILTINS
     exec(compile(source, "<writ input reader>", "exec"), namespace)  # noqa: S102 - names and literals via repr/hoist
     reader: Callable[[Any], dict[str, object]] = namespace["_read"]
     return reader

@@ -183,3 +183,39 @@ def test_evaluate_outputs_are_the_decisions_outputs(policy: writ.Policy) -> None
         policy.evaluate_outputs({"person": {}})
     with pytest.raises(writ.InputError):
         policy.evaluate_outputs(case(application__received_on="2020-02-30"))
+
+
+def test_fused_decide_agrees_with_convert_then_run_on_every_policy_case() -> None:
+    """`_decide` (the reader and the rules in one function) against the two steps it fuses, on every YAML case
+    of every policy, `uses` included; and facts it doubts still get every problem listed."""
+    import yaml
+
+    from writ.testing import _Loader, _plain, deep_merge
+
+    root = Path(__file__).resolve().parent.parent / "policies"
+    checked = 0
+    for file in sorted(root.glob("*/tests/*.yaml")):
+        policy = writ.load(file.parent.parent.name)
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader)
+        for test in data["cases"]:
+            facts = deep_merge(_plain(data.get("base") or {}), _plain(test.get("input") or {}))
+            on = test.get("on", test.get(True))
+            try:
+                program, when = policy.program_for(facts, dt.date.fromisoformat(str(on)) if on else None)
+                built = program.function(program.outputs, False)
+                values = program.inputs.convert(facts)
+            except writ.WritError:
+                continue
+            assert built.decide is not None
+            try:
+                expected = built.outputs(values, when)
+            except writ.WritError as exc:
+                with pytest.raises(type(exc)):
+                    program.evaluate(facts, when)
+                continue
+            assert built.decide(facts, when) == (values, expected)
+            checked += 1
+    assert checked > 200
+    with pytest.raises(writ.InputError) as problems:
+        writ.load("uk-flexible-working").evaluate({"person": {"role": "chief"}, "application": {}})
+    assert len(problems.value.problems) > 1

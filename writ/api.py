@@ -126,45 +126,37 @@ class Policy:
             return self.version(), None  # the deciding date is invalid: validation will say so
         return self.version(on=when), when
 
-    def _cached_program(self, facts: Any) -> tuple[Program, dt.date] | None:
-        """The version in force on the case's own date, if a case with that date (as written) was seen before.
+    def _deciding_path(self) -> tuple[str, ...]:
+        """The path of the input that picks the version (e.g. `("application", "received_on")`), or ()."""
+        if self._decided_by is None:
+            ref = self.library.load(self.id, self._labels[-1]).resolved.header.decided_by
+            self._decided_by = tuple(ref.name.split(".")) if ref is not None else ()
+        return self._decided_by
+
+    def _pick(self, facts: Any, on: dt.date | None, version: str | None) -> tuple[Program, dt.date | None]:
+        """`program_for`, remembering which version each deciding date (as written) picked.
 
         Every case would otherwise look its version up in the library and
         parse its date twice; many cases share few dates, so a small table
         from the date text to (program, date) answers most of them.
         """
-        path = self._decided_by
-        if path is None:
-            ref = self.library.load(self.id, self._labels[-1]).resolved.header.decided_by
-            path = self._decided_by = tuple(ref.name.split(".")) if ref is not None else ()
-        if type(facts) is not dict or not path:
-            return None
-        value = facts.get(path[0])
-        for part in path[1:]:
-            if type(value) is not dict:
-                return None
-            value = value.get(part)
-        return self._in_force.get(value) if type(value) is str else None
-
-    def _pick(self, facts: Any, on: dt.date | None, version: str | None) -> tuple[Program, dt.date | None]:
-        """`program_for`, remembering which version each deciding date (as written) picked."""
-        if on is None and version is None:
-            hit = self._cached_program(facts)
-            if hit is not None:
+        path = self._decided_by if self._decided_by is not None else self._deciding_path()
+        value: Any = None
+        if on is None and version is None and path and type(facts) is dict:
+            value = facts.get(path[0])
+            for part in path[1:]:
+                value = value.get(part) if type(value) is dict else None
+            if type(value) is str and (hit := self._in_force.get(value)) is not None:
                 return hit
         program, when = self.program_for(facts, on, version)
-        if on is None and version is None and when is not None and self._decided_by:
+        if type(value) is str and when is not None:
             if len(self._in_force) >= 65536:  # about 180 years of distinct days: bounded memory
                 self._in_force.clear()
-            value = facts
-            for part in self._decided_by:
-                value = value.get(part) if isinstance(value, Mapping) else None
-            if isinstance(value, str):
-                self._in_force[value] = (program, when)
+            self._in_force[value] = (program, when)
         return program, when
 
-    def _undecidable(self, program: Program, when: dt.date | None) -> None:
-        if when is None and program.policy.header.decided_by is not None:
+    def _undecidable(self, program: Program) -> None:
+        if program.policy.header.decided_by is not None:
             raise InputError([InputProblem(program.policy.header.decided_by.name,
                                            "is not a valid date, so no version can be picked (or give an `on` date)")])
 
@@ -172,8 +164,9 @@ class Policy:
                  explain: bool = False, version: str | None = None) -> Decision:
         """Validate the facts and evaluate the version in force; `explain=True` records the trace."""
         program, when = self._pick(facts, on, version)
-        decision = program.evaluate(facts, when, outputs, trace=explain)
-        self._undecidable(program, when)
+        decision = program.evaluate(facts, when, outputs, explain)
+        if when is None:
+            self._undecidable(program)
         return decision
 
     def evaluate_outputs(self, facts: Any, on: dt.date | None = None) -> tuple[Program, dict[str, Any]]:
@@ -181,7 +174,8 @@ class Policy:
         for batch runs that write each result out at once."""
         program, when = self._pick(facts, on, None)
         outputs = program.outputs_of(facts, when)
-        self._undecidable(program, when)
+        if when is None:
+            self._undecidable(program)
         return program, outputs
 
     def evaluate_many(self, cases: Iterable[Any], on: dt.date | None = None,
