@@ -11,13 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dsl import ast
 from dsl.compiler import CompiledPolicy
 from dsl.errors import EvaluationError, NotFoundError
-from dsl.types import Duration
 from evaluator import runtime
 from evaluator.codegen import UNSET, Generated, generate
 from evaluator.inputs import InputModel
@@ -118,8 +116,9 @@ class Program:
                              "all": all, "tuple": tuple, "True": True, "False": False, "None": None, **BUILTINS},
             "_UNSET": UNSET, "_add": ops.add, "_sub": ops.sub, "_between": ops.between, "_age": ops.age,
             "_add_months": ops.add_months, "_add_years": ops.add_years,
-            "_days": runtime.duration_days, "_neg_duration": _neg_duration, "_scale": _scale,
-            "_dur_add": _dur_add, "_dur_sub": _dur_sub, "_div": runtime.div, "_round": _round,
+            "_days": runtime.duration_days, "_neg_duration": runtime.negate, "_scale": runtime.scale,
+            "_dur_add": runtime.add_durations, "_dur_sub": runtime.subtract_durations, "_div": runtime.div,
+            "_round": runtime.round_half_up,
             "_conflict": self._conflict, "_no_match": self._no_match, "_used": self._used,
         }
 
@@ -238,28 +237,3 @@ def runtime_repr(value: Any) -> str:
     if value is None:
         return "missing"
     return str(value)
-
-
-def _neg_duration(d: Duration) -> Duration:
-    return Duration(-d.amount, d.unit)
-
-
-def _scale(a: Any, b: Any) -> Duration:
-    d, k = (a, b) if isinstance(a, Duration) else (b, a)
-    return Duration(d.amount * int(k), d.unit)
-
-
-def _dur_add(a: Duration, b: Duration) -> Duration:
-    if a.unit == b.unit:
-        return Duration(a.amount + b.amount, a.unit)
-    return Duration(runtime.duration_days(a) + runtime.duration_days(b), "days")
-
-
-def _dur_sub(a: Duration, b: Duration) -> Duration:
-    return _dur_add(a, _neg_duration(b))
-
-
-def _round(x: Any, places: int = 0) -> Any:
-    quantum = Decimal(1).scaleb(-int(places))
-    result = Decimal(x).quantize(quantum, rounding=ROUND_HALF_UP)
-    return int(result) if places == 0 and isinstance(x, int) else result

@@ -245,14 +245,28 @@ def compare_durations(a: Duration, b: Duration) -> int:
     return (x > y) - (x < y)
 
 
-def scale(duration: Duration, k: int) -> Duration:
-    """`duration * k`."""
+def scale(a: Duration | int, b: Duration | int) -> Duration:
+    """`duration * k` or `k * duration`."""
+    duration, k = (a, b) if isinstance(a, Duration) else (b, a)
+    assert isinstance(duration, Duration) and isinstance(k, int)
     return Duration(duration.amount * k, duration.unit)
 
 
 def negate(duration: Duration) -> Duration:
     """`-duration`."""
     return Duration(-duration.amount, duration.unit)
+
+
+def add_durations(a: Duration, b: Duration) -> Duration:
+    """`a + b`: in their unit when they share one, else in days (an error for months and years)."""
+    if a.unit == b.unit:
+        return Duration(a.amount + b.amount, a.unit)
+    return Duration(duration_days(a) + duration_days(b), "days")
+
+
+def subtract_durations(a: Duration, b: Duration) -> Duration:
+    """`a - b`, as `a + -b`."""
+    return add_durations(a, negate(b))
 
 
 # --------------------------------------------------------------- decimals
@@ -277,14 +291,16 @@ def div(a: int | Decimal, b: int | Decimal) -> Decimal:
         raise EvaluationError("arithmetic", f"cannot divide `{a}` by `{b}`: {exc}") from None
 
 
-def round_half_up(x: int | Decimal, places: int = 0) -> int | Decimal:
-    """`round(x, places)`, halves away from zero (as people round money, not banker's rounding).
+def round_half_up(x: int | Decimal, places: int | None = None) -> int | Decimal:
+    """`round(x)` and `round(x, places)`, halves away from zero (as people round money, not banker's rounding).
 
-    An int is returned unchanged; a decimal stays a decimal with `places` digits.
+    As the checker types them: `round(decimal)` is an int, `round(decimal, places)` a decimal with `places`
+    digits, and an int is returned unchanged.
     """
-    if not isinstance(x, Decimal):
+    if type(x) is not Decimal:
         return x
     try:
-        return x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        rounded = x.quantize(Decimal(1).scaleb(-(places or 0)), rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        raise EvaluationError("arithmetic", f"cannot round `{x}` to {places} places") from None
+        raise EvaluationError("arithmetic", f"cannot round `{x}` to {places or 0} places") from None
+    return int(rounded) if places is None else rounded

@@ -7,11 +7,13 @@ run time with a clear error, never silently.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 import writ
+from dsl.types import Duration
 
 POLICY = '''policy "clash":
   title "two exceptions the checker cannot tell apart"
@@ -85,3 +87,47 @@ def test_cli_reports_conflict_without_traceback(policy: writ.Policy, tmp_path: P
     assert main(["eval", str(policy.library.root / "clash"), "--input", str(case), "--format", "text"]) == 1
     err = capsys.readouterr().err
     assert "error[conflict]" in err and "Traceback" not in err
+
+
+ARITHMETIC = '''policy "arithmetic":
+  title "rounding and duration arithmetic as the checker types them"
+  version "1"
+  effective 2020-01-01
+  source "tests"
+
+input person "the person":
+  rate: decimal "hourly rate"
+  days: int "days"
+  gap: duration "a gap"
+
+value whole: int "rounded to a whole number" [§1]:
+  round(person.rate)
+
+value pence: decimal "rounded to two places" [§1]:
+  round(person.rate, 2)
+
+value kept: int "an int is already round" [§1]:
+  round(person.days, 2)
+
+value span: duration "a week and some days" [§2]:
+  1 weeks + person.gap
+
+value twice: duration "twice that" [§2]:
+  2 * span
+
+outputs: whole, pence, kept, span, twice
+'''
+
+
+def test_rounding_and_durations_run_as_typed(tmp_path: Path) -> None:
+    folder = tmp_path / "arithmetic"
+    folder.mkdir()
+    (folder / "1.writ").write_text(ARITHMETIC, encoding="utf-8")
+    policy = writ.load(folder)
+    out = policy.evaluate({"person": {"rate": 12.345, "days": 3, "gap": {"amount": 3, "unit": "days"}}}, on=None).outputs
+    assert type(out["whole"]) is int and out["whole"] == 12
+    assert out["pence"] == Decimal("12.35") and type(out["pence"]) is Decimal  # half up, not to even
+    assert out["kept"] == 3 and type(out["kept"]) is int
+    assert out["span"] == Duration(10, "days") and out["twice"] == Duration(20, "days")
+    with pytest.raises(writ.EvaluationError, match="cannot round"):
+        policy.evaluate({"person": {"rate": 1e27, "days": 3, "gap": {"amount": 3, "unit": "days"}}})
