@@ -12,7 +12,9 @@ Entries are written to a temporary file and renamed into place, so two
 processes (batch workers, test runners) never see half an entry; a cache
 that cannot be read or written is skipped silently, costing only the parse.
 `WRIT_CACHE_DIR` moves it (the default is `$XDG_CACHE_HOME/writ`, else
-`~/.cache/writ`) and `WRIT_NO_CACHE=1` turns it off.
+`~/.cache/writ`) and `WRIT_NO_CACHE=1` turns it off. Entries are pickles,
+which run code when read: the directory must be writable by its user only
+(the default is), never a shared one.
 """
 
 from __future__ import annotations
