@@ -41,7 +41,7 @@ def cache_dir() -> Path | None:
     base = os.environ.get("WRIT_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "writ")
     try:
-        os.makedirs(base, exist_ok=True)
+        os.makedirs(base, mode=0o700, exist_ok=True)
     except OSError:
         return None
     return Path(base)
@@ -84,7 +84,7 @@ def parse_cached(text: str, file: str = "<string>") -> ast.PolicyFile:
 
 def _store(entry: Path, tree: ast.PolicyFile) -> None:
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
     except OSError:
         return
