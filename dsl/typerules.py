@@ -179,7 +179,7 @@ def present_if_false(e: ast.Expr) -> frozenset[str]:
 
 
 def children(e: ast.Expr) -> tuple[ast.Expr, ...]:
-    """The direct sub-expressions of `e`."""
+    """The direct sub-expressions of `e`, in source order."""
     match e:
         case (ast.IntLit() | ast.DecimalLit() | ast.TextLit() | ast.DateLit() | ast.BoolLit() | ast.MissingLit()
               | ast.DurationLit() | ast.Ref()):
@@ -197,7 +197,7 @@ def children(e: ast.Expr) -> tuple[ast.Expr, ...]:
         case ast.Aggregate(source=s, where=w):
             return (s,) if w is None else (s, w)
         case ast.SumFor(expr=x, source=s, where=w):
-            return (s, x) if w is None else (s, x, w)
+            return (x, s) if w is None else (x, s, w)
         case _:
             assert_never(e)
 

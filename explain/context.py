@@ -19,7 +19,7 @@ from typing import Any, assert_never
 
 from dsl import ast
 from dsl import types as T
-from dsl.typerules import RefTarget
+from dsl.typerules import RefTarget, children
 from evaluator import runtime
 from evaluator.codegen import UNSET
 from evaluator.engine import Program, Trace
@@ -272,36 +272,6 @@ def _any3(values: list[Any]) -> Any:
     return UNSET if any(v is UNSET for v in values) else False
 
 
-def subexpressions(e: ast.Expr) -> tuple[ast.Expr, ...]:
-    """The direct sub-expressions of an expression, in source order."""
-    match e:
-        case (ast.IntLit() | ast.DecimalLit() | ast.TextLit() | ast.DateLit() | ast.BoolLit() | ast.MissingLit()
-              | ast.DurationLit() | ast.Ref()):
-            return ()
-        case ast.ListLit(items=items):
-            return items
-        case ast.Unary(operand=x) | ast.IsMissing(operand=x):
-            return (x,)
-        case ast.Binary(left=a, right=b) | ast.Compare(left=a, right=b):
-            return (a, b)
-        case ast.Member(item=a, collection=b):
-            return (a, b)
-        case ast.IfThenElse(cond=c, then=a, otherwise=b):
-            return (c, a, b)
-        case ast.Between(start=a, end=b):
-            return (a, b)
-        case ast.AgeOn(birth=a, on=b):
-            return (a, b)
-        case ast.Call(args=args):
-            return args
-        case ast.Aggregate(source=s, where=w):
-            return (s,) if w is None else (s, w)
-        case ast.SumFor(expr=x, source=s, where=w):
-            return (x, s) if w is None else (x, s, w)
-        case _:
-            assert_never(e)
-
-
 _REFS: dict[int, tuple[ast.Expr, list[ast.Ref]]] = {}
 
 
@@ -324,5 +294,5 @@ def _refs(e: ast.Expr) -> list[ast.Ref]:
                 seen.add(node.name)
                 found.append(node)
             continue
-        stack.extend(reversed(subexpressions(node)))
+        stack.extend(reversed(children(node)))
     return found
