@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from functools import cache, reduce
@@ -26,6 +26,7 @@ from evaluator.readers import (
     ABSENT,
     READ_ERRORS,
     Bad,
+    Converter,
     FieldPlan,
     GroupPlan,
     ReaderParts,
@@ -39,23 +40,19 @@ if TYPE_CHECKING:
     from jsonschema import ValidationError
     from jsonschema.protocols import Validator
 
-Converter = Callable[[Any], object]
 UNITS = ("days", "weeks", "months", "years")
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _STRICT_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # Python's \d and $ are laxer than JSON Schema's
-_ABSENT = ABSENT
 _FRIENDLY = {"boolean": "true or false", "integer": "a whole number", "number": "a number", "string": "text",
              "array": "a list", "object": "an object"}
 
-
-_Bad = Bad
 
 def _exact(kind: type) -> Converter:
     """A converter for a JSON type that needs no conversion: `text` (str) and `bool` (bool, not int)."""
     def convert(v: Any) -> object:
         if type(v) is kind:
             return v
-        raise _Bad
+        raise Bad
     return convert
 
 
@@ -65,13 +62,13 @@ _bool, _text = _exact(bool), _exact(str)
 def _int(v: Any) -> object:
     if type(v) is int or type(v) is float and v.is_integer():  # JSON Schema counts 3.0 as an integer
         return int(v)
-    raise _Bad
+    raise Bad
 
 
 def _decimal(v: Any) -> object:
     if type(v) is int or type(v) is float and math.isfinite(v):
         return Decimal(repr(v))  # the shortest repr: 7.5 -> Decimal('7.5'), not the binary expansion
-    raise _Bad
+    raise Bad
 
 
 def _date(v: Any) -> object:
@@ -81,7 +78,7 @@ def _date(v: Any) -> object:
             return date.fromisoformat(v)
         except ValueError:
             pass
-    raise _Bad
+    raise Bad
 
 
 def _duration(v: Any) -> object:
@@ -89,14 +86,14 @@ def _duration(v: Any) -> object:
         unit = v.get("unit")
         if type(unit) is str and unit in UNITS and "amount" in v:
             return Duration(_int(v["amount"]), unit)  # type: ignore[arg-type]
-    raise _Bad
+    raise Bad
 
 
 def _is_date(v: object) -> bool:
     """The `date` format, stricter than the pattern (Python's `\\d` takes any digit, `$` a final newline)."""
     try:
         return not isinstance(v, str) or _date(v) is not None
-    except _Bad:
+    except Bad:
         return False
 
 
@@ -130,7 +127,7 @@ def _enum(values: tuple[str, ...]) -> Converter:
     def convert(v: Any, allowed: frozenset[str] = frozenset(values)) -> object:
         if type(v) is str and v in allowed:
             return v
-        raise _Bad
+        raise Bad
     return convert
 
 
@@ -138,11 +135,11 @@ def _list(item: Converter) -> Converter:
     def convert(v: Any) -> object:
         if type(v) is list:
             return tuple(v) if item is _text and all(type(x) is str for x in v) else tuple([item(x) for x in v])
-        raise _Bad
+        raise Bad
     return convert
 
 
-_READER_HELPERS: dict[str, Any] = {"_Bad": Bad, "_ABSENT": _ABSENT, "_int": _int, "_fromisoformat": date.fromisoformat}
+_READER_HELPERS: dict[str, Any] = {"_Bad": Bad, "_ABSENT": ABSENT, "_int": _int, "_fromisoformat": date.fromisoformat}
 
 
 
@@ -302,7 +299,7 @@ class InputModel:
 
         def read(v: Any) -> object:
             if type(v) is not dict:
-                raise _Bad
+                raise Bad
             out: dict[str, object] = {}
             read_fields(v, frozen, names, out)
             return out
