@@ -62,8 +62,8 @@ class _Compiled:
     function: Callable[..., Any]  # `_run`: results as tuples in the asked order
     generated: Generated
     index: dict[int, int]
-    nodes: tuple[Any, ...] = ()
-    outputs: Callable[..., Any] | None = None  # `_outputs`: results as dicts, what `run` returns
+    nodes: tuple[Any, ...]
+    outputs: Callable[..., Any]  # `_outputs`: results as dicts, what `run` returns
     decide: Callable[..., Any] | None = None  # `_decide`: facts as given to (values, outputs); untraced only
 
 
@@ -169,7 +169,6 @@ class Program:
             trace: bool = False) -> tuple[dict[str, Any], Trace | None]:
         """Evaluate converted facts; returns the outputs and, when asked, the trace."""
         built = self._function_for(outputs, trace)
-        assert built.outputs is not None
         if not trace:
             return built.outputs(values, on), None
         results, node_values, definition_values = built.outputs(values, on)
@@ -183,10 +182,6 @@ class Program:
             values, result = self._decided(facts, on)
             return Decision(policy_id, version, effective, on, result, values, self.content_hash, None, self)
         values = self.inputs.convert(facts)
-        if outputs is None and (built := self._all[True]) is not None and built.outputs is not None:
-            result, node_values, definition_values = built.outputs(values, on)
-            return Decision(policy_id, version, effective, on, result, values, self.content_hash,
-                            Trace(built.nodes, node_values, definition_values, built.index), self)
         result, recorded = self.run(values, on, outputs, trace)
         return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self)
 
@@ -209,7 +204,6 @@ class Program:
             except READ_ERRORS:
                 pass  # facts in doubt (or a rule raised one of these): the two steps say which, and how
         values = self.inputs.convert(facts)
-        assert built.outputs is not None
         return values, built.outputs(values, on)
 
     # -- run-time services for generated code
