@@ -104,12 +104,11 @@ class Policy:
         None when the case gives that date but it is not a valid date, so that
         validation (against the latest version) reports the problem.
         """
-        latest = self.library.load(self.id, self._labels[-1])
-        ref = latest.resolved.header.decided_by
-        if ref is None:
+        path = self._deciding_path()
+        if not path:
             return dt.date.today()
         value: Any = facts
-        for part in ref.name.split("."):
+        for part in path:
             value = value.get(part) if isinstance(value, Mapping) else None
         if value is None:
             return dt.date.today()  # the contract: "else today"; a required date's absence is reported by validation
