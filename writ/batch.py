@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,7 +34,7 @@ from typing import Any, TextIO
 import orjson
 
 from dsl.errors import InputError, InputProblem, NotFoundError, WritError
-from dsl.types import Duration
+from explain.render import to_json_value
 from writ.api import Policy, load
 
 CHUNK = 5000  # cases per job: fewer, larger jobs cost the parent less; 8 in flight stay under ~15 MB
@@ -215,15 +214,6 @@ def _teardown() -> None:
     gc.unfreeze()
 
 
-def _json_default(value: Any) -> Any:
-    """What orjson cannot write itself, as the contract writes it (explain.render.to_json_value)."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, Duration):
-        return {"amount": value.amount, "unit": value.unit}
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 def _facts(raw: bytes) -> Any:
     """One JSON line's case. orjson reads it 3x faster than `json`; the standard library reads what orjson
     refuses (integers beyond 64 bits) and words what is not JSON."""
@@ -246,7 +236,7 @@ def _decide(number: int, raw: bytes | dict[str, str]) -> tuple[bool, bytes]:
         program, outputs = _worker["policy"].evaluate_outputs(facts, _worker["on"])
         return True, orjson.dumps({"line": number, "policy": program.policy_id, "version": program.version,
                                    "effective": program.effective, "outputs": outputs, "explanation": []},
-                                  default=_json_default)
+                                  default=to_json_value)  # what orjson cannot write (decimals, durations)
     except InputError as exc:
         problems = [{"path": p.path, "message": p.message} for p in exc.problems]
     except WritError as exc:
