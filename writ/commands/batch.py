@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-CHUNK = 5000  # as writ.batch.CHUNK, which this module does not import before a run (it imports the evaluator)
-
 
 def _date(text: str) -> dt.date:
     try:
@@ -40,13 +38,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", "-o", required=True, help="where to write one JSON line per case (- for stdout)")
     p.add_argument("--on", type=_date, help="decide every case with the version in force on this date")
     p.add_argument("--workers", "-w", type=_workers, help="worker processes (default: the number of cores)")
-    p.add_argument("--chunk", type=_workers, default=CHUNK, help=f"cases sent to a worker at a time (default {CHUNK})")
+    p.add_argument("--chunk", type=_workers, help="cases sent to a worker at a time (default 5000)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from writ.batch import CHUNK
     from writ.batch import run as run_batch
     output: Any = sys.stdout if args.output == "-" else Path(args.output)
-    summary = run_batch(args.policy, args.input, output, on=args.on, workers=args.workers, chunk=args.chunk)
+    summary = run_batch(args.policy, args.input, output, on=args.on, workers=args.workers, chunk=args.chunk or CHUNK)
     print(summary.text(args.output), file=sys.stderr)
     return 1 if summary.failed else 0
