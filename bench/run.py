@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -117,26 +117,30 @@ class Paths:
         return [run(v, None)[0] for v in values]
 
 
-def check(name: str, outputs: Iterable[dict[str, Any]], expected: str, workload: ModuleType) -> None:
-    got = workload.digest(as_json(o) for o in outputs)
-    if got != expected:
-        raise SystemExit(f"bench/run.py: `{name}` disagrees with the reference: digest {got}, expected {expected}")
-
-
-def check_edges(paths: Paths, edges: list[dict[str, Any]], workload: ModuleType) -> None:
-    """Every path against the reference on each boundary case, naming the first case that differs."""
-    results = {
-        "api evaluate": [d.outputs for d in paths.evaluate(edges)],
-        "api evaluate + explanation": [d.outputs for d in paths.evaluate_explained(edges)],
-        "api evaluate_outputs": paths.outputs(edges),
-        "Program.run": paths.run(paths.convert(edges)),
+def path_outputs(paths: Paths, cases: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each evaluation path's outputs over `cases`, by path name."""
+    return {
+        "api evaluate": [d.outputs for d in paths.evaluate(cases)],
+        "api evaluate + explanation": [d.outputs for d in paths.evaluate_explained(cases)],
+        "api evaluate_outputs": paths.outputs(cases),
+        "Program.run": paths.run(paths.convert(cases)),
     }
-    for name, outputs in results.items():
-        for case, got in zip(edges, outputs, strict=True):
+
+
+def check(paths: Paths, cases: Sequence[Any], edges: Sequence[Any], workload: ModuleType) -> None:
+    """Every path's outputs over `cases` must have the reference's digest, and each path must agree with the
+    reference on every boundary case (naming the first that differs)."""
+    expected = workload.digest(workload.decide(c) for c in cases)
+    for name, outputs in path_outputs(paths, cases).items():
+        got = workload.digest(as_json(o) for o in outputs)
+        if got != expected:
+            raise SystemExit(f"bench/run.py: `{name}` disagrees with the reference: digest {got}, expected {expected}")
+    for name, outputs in path_outputs(paths, edges).items():
+        for case, result in zip(edges, outputs, strict=True):
             want = workload.decide(case)
-            if as_json(got) != want:
+            if as_json(result) != want:
                 raise SystemExit(f"bench/run.py: `{name}` disagrees on boundary case {json.dumps(case)}:\n"
-                                 f"  writ      {as_json(got)}\n  reference {want}")
+                                 f"  writ      {as_json(result)}\n  reference {want}")
 
 
 def agreement(n: int) -> int:
@@ -144,13 +148,7 @@ def agreement(n: int) -> int:
     workload, edge_cases = shared_modules()
     cases = list(workload.gen(n, SEED))
     edges = list(edge_cases.cases())
-    expected = workload.digest(workload.decide(c) for c in cases)
-    paths = Paths()
-    check("api evaluate", (d.outputs for d in paths.evaluate(cases)), expected, workload)
-    check("api evaluate + explanation", (d.outputs for d in paths.evaluate_explained(cases)), expected, workload)
-    check("api evaluate_outputs", paths.outputs(cases), expected, workload)
-    check("Program.run", paths.run(paths.convert(cases)), expected, workload)
-    check_edges(paths, edges, workload)
+    check(Paths(), cases, edges, workload)
     return len(cases) + len(edges)
 
 
@@ -164,14 +162,20 @@ def seconds_line(path: str, seconds: float, target: float | None) -> str:
     return f"{path:<36} {seconds:>10.3f} s{goal}"
 
 
-def fresh_cache() -> dict[str, str]:
-    """An environment whose writ cache directory is new and empty: what a first run on a machine sees."""
-    return {**os.environ, "WRIT_CACHE_DIR": tempfile.mkdtemp(prefix="writ-bench-cache-")}
+def fastest(run: Callable[[dict[str, str]], float], repeat: int, cold: bool) -> float:
+    """The fastest of `repeat` timed runs, each given its environment: `cold`, a new empty writ cache directory
+    each time (what a first run on a machine sees); else one directory, warmed by an untimed first run."""
+    with tempfile.TemporaryDirectory(prefix="writ-bench-cache-") as base:
+        def env(k: int) -> dict[str, str]:
+            return {**os.environ, "WRIT_CACHE_DIR": os.path.join(base, str(k) if cold else "warm")}
+        if not cold:
+            run(env(0))
+        return min(run(env(k)) for k in range(repeat))
 
 
 def compile_seconds(repeat: int, cold: bool) -> float:
     """Every version under policies/ parsed, checked, compiled and its code generated, in a fresh process, from
-    `import writ` on; `cold` with an empty cache directory each time, else with a warm one."""
+    `import writ` on."""
     script = (
         "import time\n"
         "start = time.perf_counter()\n"
@@ -184,31 +188,26 @@ def compile_seconds(repeat: int, cold: bool) -> float:
         "        program.function(program.outputs, False)\n"
         "print(time.perf_counter() - start)\n"
     )
-    warm = fresh_cache()
-    times = []
-    for _ in range(repeat + (0 if cold else 1)):
-        env = fresh_cache() if cold else warm
-        times.append(float(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
-                                          text=True, cwd=ROOT, env=env).stdout))
-    return min(times if cold else times[1:])
+
+    def run(env: dict[str, str]) -> float:
+        return float(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
+                                    cwd=ROOT, env=env).stdout)
+    return fastest(run, repeat, cold)
 
 
 def cli_seconds(case: dict[str, Any], repeat: int, cold: bool) -> float:
     """Wall time of `writ eval` on one case of the anchors policy, process start to exit (the console script as
-    users run it, text output); `cold` with an empty cache directory each time."""
+    users run it, text output)."""
     command = [shutil.which("writ") or "", "eval", str(POLICY), "--input", "-", "--format", "text"]
     if not command[0]:
         command = [sys.executable, "-m", "writ.cli", *command[1:]]
-    warm = fresh_cache()
-    best = float("inf")
-    for i in range(repeat + (0 if cold else 1)):
-        env = fresh_cache() if cold else warm
+
+    def run(env: dict[str, str]) -> float:
         start = time.perf_counter()
         subprocess.run(command, input=json.dumps(case), check=True, capture_output=True, text=True, cwd=ROOT,
                        env=env)
-        if cold or i > 0:
-            best = min(best, time.perf_counter() - start)
-    return best
+        return time.perf_counter() - start
+    return fastest(run, repeat, cold)
 
 
 def batch(n: int, workers: int, workload: ModuleType) -> str:
@@ -245,14 +244,9 @@ def measure(n: int, repeat: int, batch_cases: int, workers: int) -> Iterator[str
     workload, edge_cases = shared_modules()
     cases = list(workload.gen(n, SEED))
     edges = list(edge_cases.cases())
-    expected = workload.digest(workload.decide(c) for c in cases)
     paths = Paths()
-    check_edges(paths, edges, workload)
-    check("api evaluate", (d.outputs for d in paths.evaluate(cases)), expected, workload)
-    check("api evaluate + explanation", (d.outputs for d in paths.evaluate_explained(cases)), expected, workload)
-    check("api evaluate_outputs", paths.outputs(cases), expected, workload)
+    check(paths, cases, edges, workload)
     values = paths.convert(cases)
-    check("Program.run", paths.run(values), expected, workload)
     from explain.tree import explain
     sources = paths.policy.library.sources
     few = cases[: max(1, n // 50)]  # the tree is ~100x dearer: fewer cases, the same rate
