@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import writ  # noqa: E402
-from explain.tree import explain  # noqa: E402
+from writ.explain.tree import explain  # noqa: E402
 
 
 def _cases() -> list[tuple[writ.Policy, Any]]:

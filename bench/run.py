@@ -247,7 +247,7 @@ def measure(n: int, repeat: int, batch_cases: int, workers: int) -> Iterator[str
     paths = Paths()
     check(paths, cases, edges, workload)
     values = paths.convert(cases)
-    from explain.tree import explain
+    from writ.explain.tree import explain
     sources = paths.policy.library.sources
     few = cases[: max(1, n // 50)]  # the tree is ~100x dearer: fewer cases, the same rate
     timed = best_times({

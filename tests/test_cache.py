@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dsl import cache
-from dsl.cache import parse_cached
-from dsl.errors import PolicyError
-from dsl.parser import parse
+from writ.dsl import cache
+from writ.dsl.cache import parse_cached
+from writ.dsl.errors import PolicyError
+from writ.dsl.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "policies" / "positive-action-recruitment" / "2016-11-01.writ"

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsl import ast
-from dsl.checker import CheckedPolicy, check
-from dsl.errors import Diagnostic, PolicyError, SourceMap, render_all
-from dsl.parser import parse
-from dsl.resolve import resolve
-from dsl.types import BOOL, DATE, DECIMAL, INT, TEXT, EnumT, ListT, OptionalT
+from writ.dsl import ast
+from writ.dsl.checker import CheckedPolicy, check
+from writ.dsl.errors import Diagnostic, PolicyError, SourceMap, render_all
+from writ.dsl.parser import parse
+from writ.dsl.resolve import resolve
+from writ.dsl.types import BOOL, DATE, DECIMAL, INT, TEXT, EnumT, ListT, OptionalT
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "diagnostics"
@@ -127,13 +127,13 @@ decide route: enum(statutory, policy, none):
 
 
 def ast_duration() -> object:
-    from dsl.types import DURATION
+    from writ.dsl.types import DURATION
     return DURATION
 
 
 def _exprs(decl: ast.Definition) -> list[ast.Expr]:
-    from dsl.compiler import definition_exprs
-    from dsl.typerules import walk
+    from writ.dsl.compiler import definition_exprs
+    from writ.dsl.typerules import walk
     return [e for top in definition_exprs(decl) for e in walk(top)]
 
 
@@ -463,7 +463,7 @@ def _render(path: Path) -> str:
     name = f"tests/golden/diagnostics/{path.name}"
     try:
         policy = check(resolve(parse(text, name)))
-        from dsl.compiler import compile_policy
+        from writ.dsl.compiler import compile_policy
         compile_policy(policy)
     except PolicyError as exc:
         return render_all(exc.diagnostics, SourceMap({name: text})) + "\n"

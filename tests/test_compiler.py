@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsl.checker import check
-from dsl.compiler import CompiledPolicy, compile_policy
-from dsl.errors import PolicyError
-from dsl.parser import parse
-from dsl.resolve import resolve
-from dsl.types import Duration
+from writ.dsl.checker import check
+from writ.dsl.compiler import CompiledPolicy, compile_policy
+from writ.dsl.errors import PolicyError
+from writ.dsl.parser import parse
+from writ.dsl.resolve import resolve
+from writ.dsl.types import Duration
 
 HEADER = '''policy "p":
   title "t"

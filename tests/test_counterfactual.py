@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import writ
-from explain.counterfactual import Counterfactual
-from explain.render import to_json_value
-from explain.tree import Explanation, Step, explain, walk
+from writ.explain.counterfactual import Counterfactual
+from writ.explain.render import to_json_value
+from writ.explain.tree import Explanation, Step, explain, walk
 
 ROOT = Path(__file__).parent.parent
 CASES = json.loads((Path(__file__).parent / "golden" / "explain" / "cases.json").read_text())

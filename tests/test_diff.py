@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 import writ
-from dsl.diff import diff_versions
-from dsl.errors import InputError
-from dsl.loader import Library
-from evaluator.impact import VersionPair, measure, read_population
-from evaluator.witness import find_witnesses
 from writ.cli import main
+from writ.dsl.diff import diff_versions
+from writ.dsl.errors import InputError
+from writ.dsl.loader import Library
+from writ.evaluator.impact import VersionPair, measure, read_population
+from writ.evaluator.witness import find_witnesses
 from writ.population import generate, to_csv, to_jsonl
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
@@ -102,7 +102,7 @@ def _fresh() -> writ.Policy:
 
 
 def _outputs(version: str, facts: dict[str, Any]) -> dict[str, Any]:
-    from explain.render import to_json_value
+    from writ.explain.render import to_json_value
     policy = _fresh()
     decision = policy.evaluate(_project(policy, version, facts), version=version)
     return {k: to_json_value(v) for k, v in decision.outputs.items()}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dsl.loader import Library
 from writ.cli import main
 from writ.doc import handbook, to_html, to_markdown
+from writ.dsl.loader import Library
 
 POLICIES = Path(__file__).parent.parent / "policies"
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import writ
-from evaluator.codegen import UNSET
-from evaluator.engine import Program
+from writ.evaluator.codegen import UNSET
+from writ.evaluator.engine import Program
 
 DEMO = Path(__file__).parent / "fixtures" / "policies" / "demo"
 

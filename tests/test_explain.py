@@ -10,15 +10,15 @@ import jsonschema
 import pytest
 
 import writ
-from explain.html import render_html, section_anchors
-from explain.markdown import render_markdown
-from explain.render import render_json, render_text
-from explain.tree import Explanation, explain, walk
+from writ.explain.html import render_html, section_anchors
+from writ.explain.markdown import render_markdown
+from writ.explain.render import render_json, render_text
+from writ.explain.tree import Explanation, explain, walk
 
 ROOT = Path(__file__).parent.parent
 DEMO = Path(__file__).parent / "fixtures" / "policies" / "demo"
 SOURCE = Path("/work/shared/sources/flexible-working-policy.txt")
-SCHEMA = json.loads((ROOT / "explain" / "explanation.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "writ" / "explain" / "explanation.schema.json").read_text())
 CASES: dict[tuple[str, str], Any] = {
     tuple(key.split("/")): facts  # type: ignore[misc]
     for key, facts in json.loads((Path(__file__).parent / "golden" / "explain" / "cases.json").read_text()).items()

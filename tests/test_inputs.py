@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from dsl import ast
-from dsl.errors import InputError, InputProblem
-from dsl.parser import parse
-from dsl.resolve import resolve
-from dsl.types import Duration
-from evaluator.inputs import InputModel
-from evaluator.readers import READ_ERRORS, Bad
+from writ.dsl import ast
+from writ.dsl.errors import InputError, InputProblem
+from writ.dsl.parser import parse
+from writ.dsl.resolve import resolve
+from writ.dsl.types import Duration
+from writ.evaluator.inputs import InputModel
+from writ.evaluator.readers import READ_ERRORS, Bad
 
 HEADER = '''policy "p":
   title "T"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dsl.lint import lint_library
-from dsl.loader import Library
 from writ.cli import main
+from writ.dsl.lint import lint_library
+from writ.dsl.loader import Library
 
 ROOT = Path(__file__).parent.parent
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsl import ast
-from dsl.errors import PolicyError, SourceMap, render_all
-from dsl.parser import parse
+from writ.dsl import ast
+from writ.dsl.errors import PolicyError, SourceMap, render_all
+from writ.dsl.parser import parse
 
 DEMO = (Path(__file__).parent / "fixtures" / "policies" / "demo" / "2020-01-01.writ").read_text()
 POLICIES = sorted((Path(__file__).parent.parent / "policies").glob("*/*.writ"))
@@ -114,16 +114,16 @@ def test_shipped_grammar_tables_fit_the_grammar() -> None:
     to building the tables, by design."""
     from importlib.resources import files
 
-    from dsl.parser import TABLES, _grammar, tables_header
+    from writ.dsl.parser import TABLES, _grammar, tables_header
 
-    shipped = files("dsl").joinpath(TABLES).open("rb").readline().split()
-    assert shipped[:2] == tables_header(_grammar()).split()[:2], "grammar.lark changed: run `python -m dsl.parser`"
+    shipped = files("writ.dsl").joinpath(TABLES).open("rb").readline().split()
+    assert shipped[:2] == tables_header(_grammar()).split()[:2], "grammar.lark changed: run `python -m writ.dsl.parser`"
 
 
 def test_a_parser_from_the_shipped_tables_parses_like_a_built_one(monkeypatch: pytest.MonkeyPatch) -> None:
     from lark import Lark
 
-    from dsl import parser
+    from writ.dsl import parser
 
     monkeypatch.setenv("WRIT_NO_CACHE", "1")
     loaded = parser._shipped_lark()

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import writ
-from dsl.loader import Library
+from writ.dsl.loader import Library
 from writ.testing import run
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsl.parser import parse
-from dsl.printer import comments, format_text
 from writ.cli import main
+from writ.dsl.parser import parse
+from writ.dsl.printer import comments, format_text
 
 POLICIES = sorted((Path(__file__).parent.parent / "policies").glob("*/*.writ"))
 

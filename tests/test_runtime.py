@@ -15,9 +15,9 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsl.errors import EvaluationError
-from dsl.types import Duration
-from evaluator.runtime import (
+from writ.dsl.errors import EvaluationError
+from writ.dsl.types import Duration
+from writ.evaluator.runtime import (
     DateOps,
     compare_durations,
     div,

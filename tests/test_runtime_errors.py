@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import writ
-from dsl.types import Duration
+from writ.dsl.types import Duration
 
 POLICY = '''policy "clash":
   title "two exceptions the checker cannot tell apart"

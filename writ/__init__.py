@@ -6,9 +6,9 @@
     decision.outputs["statutory_eligible"]
 """
 
-from dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError
-from evaluator.engine import Decision, Trace
 from writ.api import Policy, VersionInfo, Workspace, load
+from writ.dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError
+from writ.evaluator.engine import Decision, Trace
 
 __all__ = ["Decision", "EvaluationError", "InputError", "NotFoundError", "Policy", "PolicyError", "Trace",
            "VersionInfo", "Workspace", "WritError", "load"]

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from dsl import ast
-from dsl.errors import InputError, InputProblem, NotFoundError, SourceMap, WritError
-from dsl.loader import Library, LoadedVersion
-from evaluator.engine import Decision, Program
+from writ.dsl import ast
+from writ.dsl.errors import InputError, InputProblem, NotFoundError, SourceMap, WritError
+from writ.dsl.loader import Library, LoadedVersion
+from writ.evaluator.engine import Decision, Program
 
-_PACKAGE_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+_HERE = Path(__file__).resolve().parent
+# The library installs as package data (writ/policies); in a checkout it is the folder beside the package.
+_PACKAGE_POLICIES = next((p for p in (_HERE / "policies", _HERE.parent / "policies") if p.is_dir()), _HERE / "policies")
 
 
 def default_root() -> Path:
@@ -248,7 +250,7 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
     decision to have been traced (`evaluate(..., explain=True)`) and the
     policy library's `sources` (`policy.library.sources`) to quote the rules.
     """
-    from explain.render import render_json, to_json_value
+    from writ.explain.render import render_json, to_json_value
     document: dict[str, Any] = {
         "policy": decision.policy_id, "version": decision.version,
         "effective": to_json_value(decision.effective),
@@ -261,7 +263,7 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
         raise ValueError(f"explain must be one of {', '.join(DETAILS)}, not {explain!r}")
     if decision.trace is None or sources is None:
         raise ValueError("explaining a decision needs it traced (evaluate(..., explain=True)) and the library's sources")
-    from explain.tree import explain as build
+    from writ.explain.tree import explain as build
     steps = render_json(build(decision, sources))["explanation"]
     if explain == "summary":
         steps = [{k: v for k, v in step.items() if k != "children"} | {"children": []} for step in steps]

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError, render_all
+from writ.dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError, render_all
 
 
 def _date(text: str) -> dt.date:
@@ -116,7 +116,7 @@ def _read_facts(source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        from dsl.errors import InputProblem
+        from writ.dsl.errors import InputProblem
         raise InputError([InputProblem("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
 
 
@@ -126,7 +126,7 @@ def _load(policy: str) -> Any:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from dsl.loader import Library
+    from writ.dsl.loader import Library
     checked = 0
     for path in args.paths:
         if not path.exists():
@@ -151,8 +151,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     """`writ eval` / `writ explain`: outputs (eval) or the explanation (explain) in the chosen format."""
-    from explain.render import print_text, render_json, render_text, to_json_value
-    from explain.tree import explain as build
+    from writ.explain.render import print_text, render_json, render_text, to_json_value
+    from writ.explain.tree import explain as build
     policy = _load(args.policy)
     facts = _read_facts(args.input)
     source_text = None
@@ -171,10 +171,10 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     if tree is not None and args.format == "json":
         print(json.dumps(render_json(tree), indent=2, ensure_ascii=False))
     elif tree is not None and args.format == "md":
-        from explain.markdown import render_markdown
+        from writ.explain.markdown import render_markdown
         print(render_markdown(tree, full=args.full), end="")
     elif tree is not None and args.format == "html":
-        from explain.html import render_html
+        from writ.explain.html import render_html
         print(render_html(tree, full=args.full, source_text=source_text), end="")
     elif tree is not None and explain and sys.stdout.isatty():
         print_text(tree, full=args.full)

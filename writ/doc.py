@@ -15,9 +15,9 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Literal, assert_never
 
-from dsl import ast
-from dsl.layout import expr_doc, render, type_text
-from dsl.loader import Library, LoadedVersion
+from writ.dsl import ast
+from writ.dsl.layout import expr_doc, render, type_text
+from writ.dsl.loader import Library, LoadedVersion
 
 
 @dataclass

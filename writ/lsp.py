@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from dsl import ast
-from dsl.checker import CheckedPolicy, check
-from dsl.compiler import compile_policy, definition_exprs
-from dsl.errors import Diagnostic, NotFoundError, PolicyError
-from dsl.lint import LintUnit, SourceText, default_sources, find_source, lint, used_elsewhere
-from dsl.loader import Library, LoadedVersion
-from dsl.parser import parse
-from dsl.resolve import ResolvedPolicy, resolve
-from dsl.typerules import walk
-from dsl.types import EnumT, strip_optional
+from writ.dsl import ast
+from writ.dsl.checker import CheckedPolicy, check
+from writ.dsl.compiler import compile_policy, definition_exprs
+from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError
+from writ.dsl.lint import LintUnit, SourceText, default_sources, find_source, lint, used_elsewhere
+from writ.dsl.loader import Library, LoadedVersion
+from writ.dsl.parser import parse
+from writ.dsl.resolve import ResolvedPolicy, resolve
+from writ.dsl.typerules import walk
+from writ.dsl.types import EnumT, strip_optional
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 KEYWORDS = ("policy", "title", "version", "effective", "until", "source", "decided by", "amends", "uses", "convention",
@@ -277,7 +277,7 @@ def serve() -> None:
 
     @server.feature(t.TEXT_DOCUMENT_FORMATTING)
     def formatting(params: t.DocumentFormattingParams) -> list[t.TextEdit] | None:
-        from dsl.printer import format_text
+        from writ.dsl.printer import format_text
 
         a = docs.get(params.text_document.uri)
         if a is None:

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dsl.errors import InputError, InputProblem, NotFoundError, WritError
-from evaluator.engine import Decision
-from explain.render import render_json, to_json_value
-from explain.tree import explain
+from writ.dsl.errors import InputError, InputProblem, NotFoundError, WritError
+from writ.evaluator.engine import Decision
+from writ.explain.render import render_json, to_json_value
+from writ.explain.tree import explain
 
 RECORD_SCHEMA = "1"
 _REQUIRED = ("policy", "version", "content_hash", "input", "outputs")

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError
 from writ.api import Detail, Workspace, decision_json
+from writ.dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError
 from writ.service_state import DecisionLog, Registry, summary_of
 
 log = logging.getLogger("writ.service")

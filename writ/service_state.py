@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dsl.errors import InputError, InputProblem, NotFoundError, PolicyError, did_you_mean
 from writ.api import Policy, Workspace
+from writ.dsl.errors import InputError, InputProblem, NotFoundError, PolicyError, did_you_mean
 
 log = logging.getLogger("writ.service")
 

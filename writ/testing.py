@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from dsl.errors import InputError, WritError
-from explain.render import to_json_value
 from writ.api import Policy, Workspace
+from writ.dsl.errors import InputError, WritError
+from writ.explain.render import to_json_value
 
 _KEYS = {"name", "input", "on", "version", "expect", "expect_error", "description"}
 

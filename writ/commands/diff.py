@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evaluator.impact import ImpactReport
-    from evaluator.witness import Facts, VersionPair
     from writ.api import Policy
+    from writ.evaluator.impact import ImpactReport
+    from writ.evaluator.witness import Facts, VersionPair
 
 
 def register(subparsers: Any) -> None:
@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
 
 def parse_spec(text: str) -> tuple[Policy, str]:
     """`POLICY@VERSION`, `POLICY` (latest) or `path/to/VERSION.writ` to a policy and a version label."""
-    from dsl.errors import NotFoundError
     from writ.api import load
+    from writ.dsl.errors import NotFoundError
 
     location, at, label = text.rpartition("@") if "@" in text else (text, "", "")
     policy = load(location)
@@ -67,10 +67,10 @@ def baselines(pair: VersionPair, population: list[Facts] | None) -> list[Facts]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dsl.diff import diff_versions
-    from dsl.errors import InputError, InputProblem
-    from evaluator.witness import VersionPair, find_witnesses
-    from explain.diff_render import DiffReport, render_json, render_markdown, render_text
+    from writ.dsl.diff import diff_versions
+    from writ.dsl.errors import InputError, InputProblem
+    from writ.evaluator.witness import VersionPair, find_witnesses
+    from writ.explain.diff_render import DiffReport, render_json, render_markdown, render_text
 
     if args.by and args.population is None and args.generate is None:
         raise InputError([InputProblem("--by", "needs a population: give --population FILE or --generate N")])
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _population(args: argparse.Namespace) -> tuple[list[Facts] | None, str | None]:
-    from evaluator.impact import read_population
+    from writ.evaluator.impact import read_population
     from writ.population import generate
 
     if args.population is not None:
@@ -107,7 +107,7 @@ def _population(args: argparse.Namespace) -> tuple[list[Facts] | None, str | Non
 
 def _measure(pair: VersionPair, population: list[Facts], by: str | None) -> ImpactReport:
     """The impact, with a progress bar on a terminal when the run is long enough to wait for."""
-    from evaluator.impact import measure
+    from writ.evaluator.impact import measure
 
     if not sys.stderr.isatty() or len(population) < 5_000:
         return measure(pair, population, by)

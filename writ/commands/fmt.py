@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dsl.errors import NotFoundError
+from writ.dsl.errors import NotFoundError
 
 
 def policy_files(paths: Iterable[Path]) -> list[Path]:
@@ -30,8 +30,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Format each file; a file that does not parse is reported (like `writ check`) and left alone."""
-    from dsl.errors import PolicyError, SourceMap, render_all
-    from dsl.printer import format_text
+    from writ.dsl.errors import PolicyError, SourceMap, render_all
+    from writ.dsl.printer import format_text
 
     changed: list[Path] = []
     broken = 0

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dsl.errors import NotFoundError
+from writ.dsl.errors import NotFoundError
 
 
 def register(subparsers: Any) -> None:
@@ -30,9 +30,9 @@ def library_targets(path: Path) -> tuple[Path, list[str] | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Lint every version of each named policy; errors are reported as `writ check` would, and also fail."""
-    from dsl.errors import PolicyError, render_all
-    from dsl.lint import default_sources, lint_library
-    from dsl.loader import Library
+    from writ.dsl.errors import PolicyError, render_all
+    from writ.dsl.lint import default_sources, lint_library
+    from writ.dsl.loader import Library
 
     warnings = 0
     for path in args.paths:

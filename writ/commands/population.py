@@ -45,8 +45,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dsl.errors import InputError, InputProblem, NotFoundError
     from writ.api import load
+    from writ.dsl.errors import InputError, InputProblem, NotFoundError
     from writ.population import DEFAULT_FROM, DEFAULT_TO, generate, to_csv, to_jsonl
 
     policy = load(args.policy)

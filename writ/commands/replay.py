@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from explain.render import show
+    from writ.explain.render import show
     from writ.records import read_records, replay
     results = [replay(r, args.policy_version, args.policies) for r in read_records(args.record)]
     if args.format == "json":

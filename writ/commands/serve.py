@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: `writ serve` needs the serve extra (pip install 'writ[serve]'): {exc}", file=sys.stderr)
         return 2
     if args.policies is not None and not args.policies.is_dir():
-        from dsl.errors import NotFoundError
+        from writ.dsl.errors import NotFoundError
         raise NotFoundError(f"no policies folder `{args.policies}`")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(args.policies, decision_log=args.decision_log, max_body=args.max_body, watch=args.reload)

@@ -1,0 +1,198 @@
+"""Policy folders on disk in, checked and compiled policy versions out (with their content hashes).
+
+A policy is a folder `policies/<id>/` of version files `*.writ`. The loader
+parses every file, resolves `amends` chains within the folder and `uses` of
+sibling folders, checks and compiles each version, and collects the
+diagnostics of every file before raising, so `writ check policies/` reports
+every mistake in one run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from writ.dsl import ast
+from writ.dsl.cache import parse_cached
+from writ.dsl.checker import CheckedPolicy, check
+from writ.dsl.compiler import CompiledPolicy, compile_policy
+from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
+from writ.dsl.resolve import ResolvedPolicy, resolve
+
+
+@dataclass
+class LoadedVersion:
+    """One version of one policy, every stage's result kept for the tools that need it."""
+
+    policy_id: str
+    version: str
+    path: Path
+    file: ast.PolicyFile
+    resolved: ResolvedPolicy
+    checked: CheckedPolicy
+    compiled: CompiledPolicy
+    content_hash: str
+
+    @property
+    def effective(self) -> dt.date | None:
+        return self.resolved.header.effective
+
+    @property
+    def until(self) -> dt.date | None:
+        return self.resolved.header.until
+
+
+@dataclass
+class _Folder:
+    policy_id: str
+    path: Path
+    files: dict[str, tuple[Path, ast.PolicyFile]] = field(default_factory=dict)
+
+
+class Library:
+    """Every policy under a root folder, loaded lazily and cached; `uses` resolve among siblings."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.sources = SourceMap()
+        self._folders: dict[str, _Folder] = {}
+        self._versions: dict[tuple[str, str], LoadedVersion] = {}
+        self._loading: set[tuple[str, str]] = set()
+
+    # -- discovery
+    def policy_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and any(p.glob("*.writ")))
+
+    def _folder(self, policy_id: str) -> _Folder:
+        folder = self._folders.get(policy_id)
+        if folder is not None:
+            return folder
+        path = self.root / policy_id
+        if not path.is_dir() or not any(path.glob("*.writ")):
+            raise NotFoundError(f"no policy `{policy_id}` under `{self.root}`"
+                                + (f"; {hint}" if (hint := did_you_mean(policy_id, self.policy_ids())) else ""))
+        folder = _Folder(policy_id, path)
+        errors: list[Diagnostic] = []
+        for file in sorted(path.glob("*.writ")):
+            text = file.read_text(encoding="utf-8")
+            name = str(file)
+            self.sources.add(name, text)
+            try:
+                parsed = parse_cached(text, name)
+            except PolicyError as exc:
+                errors.extend(exc.diagnostics)
+                continue
+            errors.extend(self._check_file_header(parsed, policy_id, folder))
+            if parsed.header.version:
+                folder.files.setdefault(parsed.header.version, (file, parsed))
+        if errors:
+            raise PolicyError(errors)
+        self._folders[policy_id] = folder
+        return folder
+
+    @staticmethod
+    def _check_file_header(parsed: ast.PolicyFile, policy_id: str, folder: _Folder) -> list[Diagnostic]:
+        header = parsed.header
+        problems = []
+        if header.policy_id != policy_id:
+            problems.append(Diagnostic("header", f"this file declares policy `{header.policy_id}` but lives in folder `{policy_id}`",
+                                       header.span, help=f"write `policy \"{policy_id}\":` or move the file"))
+        if header.version and header.version in folder.files:
+            other = folder.files[header.version][0]
+            problems.append(Diagnostic("header", f"version `{header.version}` is also declared by `{other}`", header.span))
+        return problems
+
+    # -- versions
+    def version_labels(self, policy_id: str) -> list[str]:
+        files = self._folder(policy_id).files
+        return sorted(files, key=lambda v: (files[v][1].header.effective or dt.date.min, v))
+
+    def load(self, policy_id: str, version: str) -> LoadedVersion:
+        key = (policy_id, version)
+        if key in self._versions:
+            return self._versions[key]
+        folder = self._folder(policy_id)
+        if version not in folder.files:
+            hint = did_you_mean(version, folder.files)
+            raise NotFoundError(f"policy `{policy_id}` has no version `{version}`" + (f"; {hint}" if hint else ""))
+        if key in self._loading:
+            path, parsed = folder.files[version]
+            raise PolicyError([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself",
+                                          parsed.header.span)])
+        self._loading.add(key)
+        try:
+            loaded = self._load(folder, version)
+        finally:
+            self._loading.discard(key)
+        self._versions[key] = loaded
+        return loaded
+
+    def _load(self, folder: _Folder, version: str) -> LoadedVersion:
+        path, parsed = folder.files[version]
+        header = parsed.header
+        base = self.load(folder.policy_id, header.amends) if header.amends in folder.files else None
+        uses = header.uses or (base.file.header.uses if base else ())
+        used = {u.alias: self._used_version(u) for u in uses}
+        resolved = resolve(parsed, base.resolved if base else None, {a: v.resolved for a, v in used.items()})
+        checked = check(resolved, {a: v.checked for a, v in used.items()})
+        compiled = compile_policy(checked)
+        digest = hashlib.sha256()
+        for name in resolved.files:
+            digest.update(Path(name).read_bytes())
+        for alias in sorted(used):
+            digest.update(used[alias].content_hash.encode())
+        return LoadedVersion(folder.policy_id, version, path, parsed, resolved, checked, compiled,
+                             digest.hexdigest()[:16])
+
+    def _used_version(self, uses: ast.Uses) -> LoadedVersion:
+        """For checking: the pinned version, else the latest (the run-time choice is by date)."""
+        try:
+            labels = self.version_labels(uses.policy)
+        except NotFoundError as exc:
+            raise PolicyError([Diagnostic("uses", str(exc), uses.span)]) from None
+        version = uses.version or labels[-1]
+        if version not in labels:
+            raise PolicyError([Diagnostic("uses", f"policy `{uses.policy}` has no version `{version}`", uses.span,
+                                          help=did_you_mean(version, labels))])
+        return self.load(uses.policy, version)
+
+    def in_force(self, policy_id: str, on: dt.date) -> LoadedVersion:
+        """The version with the latest effective date on or before `on` (and not past its `until`)."""
+        labels = self.version_labels(policy_id)
+        chosen = None
+        for label in labels:
+            effective = self._folder(policy_id).files[label][1].header.effective
+            if effective is not None and effective <= on:
+                chosen = label
+        if chosen is None:
+            first = self._folder(policy_id).files[labels[0]][1].header.effective
+            raise NotFoundError(f"no version of `{policy_id}` is in force on {on.isoformat()}; "
+                                f"the first takes effect on {first}")
+        loaded = self.load(policy_id, chosen)
+        if loaded.until is not None and on > loaded.until:
+            raise NotFoundError(f"`{policy_id}` version `{chosen}` ended on {loaded.until}; no later version is in force "
+                                f"on {on.isoformat()}")
+        return loaded
+
+    def check_all(self, policy_ids: list[str] | None = None) -> list[LoadedVersion]:
+        """Load every version of the given policies, raising one PolicyError with all problems."""
+        errors: list[Diagnostic] = []
+        loaded: list[LoadedVersion] = []
+        for policy_id in policy_ids if policy_ids is not None else self.policy_ids():
+            try:
+                labels = self.version_labels(policy_id)
+            except PolicyError as exc:
+                errors.extend(exc.diagnostics)
+                continue
+            for label in labels:
+                try:
+                    loaded.append(self.load(policy_id, label))
+                except PolicyError as exc:
+                    errors.extend(d for d in exc.diagnostics if d not in errors)
+        if errors:
+            raise PolicyError(errors)
+        return loaded

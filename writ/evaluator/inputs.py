@@ -1,0 +1,403 @@
+"""A policy's input declarations in; its JSON Schema, and a converter from facts (JSON) to runtime values, out.
+
+Built once per policy version. `convert` is on the hot path: valid facts take a fast route, a reader generated
+for this model with every field's check unrolled (evaluator/readers.py; ~30x cheaper than even the validator's
+`is_valid`) that bails out at the first doubt; only then does the JSON Schema validator's `iter_errors` list every
+problem with its path. Tests check that the three agree: the generated reader, the plain per-field reading it
+unrolls (`convert_plain`), and the schema.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from functools import cache, reduce
+from typing import TYPE_CHECKING, Any
+
+from writ.dsl import ast
+from writ.dsl.errors import InputError, InputProblem, did_you_mean
+from writ.dsl.resolve import ResolvedPolicy
+from writ.dsl.types import Duration
+from writ.evaluator.readers import (
+    ABSENT,
+    READ_ERRORS,
+    Bad,
+    Converter,
+    FieldPlan,
+    GroupPlan,
+    ReaderParts,
+    build_reader,
+    read_fields,
+    read_plain,
+    reader_parts,
+)
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
+
+UNITS = ("days", "weeks", "months", "years")
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+_STRICT_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # Python's \d and $ are laxer than JSON Schema's
+_FRIENDLY = {"boolean": "true or false", "integer": "a whole number", "number": "a number", "string": "text",
+             "array": "a list", "object": "an object"}
+
+
+def _exact(kind: type) -> Converter:
+    """A converter for a JSON type that needs no conversion: `text` (str) and `bool` (bool, not int)."""
+    def convert(v: Any) -> object:
+        if type(v) is kind:
+            return v
+        raise Bad
+    return convert
+
+
+_bool, _text = _exact(bool), _exact(str)
+
+
+def _int(v: Any) -> object:
+    if type(v) is int or type(v) is float and v.is_integer():  # JSON Schema counts 3.0 as an integer
+        return int(v)
+    raise Bad
+
+
+def _decimal(v: Any) -> object:
+    if type(v) is int or type(v) is float and math.isfinite(v):
+        return Decimal(repr(v))  # the shortest repr: 7.5 -> Decimal('7.5'), not the binary expansion
+    raise Bad
+
+
+def _date(v: Any) -> object:
+    # fromisoformat also takes 20240101 and 2024-W01-1; with the dashes fixed it reads ASCII digits only.
+    if type(v) is str and len(v) == 10 and v[4] == "-" and v[7] == "-" and v.isascii():
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            pass
+    raise Bad
+
+
+def _duration(v: Any) -> object:
+    if type(v) is dict and len(v) == 2:
+        unit = v.get("unit")
+        if type(unit) is str and unit in UNITS and "amount" in v:
+            return Duration(_int(v["amount"]), unit)  # type: ignore[arg-type]
+    raise Bad
+
+
+def _is_date(v: object) -> bool:
+    """The `date` format, stricter than the pattern (Python's `\\d` takes any digit, `$` a final newline)."""
+    try:
+        return not isinstance(v, str) or _date(v) is not None
+    except Bad:
+        return False
+
+
+@cache
+def _validator_kind() -> tuple[Any, Any]:
+    """The JSON Schema validator class and format checker, built on first use: valid facts never need them, and
+    importing jsonschema costs a command-line run ~60 ms."""
+    from jsonschema import Draft202012Validator, FormatChecker, validators
+    formats = FormatChecker(formats=())
+    formats.checks("date")(_is_date)
+    # JSON numbers are finite: NaN and Infinity (which Python's json module lets through) are not numbers.
+    kind = validators.extend(Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "number", lambda _, v: type(v) is int or type(v) is float and math.isfinite(v)))
+    return kind, formats
+
+
+_PRIM_CONVERTERS: dict[str, Converter] = {"bool": _bool, "int": _int, "decimal": _decimal, "text": _text,
+                                          "date": _date, "duration": _duration}
+_PRIM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "bool": {"type": "boolean"}, "int": {"type": "integer"}, "decimal": {"type": "number"}, "text": {"type": "string"},
+    "date": {"type": "string", "format": "date", "pattern": DATE_PATTERN},
+    "duration": {"type": "object", "properties": {"amount": {"type": "integer"},
+                                                  "unit": {"type": "string", "enum": list(UNITS)}},
+                 "required": ["amount", "unit"], "additionalProperties": False},
+}
+_EXAMPLES: dict[str, object] = {"bool": False, "int": 0, "decimal": 0, "text": "", "date": "2024-01-01",
+                                "duration": {"amount": 0, "unit": "days"}}
+
+
+def _enum(values: tuple[str, ...]) -> Converter:
+    def convert(v: Any, allowed: frozenset[str] = frozenset(values)) -> object:
+        if type(v) is str and v in allowed:
+            return v
+        raise Bad
+    return convert
+
+
+def _list(item: Converter) -> Converter:
+    def convert(v: Any) -> object:
+        if type(v) is list:
+            return tuple(v) if item is _text and all(type(x) is str for x in v) else tuple([item(x) for x in v])
+        raise Bad
+    return convert
+
+
+_READER_HELPERS: dict[str, Any] = {"_Bad": Bad, "_ABSENT": ABSENT, "_int": _int, "_fromisoformat": date.fromisoformat}
+
+
+
+def literal_value(expr: ast.Expr) -> object:
+    """The runtime value of a default: a literal, a negated number, or a list of literals."""
+    match expr:
+        case ast.IntLit() | ast.DecimalLit() | ast.TextLit() | ast.DateLit() | ast.BoolLit():
+            return expr.value
+        case ast.MissingLit():
+            return None
+        case ast.DurationLit():
+            return Duration(expr.amount, expr.unit)
+        case ast.ListLit():
+            return tuple(literal_value(item) for item in expr.items)
+        case ast.Unary(op="-", operand=ast.IntLit() | ast.DecimalLit() as operand):
+            return -operand.value
+    raise ValueError(f"a default must be a literal, not `{type(expr).__name__}`")
+
+
+def json_value(value: object) -> object:
+    """A runtime value as JSON (for schema defaults and examples)."""
+    match value:
+        case date():
+            return value.isoformat()
+        case Decimal():
+            return int(value) if value == value.to_integral_value() else float(value)
+        case Duration():
+            return {"amount": value.amount, "unit": value.unit}
+        case tuple():
+            return [json_value(v) for v in value]
+    return value
+
+
+def _shown(value: object) -> str:
+    """A value as the integrator wrote it, shortened: `"13/04/2024"`, `true`, `{"a": 1, ...}`."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _join(path: str, part: str | int) -> str:
+    return f"{path}[{part}]" if isinstance(part, int) else f"{path}.{part}" if path else str(part)
+
+
+def _path_key(problem: InputProblem) -> tuple[tuple[str, int], ...]:
+    """Sort `a.b[10]` after `a.b[2]`: compare names as text and indices as numbers."""
+    parts = re.findall(r"\[(\d+)\]|([^.\[]+)", problem.path)
+    return tuple((name, -1) if name else ("", int(index)) for index, name in parts) + ((problem.message, 0),)
+
+
+class InputModel:
+    """The facts a policy version reads: schema, conversion to runtime values, and an example document."""
+
+    def __init__(self, policy: ResolvedPolicy) -> None:
+        self.policy = policy
+        self._records: dict[str, dict[str, Any]] = {}  # JSON Schema `$defs`
+        self._readers: dict[str, Converter] = {}
+        self._examples: dict[str, dict[str, Any]] = {}
+        self._groups: list[GroupPlan] = []
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        # An unnamed `input "...":` block (name "") declares top-level fields, keyed by their bare names.
+        top = tuple(f.name for g in policy.inputs.values() if not g.name for f in g.fields)
+        self._group_names = frozenset(n for n in policy.inputs if n) | frozenset(top)
+        for group in policy.inputs.values():
+            if group.name:
+                properties[group.name] = self._object_schema(group.fields, group.description, group.optional)
+                required += [] if group.optional else [group.name]
+            else:
+                node = self._object_schema(group.fields, None, group.optional)
+                properties.update(node["properties"])
+                required += node["required"]
+            prefix = f"{group.name}." if group.name else ""
+            plans = tuple(self._plan(f, prefix + f.name, group.optional) for f in group.fields)
+            names = frozenset(f.name for f in group.fields) if group.name else self._group_names
+            self._groups.append(GroupPlan(group.name, group.optional, plans, names))
+        self._schema: dict[str, Any] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"urn:writ:{policy.policy_id}:{policy.version}:facts",
+            "title": f"Facts for {policy.policy_id} version {policy.version}",
+            "type": "object", "properties": properties, "required": required, "additionalProperties": False,
+        }
+        if policy.header.title:
+            self._schema["description"] = policy.header.title
+        if self._records:
+            self._schema["$defs"] = self._records
+        self._checker: Validator | None = None
+        self._read = build_reader(self._groups, self._group_names, _READER_HELPERS)
+
+    @property
+    def _validator(self) -> Validator:
+        """The JSON Schema validator of this model's facts (built when the first problem needs describing)."""
+        if self._checker is None:
+            kind, formats = _validator_kind()
+            self._checker = kind(self._schema, format_checker=formats)
+        return self._checker
+
+    def schema(self, title: str | None = None) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of the facts document; a fresh copy the caller may change."""
+        schema: dict[str, Any] = json.loads(json.dumps(self._schema))
+        return {**schema, "title": title} if title is not None else schema
+
+    def _object_schema(self, fields: tuple[ast.Field, ...], description: str | None,
+                       optional: bool) -> dict[str, Any]:
+        return {"type": ["object", "null"] if optional else "object",
+                **({"description": description} if description else {}),
+                "properties": {f.name: self._field_schema(f, optional) for f in fields},
+                "required": [f.name for f in fields if not (optional or f.optional or f.default is not None)],
+                "additionalProperties": False}
+
+    def _field_schema(self, f: ast.Field, group_optional: bool) -> dict[str, Any]:
+        node = self._kind(f.type)[0]
+        if f.optional or group_optional:
+            node = _nullable(node)
+        if f.description:
+            node["description"] = f.description
+        if f.default is not None:
+            node["default"] = json_value(literal_value(f.default))
+        return node
+
+    def _plan(self, f: ast.Field, key: str, group_optional: bool) -> FieldPlan:
+        fallback = literal_value(f.default) if f.default is not None else None
+        required = not (group_optional or f.optional or f.default is not None)
+        convert = self._kind(f.type)[1]
+        kind, allowed = "", frozenset[str]()
+        if isinstance(f.type, ast.PrimType) and f.type.name in ("bool", "int", "text", "date"):
+            kind = f.type.name  # the generated reader checks these inline; others call `convert`
+        elif isinstance(f.type, ast.EnumType) or isinstance(f.type, ast.NamedType) and f.type.name in self.policy.enums:
+            kind = "enum"
+            allowed = frozenset(f.type.values if isinstance(f.type, ast.EnumType) else self.policy.enums[f.type.name].values)
+        return FieldPlan(f.name, key, convert, required, f.optional or group_optional, fallback, kind, allowed)
+
+    def _kind(self, t: ast.TypeExpr) -> tuple[dict[str, Any], Converter, object]:
+        """A declared type's JSON Schema, converter and example value."""
+        match t:
+            case ast.PrimType(name="date") if self.policy.header.effective:
+                return dict(_PRIM_SCHEMAS["date"]), _date, self.policy.header.effective.isoformat()
+            case ast.PrimType():
+                return json.loads(json.dumps(_PRIM_SCHEMAS[t.name])), _PRIM_CONVERTERS[t.name], _EXAMPLES[t.name]
+            case ast.ListType():
+                item_schema, item, _ = self._kind(t.item)
+                return {"type": "array", "items": item_schema}, _list(item), []
+            case ast.NamedType() if t.name in self.policy.records:
+                return {"$ref": f"#/$defs/{t.name}"}, self._record(t.name), self._examples[t.name]
+        values = t.values if isinstance(t, ast.EnumType) else self.policy.enums[t.name].values
+        return {"type": "string", "enum": list(values)}, _enum(values), values[0]
+
+    def _record(self, name: str) -> Converter:
+        """A record's reader, building its `$defs` schema and example on first use (it may contain itself)."""
+        if name in self._readers:
+            return self._readers[name]
+        record = self.policy.records[name]
+        names = frozenset(f.name for f in record.fields)
+        plans: list[FieldPlan] = []
+
+        def read(v: Any) -> object:
+            if type(v) is not dict:
+                raise Bad
+            out: dict[str, object] = {}
+            read_fields(v, frozen, names, out)
+            return out
+        self._readers[name], self._records[name], self._examples[name] = read, {}, {}
+        plans.extend(self._plan(f, f.name, False) for f in record.fields)
+        frozen = tuple(plans)
+        self._records[name] = self._object_schema(record.fields, record.description, False)
+        self._examples[name] = self._example_fields(record.fields)
+        return read
+
+    def convert(self, facts: object) -> dict[str, object]:
+        """Facts (parsed JSON) to runtime values keyed `group.field`; `InputError` lists every problem."""
+        try:
+            return self._read(facts)
+        except READ_ERRORS:
+            problems = self.problems(facts)
+        if not problems:  # the fast route is stricter than the schema: a bug, but never an empty error
+            problems = [InputProblem("", "does not match the input schema")]
+        raise InputError(problems)
+
+    def fill_defaults(self, values: dict[str, object]) -> dict[str, object]:
+        """`values` plus this model's fields it lacks, as if absent: a used policy runs on its user's values."""
+        missing = {plan.key: plan.fallback for group in self._groups for plan in group.fields
+                   if plan.key not in values}
+        return {**values, **missing} if missing else values
+
+    def reader_parts(self) -> ReaderParts:
+        """The converter as lines to fuse into a policy's generated code (see `evaluator.codegen.generate`)."""
+        return reader_parts(self._groups, self._group_names, _READER_HELPERS)
+
+    def convert_plain(self, facts: Any) -> dict[str, object]:
+        """The same reading as the generated reader, field plan by field plan (tests check the two agree)."""
+        return read_plain(self._groups, self._group_names, facts)
+
+    def problems(self, facts: object) -> list[InputProblem]:
+        """Every problem with the facts, sorted by path (empty when `convert` would succeed)."""
+        found: dict[str, str] = {}
+        for error in self._validator.iter_errors(facts):
+            for path, message in self._describe(error):
+                found.setdefault(path, message)
+        return sorted((InputProblem(p, m) for p, m in found.items()), key=_path_key)
+
+    def _describe(self, error: ValidationError) -> Iterator[tuple[str, str]]:
+        """One jsonschema error as (path, plain-English message) pairs."""
+        path = reduce(_join, error.absolute_path, "")
+        schema: Any = error.schema
+        if error.validator == "required" and isinstance(error.instance, dict):
+            for name in error.validator_value:  # type: ignore[union-attr]
+                if name not in error.instance:
+                    yield _join(path, name), "is required"
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = list(schema.get("properties", {}))
+            for name in error.instance:
+                if name not in known:
+                    hint = did_you_mean(str(name), known)
+                    yield _join(path, str(name)), f"unknown field `{name}`" + (f"; {hint}" if hint else "")
+        elif error.validator == "anyOf" and error.context:  # a nullable record: report its object branch
+            for sub in error.context:
+                if sub.relative_schema_path and sub.relative_schema_path[0] == 0:
+                    yield from self._describe(sub)
+        elif error.validator == "format" and _STRICT_DATE.fullmatch(str(error.instance)):
+            yield path, f"`{error.instance}` is not a real date"
+        else:
+            yield path, f"expected {self._expected(schema)}, got `{_shown(error.instance)}`"
+
+    def _expected(self, schema: Any) -> str:
+        if not isinstance(schema, dict):
+            return "a valid value"
+        if "$ref" in schema:
+            return "an object"
+        if "enum" in schema:
+            return "one of " + ", ".join(f"`{v}`" for v in schema["enum"] if v is not None)
+        if "pattern" in schema:
+            return "a date (YYYY-MM-DD)"
+        types = schema.get("type")
+        kind = next((t for t in types if t != "null"), "") if isinstance(types, list) else types
+        if kind == "object" and set(schema.get("properties", ())) == {"amount", "unit"}:
+            return 'a duration like {"amount": 26, "unit": "weeks"}'
+        return _FRIENDLY.get(str(kind), "a valid value")
+
+    def example(self) -> dict[str, Any]:
+        """A minimal valid facts document: every required group and field, with the plainest values."""
+        example: dict[str, Any] = {}
+        for g in self.policy.inputs.values():
+            if not g.optional:
+                fields = self._example_fields(g.fields)
+                example.update({g.name: fields} if g.name else fields)
+        return json.loads(json.dumps(example))  # a copy: record examples are shared
+
+    def _example_fields(self, fields: tuple[ast.Field, ...]) -> dict[str, Any]:  # required fields only
+        return {f.name: self._kind(f.type)[2] for f in fields if not (f.optional or f.default is not None)}
+
+
+def _nullable(node: dict[str, Any]) -> dict[str, Any]:
+    """Let a field's schema accept null as well (optional fields and fields of optional groups)."""
+    if "$ref" in node:
+        return {"anyOf": [node, {"type": "null"}]}
+    node["type"] = [node["type"], "null"]
+    if "enum" in node:
+        node["enum"] = [*node["enum"], None]
+    return node

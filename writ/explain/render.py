@@ -1,0 +1,296 @@
+"""An `Explanation` in, text for a terminal (optionally coloured) or a JSON-ready document out; also the shared wording.
+
+The text form is an indented tree: each output's value, the rule that decided
+it with its label and citation, and beneath it each condition with its value,
+the facts it read and, for a comparison, the quantities compared and by how
+much it failed; then what single change would make a failed condition hold.
+The sentence builders here (`comparison_words`, `counterfactual_words`,
+`visible_children`) are shared by the Markdown and HTML renderers so that
+every format says the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from decimal import Decimal
+from typing import IO, Any
+
+from writ.dsl.types import Duration
+from writ.explain.counterfactual import Counterfactual
+from writ.explain.tree import NOT_EVALUATED, Explanation, Step, walk
+from writ.explain.whynot import Comparison, period, weeks_days
+
+SCHEMA_VERSION = "2"
+SCHEMA_ID = "https://writ.example/schemas/explanation/2.json"
+
+_DATE_OPS = {"=": "on", "!=": "not on", "<": "before", "<=": "on or before", ">": "after", ">=": "on or after"}
+_NUM_OPS = {"=": "equal to", "!=": "other than", "<": "less than", "<=": "at most", ">": "more than", ">=": "at least"}
+_SYMBOLS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+
+
+def to_json_value(value: Any) -> Any:
+    """A runtime value as the contract's JSON: ISO dates, numbers for decimals, null for missing."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Duration):
+        return {"amount": to_json_value(value.amount), "unit": value.unit}
+    if isinstance(value, (tuple, list)):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json_value(v) for k, v in value.items()}
+    if value is NOT_EVALUATED:
+        return None
+    return str(value)
+
+
+def show(value: Any) -> str:
+    """A value for people: `2024-04-06`, `1.5`, `26 weeks`, `missing`, `[a, b]`."""
+    if value is NOT_EVALUATED:
+        return "not evaluated"
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return str(value)
+
+
+def _side(text: str, value: Any) -> str:
+    shown = show(value)
+    return shown if text in (shown, f'"{shown}"') else f"{text} ({shown})"
+
+
+def comparison_words(c: Comparison) -> str:
+    """`failed: from a (d1) to b (d2) is 23 weeks 2 days; 26 weeks are required (k): 2 weeks 5 days short`."""
+    e = c.elapsed
+    if e is not None:
+        said = (f"from {_side(e.start, e.start_value)} to {_side(e.end, e.end_value)} is {period(e)}; "
+                f"{show(e.required_value)} {'is' if e.required_value.amount == 1 else 'are'} required"
+                + ("" if e.required == show(e.required_value) else f" ({e.required})"))
+        if c.held:
+            return f"held: {said}"
+        return f"failed: {said}: {weeks_days(e.shortfall_days)} short"
+    dates = isinstance(c.left, dt.date)
+    words = (_DATE_OPS if dates else _NUM_OPS).get(c.op, c.op)
+    if c.held:
+        return f"held: {_side(c.left_text, c.left)} {_SYMBOLS.get(c.op, c.op)} {_side(c.right_text, c.right)}"
+    said = f"failed: {_side(c.left_text, c.left)} is not {words} {_side(c.right_text, c.right)}"
+    if c.margin is not None and c.op not in ("=", "!="):
+        amount = weeks_days(c.margin) if c.unit == "days" and c.margin >= 7 else (
+            f"{c.margin} day{'s' if c.margin != 1 else ''}" if c.unit == "days" else show(c.margin))
+        said += f" (off by {amount})"
+    return said
+
+
+def counterfactual_words(cf: Counterfactual, verb: str = "would hold") -> str:
+    """`would hold with application.received_on on or after 2024-05-20 (19 days later)`."""
+    if cf.relation == "in":
+        options = list(cf.bound)
+        target = f"= {show(options[0])}" if len(options) == 1 else "one of " + ", ".join(show(v) for v in options)
+        said = f"{verb} with {cf.input} {target} (now {show(cf.current)})"
+    elif cf.kind in ("date", "int", "decimal"):
+        ops = _DATE_OPS if cf.kind == "date" else _NUM_OPS
+        relation = {"<": "<=", ">": ">="}.get(cf.relation, cf.relation)   # proposed is already past a strict bound
+        said = f"{verb} with {cf.input} {ops[relation]} {show(cf.proposed)}"
+        if cf.delta:
+            size = abs(cf.delta)
+            if cf.kind == "date":
+                said += f" ({size} day{'s' if size != 1 else ''} {'later' if cf.delta > 0 else 'earlier'})"
+            else:
+                said += f" ({show(size)} {'more' if cf.delta > 0 else 'fewer'})"
+    else:
+        said = f"{verb} with {cf.input} = {show(cf.proposed)} (now {show(cf.current)})"
+    if not cf.verified:
+        said += " [not confirmed by re-evaluation]"
+    if cf.output_changes:
+        said += "; then " + ", ".join(f"{k} would be {show(v[1])}" for k, v in cf.output_changes.items())
+    return said
+
+
+def visible_children(step: Step, full: bool) -> list[Step]:
+    """The branches that mattered: failed items of a failed `all of`, the first held item of a held `any of`."""
+    children = step.children
+    if full:
+        return children
+    children = [c for c in children if not (c.kind == "exception" and c.value is not True)]
+    if step.kind == "condition" and step.text.endswith(" of") and isinstance(step.value, bool):
+        if step.text.startswith("all") and step.value is False:
+            return [c for c in children if c.value is False] or children
+        if step.text.startswith("any") and step.value is True:
+            return [c for c in children if c.value is True][:1]
+        if step.text.startswith("none") and step.value is False:
+            return [c for c in children if c.value is True]
+    return children
+
+
+def output_summary(step: Step, full: bool) -> list[str]:
+    """Lines under an output: what single changes would alter it, or that none would; facts still needed."""
+    lines = []
+    if step.needed:
+        lines.append("missing: would need " + ", ".join(step.needed))
+    name = step.name or step.id
+    shown = [s for s in _visible_walk(step, full)]
+    cfs = [cf for s in shown for cf in s.counterfactuals]
+    changing = [cf for cf in cfs if cf.verified and name in cf.output_changes]
+    for cf in changing:
+        lines.append(f"to change {name}: {cf.input} → {show(cf.proposed)}")
+    if not changing and step.value is False and any(s.value is False and s.kind == "condition" for s in shown):
+        lines.append(f"no single change to one fact makes {name} true")
+    return lines
+
+
+def _visible_walk(step: Step, full: bool) -> list[Step]:
+    out = [step]
+    for child in visible_children(step, full):
+        out.extend(_visible_walk(child, full))
+    return out
+
+
+def mark(step: Step) -> str:
+    if step.value is NOT_EVALUATED:
+        return "·"
+    if step.value is True:
+        return "✓"
+    if step.value is False:
+        return "✗"
+    return "="
+
+
+def headline(step: Step) -> str:
+    """The one-line description of a step (without its mark)."""
+    head = step.label or step.text or step.name or step.id
+    parts = [head]
+    if step.kind == "row":
+        parts = [f"row `{step.text}`" + (f" ({step.label})" if step.label else "")]
+    elif step.kind == "default":
+        parts = [f"overrides the default: {head}"]
+    elif step.kind in ("rule", "condition", "when", "exception") and isinstance(step.value, bool):
+        if step.label and step.text and step.text != step.label and step.kind != "rule":
+            parts.append(f"({step.text})")
+    elif step.value is not NOT_EVALUATED and step.kind not in ("row", "otherwise"):
+        parts.append(f"= {show(step.value)}")
+    if not step.reached and step.kind == "condition" and step.value is not NOT_EVALUATED:
+        parts.append("(not reached at run time)")
+    elif step.value is NOT_EVALUATED and step.kind != "default":
+        parts.append("(not evaluated: an earlier condition decided)")
+    if step.kind == "exception" and step.value is True:
+        parts.append("— exception applied")
+    if step.citation:
+        parts.append(f"[{step.citation}]")
+    if step.policy and step.kind in ("rule", "value", "decide", "table"):
+        parts.append(f"({step.policy})")
+    return " ".join(parts)
+
+
+def details(step: Step) -> list[str]:
+    """The lines under a step: the comparison, the facts read, the changes that would flip it."""
+    out = []
+    if step.comparison is not None:
+        out.append(comparison_words(step.comparison))
+    if step.inputs:
+        out.append("read: " + ", ".join(f"{k} = {show(v)}" for k, v in step.inputs.items()))
+    verb = "would not apply" if step.kind == "exception" else "would hold"
+    out.extend(counterfactual_words(cf, verb) for cf in step.counterfactuals)
+    return out
+
+
+def render_text(explanation: Explanation, full: bool = False) -> str:
+    """The plain-text tree; without `full`, branches that did not decide the result are left out."""
+    lines = [f"{explanation.policy_id} version {explanation.version} (in force from {show(explanation.effective)})"]
+    if explanation.on is not None:
+        lines[0] += f", decided on {show(explanation.on)}"
+    for step in explanation.steps:
+        lines.append("")
+        lines.append(f"{step.name or step.id} = {show(explanation.outputs.get(step.name or step.id))}")
+        lines.extend("  " + line for line in output_summary(step, full))
+        _walk(step, 1, lines, full)
+    return "\n".join(lines) + "\n"
+
+
+def _walk(step: Step, depth: int, lines: list[str], full: bool) -> None:
+    pad = "  " * depth
+    lines.append(f"{pad}{mark(step)} {headline(step)}")
+    lines.extend(f"{pad}    {detail}" for detail in details(step))
+    for child in visible_children(step, full):
+        _walk(child, depth + 1, lines, full)
+
+
+def print_text(explanation: Explanation, full: bool = False, file: IO[str] | None = None) -> None:
+    """Print the text tree; coloured with rich when the stream is a terminal (held green, failed red)."""
+    stream = file or sys.stdout
+    text = render_text(explanation, full)
+    if not stream.isatty():
+        stream.write(text)
+        return
+    from rich.console import Console
+    from rich.text import Text
+    console = Console(file=stream, highlight=False)
+    styles = {"✓": "green", "✗": "red", "·": "dim"}
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        style = styles.get(stripped[:1], "bold" if line and not line.startswith(" ") else "")
+        if stripped.startswith(("failed:", "would hold", "no single", "missing:")):
+            style = "yellow"
+        console.print(Text(line, style=style))
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": step.id, "kind": step.kind, "rule": step.name, "policy": step.policy, "label": step.label,
+        "citation": step.citation, "text": step.text, "value": to_json_value(step.value),
+        "evaluated": step.value is not NOT_EVALUATED, "reached": step.reached,
+        "inputs": {k: to_json_value(v) for k, v in step.inputs.items()},
+    }
+    if step.comparison is not None:
+        c = step.comparison
+        data["comparison"] = {"left": to_json_value(c.left), "op": c.op, "right": to_json_value(c.right),
+                              "left_text": c.left_text, "right_text": c.right_text, "held": c.held,
+                              "margin": to_json_value(c.margin), "unit": c.unit, "words": comparison_words(c)}
+    if step.counterfactuals:
+        data["counterfactuals"] = [counterfactual_json(cf) for cf in step.counterfactuals]
+    if step.needed:
+        data["needed"] = list(step.needed)
+    if step.overridden_by:
+        data["overridden_by"] = step.overridden_by
+    data["children"] = [step_json(c) for c in step.children]
+    return data
+
+
+def counterfactual_json(cf: Counterfactual) -> dict[str, Any]:
+    return {"input": cf.input, "kind": cf.kind, "current": to_json_value(cf.current),
+            "proposed": to_json_value(cf.proposed), "relation": cf.relation, "bound": to_json_value(cf.bound),
+            "delta": to_json_value(cf.delta), "verified": cf.verified,
+            "output_changes": {k: {"before": to_json_value(a), "after": to_json_value(b)}
+                               for k, (a, b) in cf.output_changes.items()},
+            "words": counterfactual_words(cf)}
+
+
+def render_json(explanation: Explanation) -> dict[str, Any]:
+    """The versioned document (`explain/explanation.schema.json`): policy, version, hash, outputs, steps."""
+    return {
+        "$schema": SCHEMA_ID,
+        "explanation_schema": SCHEMA_VERSION,
+        "policy": explanation.policy_id,
+        "version": explanation.version,
+        "effective": to_json_value(explanation.effective),
+        "on": to_json_value(explanation.on),
+        "content_hash": explanation.content_hash,
+        "outputs": {k: to_json_value(v) for k, v in explanation.outputs.items()},
+        "missing_information": {s.name or s.id: list(s.needed) for s in explanation.steps if s.needed},
+        "explanation": [step_json(s) for s in explanation.steps],
+    }
+
+
+__all__ = ["SCHEMA_VERSION", "comparison_words", "counterfactual_words", "details", "headline", "mark",
+           "output_summary", "print_text", "render_json", "render_text", "show", "step_json", "to_json_value",
+           "visible_children", "walk"]

@@ -1,0 +1,140 @@
+"""A comparison node and its run in, the quantities it compared and how far it was from holding out.
+
+"Why not" must speak in the rule's own terms. A condition such as
+`person.service_start + qualifying_service <= application.received_on` is
+about elapsed time, so it is described as "from service_start to received_on
+is 23 weeks 2 days; 26 weeks are required", with the shortfall; any other
+comparison is described by its two sides, the named quantities inside them,
+and the distance between the sides. Only numbers and structure are produced
+here; `render` words them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from writ.dsl import ast
+from writ.dsl import types as T
+from writ.evaluator.codegen import UNSET
+from writ.explain.context import Context, refs
+
+FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
+
+
+@dataclass
+class Elapsed:
+    """`start + required op end` over dates: the time from start to end against the time required."""
+
+    start: str
+    start_value: dt.date
+    end: str
+    end_value: dt.date
+    required: str
+    required_value: T.Duration
+    elapsed_days: int
+    elapsed_months: int
+    shortfall_days: int            # days `end` must move (later for <=, earlier for >=) for the comparison to hold
+
+
+@dataclass
+class Comparison:
+    """The two sides of a comparison, the quantities they read, and the distance from holding."""
+
+    op: str
+    left: Any
+    right: Any
+    left_text: str
+    right_text: str
+    held: bool
+    terms: list[tuple[str, Any]] = field(default_factory=list)
+    margin: Any = None             # how far the failed comparison is from holding (days for dates), None if held
+    unit: str | None = None        # "days" when margin counts days
+    elapsed: Elapsed | None = None
+
+
+def compare(e: ast.Compare, ctx: Context, text: Any) -> Comparison | None:
+    """The comparison described with its quantities; None when a side has no value (never reached)."""
+    left, right = ctx.peek(e.left), ctx.peek(e.right)
+    held = ctx.peek(e)
+    if UNSET in (left, right, held) or left is None or right is None:
+        return None
+    result = Comparison(e.op, left, right, text(e.left), text(e.right), bool(held))
+    for ref in refs(e):
+        value = ctx.ref_value(ref)
+        if value is not UNSET and not isinstance(value, tuple):
+            result.terms.append((ctx.prefix + ref.name if _is_input(ctx, ref) else ref.name, value))
+    if not held:
+        result.margin, result.unit = _margin(e.op, left, right)
+    result.elapsed = _elapsed(e, ctx, text)
+    return result
+
+
+def _is_input(ctx: Context, ref: ast.Ref) -> bool:
+    target = ctx.target(ref)
+    return target is not None and target.kind == "input"
+
+
+def _margin(op: str, left: Any, right: Any) -> tuple[Any, str | None]:
+    """How much the left side must move for `left op right` to hold (always positive)."""
+    gap: Any
+    unit: str | None
+    if isinstance(left, dt.date) and isinstance(right, dt.date):
+        gap, unit = abs(left.toordinal() - right.toordinal()), "days"
+    elif isinstance(left, T.Duration) and isinstance(right, T.Duration):
+        a, b = left.in_days(), right.in_days()
+        if a is None or b is None:
+            return None, None
+        gap, unit = abs(a - b), "days"
+    elif isinstance(left, (int, Decimal)) and isinstance(right, (int, Decimal)) and not isinstance(left, bool):
+        gap, unit = abs(left - right), None
+    else:
+        return None, None
+    if op in ("<", ">") and isinstance(gap, int):
+        gap += 1
+    elif op in ("<", ">"):
+        return gap, unit  # strictly more than this much, for decimals
+    return gap, unit
+
+
+def _elapsed(e: ast.Compare, ctx: Context, text: Any) -> Elapsed | None:
+    """Recognise `a + k op b` (or `b op a + k`) over dates with a duration k: a minimum period."""
+    op: str = e.op
+    sum_side, other = e.left, e.right
+    if not isinstance(sum_side, ast.Binary):
+        sum_side, other, op = e.right, e.left, FLIP[op]
+    if not (isinstance(sum_side, ast.Binary) and sum_side.op == "+" and op in ("<=", "<")):
+        return None
+    start, required, end = ctx.peek(sum_side.left), ctx.peek(sum_side.right), ctx.peek(other)
+    if not (isinstance(start, dt.date) and isinstance(required, T.Duration) and isinstance(end, dt.date)):
+        return None
+    boundary = ctx.program.dates.add(start, required)
+    shortfall = max(0, boundary.toordinal() - end.toordinal() + (1 if op == "<" else 0))
+    months = ctx.program.dates.between("months", start, end)
+    return Elapsed(text(sum_side.left), start, text(other), end, text(sum_side.right), required,
+                   end.toordinal() - start.toordinal(), months, shortfall)
+
+
+def weeks_days(days: int) -> str:
+    """`163` -> `23 weeks 2 days`: a period in the units people count service in."""
+    sign = "-" if days < 0 else ""
+    weeks, rest = divmod(abs(days), 7)
+    parts = []
+    if weeks:
+        parts.append(f"{weeks} week{'s' if weeks != 1 else ''}")
+    if rest or not weeks:
+        parts.append(f"{rest} day{'s' if rest != 1 else ''}")
+    return sign + " ".join(parts)
+
+
+def period(elapsed: Elapsed) -> str:
+    """The elapsed time in the unit of the requirement (weeks and days, or whole months/years)."""
+    unit = elapsed.required_value.unit
+    if unit in ("days", "weeks"):
+        return weeks_days(elapsed.elapsed_days) if unit == "weeks" else f"{elapsed.elapsed_days} days"
+    months = elapsed.elapsed_months
+    if unit == "years":
+        return f"{months // 12} year{'s' if months // 12 != 1 else ''} {months % 12} month{'s' if months % 12 != 1 else ''}"
+    return f"{months} month{'s' if months != 1 else ''}"
