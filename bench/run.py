@@ -185,7 +185,7 @@ def compile_seconds(repeat: int, cold: bool) -> float:
         "    policy = ws.policy(pid)\n"
         "    for info in policy.versions():\n"
         "        program = policy.version(info.version)\n"
-        "        program.function(program.outputs, False)\n"
+        "        program.prepare()\n"
         "print(time.perf_counter() - start)\n"
     )
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import writ
-from writ.explain.counterfactual import Counterfactual
-from writ.explain.render import to_json_value
+from writ.evaluator.counterfactual import Counterfactual
+from writ.evaluator.values import to_json_value
 from writ.explain.tree import Explanation, Step, explain, walk
 
 ROOT = Path(__file__).parent.parent

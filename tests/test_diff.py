@@ -102,7 +102,7 @@ def _fresh() -> writ.Policy:
 
 
 def _outputs(version: str, facts: dict[str, Any]) -> dict[str, Any]:
-    from writ.explain.render import to_json_value
+    from writ.evaluator.values import to_json_value
     policy = _fresh()
     decision = policy.evaluate(_project(policy, version, facts), version=version)
     return {k: to_json_value(v) for k, v in decision.outputs.items()}

@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import writ
-from writ.evaluator.codegen import UNSET
-from writ.evaluator.engine import Program
+from writ.evaluator.engine import TRACED, Program
 
 DEMO = Path(__file__).parent / "fixtures" / "policies" / "demo"
 
@@ -66,10 +65,11 @@ def test_trace_marks_short_circuited_conditions(policy: writ.Policy) -> None:
     d = policy.evaluate(case(person__employed=False), explain=True)
     assert d.trace is not None
     assert d.trace.definitions["eligible"] is False
-    rule = d.program.policy.definitions["eligible"]  # type: ignore[union-attr]
-    items = rule.body.items  # type: ignore[union-attr]
-    assert d.trace.value(items[0]) is False
-    assert d.trace.value(items[1]) is UNSET  # never reached: `all of` stopped at the first failure
+    rule = d.program.definitions["eligible"]  # type: ignore[union-attr]
+    items = rule.body.cond.items  # type: ignore[union-attr]
+    assert d.trace.value(items[0]) is False and d.trace.reached(items[0])
+    # `all of` stopped at the first failure: the rest was not reached, but evaluated apart for the explanation
+    assert not d.trace.reached(items[1]) and d.trace.value(items[1]) in (True, False)
 
 
 def test_trace_off_and_on_agree(policy: writ.Policy) -> None:
@@ -126,21 +126,24 @@ def test_known_durations_compile_to_direct_calls(policy: writ.Policy) -> None:
 
 def test_decimal_columns_compare_with_decimal_bounds(policy: writ.Policy) -> None:
     program = policy.version()
-    built = program.function(program.outputs, False)
+    built = program.function(program.outputs)
     bounds = [v for k, v in built.generated.globals.items() if k.startswith("_K")]
     assert Decimal(6) in bounds and all(type(b) is not int for b in bounds)
     for hours, minutes in ((5.99, 30), (6, 35), (6.0, 35), (6.99, 35), (7, 40)):
         assert policy.evaluate(case(application__hours=hours)).outputs["refreshment_minutes"] == minutes
 
 
-def test_function_keeps_tuples_in_asked_order(policy: writ.Policy) -> None:
+def test_function_keeps_results_in_asked_order(policy: writ.Policy) -> None:
     program = policy.version()
     values = program.inputs.convert(case())
     names = ("route", "eligible")
-    assert program.function(names, False).function(values, None) == ("statutory", True)
-    results, nodes, definitions = program.function(names, True).function(values, None)
-    assert results == ("statutory", True) and len(nodes) == len(program.function(names, True).generated.nodes)
-    assert len(definitions) == len(program.function(names, True).generated.definitions)
+    plain = program.function(names).outputs(values, None)
+    assert list(plain.items()) == [("route", "statutory"), ("eligible", True)]
+    traced = program.function(names, TRACED)
+    results, nodes, flags, definitions, used = traced.outputs(values, None)
+    assert list(results.items()) == list(plain.items())
+    assert len(nodes) == len(traced.generated.slots) and len(flags) == len(traced.generated.regions)
+    assert tuple(definitions) == traced.generated.definitions and used == {}
 
 
 def test_repeated_outputs_are_answered_once(policy: writ.Policy) -> None:
@@ -202,7 +205,7 @@ def test_fused_decide_agrees_with_convert_then_run_on_every_policy_case() -> Non
             on = test.get("on", test.get(True))
             try:
                 program, when = policy.program_for(facts, dt.date.fromisoformat(str(on)) if on else None)
-                built = program.function(program.outputs, False)
+                built = program.function(program.outputs)
                 values = program.inputs.convert(facts)
             except writ.WritError:
                 continue

@@ -55,7 +55,7 @@ class Workspace:
         key = (loaded.policy_id, loaded.version)
         program = self._programs.get(key)
         if program is None:
-            program = Program(loaded.compiled, loaded.content_hash, self._resolver_for(loaded))
+            program = Program(loaded.ir, loaded.compiled, loaded.content_hash, self._resolver_for(loaded))
             self._programs[key] = program
         return program
 
@@ -250,7 +250,8 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
     decision to have been traced (`evaluate(..., explain=True)`) and the
     policy library's `sources` (`policy.library.sources`) to quote the rules.
     """
-    from writ.explain.render import render_json, to_json_value
+    from writ.evaluator.values import to_json_value
+    from writ.explain.render import render_json
     document: dict[str, Any] = {
         "policy": decision.policy_id, "version": decision.version,
         "effective": to_json_value(decision.effective),

@@ -35,7 +35,7 @@ import orjson
 
 from writ.api import Policy, load
 from writ.dsl.errors import InputError, InputProblem, NotFoundError, WritError
-from writ.explain.render import to_json_value
+from writ.evaluator.values import to_json_value
 
 CHUNK = 5000  # cases per job: fewer, larger jobs cost the parent less; 8 in flight stay under ~15 MB
 Row = tuple[int, dict[str, str]]  # (line number, a CSV row as {column: cell})

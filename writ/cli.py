@@ -151,7 +151,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     """`writ eval` / `writ explain`: outputs (eval) or the explanation (explain) in the chosen format."""
-    from writ.explain.render import print_text, render_json, render_text, to_json_value
+    from writ.evaluator.values import to_json_value
+    from writ.explain.render import print_text, render_json, render_text
     from writ.explain.tree import explain as build
     policy = _load(args.policy)
     facts = _read_facts(args.input)

@@ -22,7 +22,8 @@ from typing import Any
 
 from writ.dsl.errors import InputError, InputProblem, NotFoundError, WritError
 from writ.evaluator.engine import Decision
-from writ.explain.render import render_json, to_json_value
+from writ.evaluator.values import to_json_value
+from writ.explain.render import render_json
 from writ.explain.tree import explain
 
 RECORD_SCHEMA = "1"

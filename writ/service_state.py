@@ -32,8 +32,7 @@ class Registry:
         described: dict[tuple[str, str], dict[str, Any]] = {}
         for version in loaded:
             program = workspace.program(version)
-            for traced in (False, True):  # build the generated code now, not on the first request
-                program.function(program.outputs, traced)
+            program.prepare()  # build the generated code now, not on the first request
             described[(version.policy_id, version.version)] = workspace.policy(version.policy_id).describe(version.version)
         policies = {pid: workspace.policy(pid) for pid in workspace.library.policy_ids()}
         known = {pid: set().union(*(set(program.policy.definitions) for program in

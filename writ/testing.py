@@ -18,7 +18,7 @@ import yaml
 
 from writ.api import Policy, Workspace
 from writ.dsl.errors import InputError, WritError
-from writ.explain.render import to_json_value
+from writ.evaluator.values import to_json_value
 
 _KEYS = {"name", "input", "on", "version", "expect", "expect_error", "description"}
 

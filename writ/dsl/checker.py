@@ -11,7 +11,7 @@ from writ.dsl.analysis import analyse_exceptions, analyse_table
 from writ.dsl.errors import Diagnostic, PolicyError, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.typecheck import ExprTyper
-from writ.dsl.typerules import Env, RefTarget, fits, present_if_false, present_if_true, walk
+from writ.dsl.typerules import Env, RefTarget, cond_facts, fits, present_if_false, present_if_true, walk
 from writ.dsl.types import (
     BOOL,
     DATE,
@@ -240,7 +240,7 @@ class _Checker(ExprTyper):
             case ast.CondBlock():
                 for item in cond.items:
                     self.rule_condition(item, env)
-                    env = env.knowing(_facts(item, cond.kind == "all"))
+                    env = env.knowing(cond_facts(item, cond.kind == "all"))
             case _:
                 assert_never(cond)
 
@@ -311,22 +311,6 @@ class _Checker(ExprTyper):
                 self.expr_types[id(ref)] = ERROR
             else:
                 self.expr(ref, Env())
-
-
-def _facts(item: ast.Cond, held: bool) -> frozenset[str]:
-    """Names known present after `item` held (in `all of`) or failed (in `any of` / `none of`)."""
-    match item:
-        case ast.CondExpr():
-            return present_if_true(item.expr) if held else present_if_false(item.expr)
-        case ast.CondBlock():
-            if (item.kind == "all") == held:
-                out: frozenset[str] = frozenset()
-                for sub in item.items:
-                    out |= _facts(sub, held)
-                return out
-            return frozenset()
-        case _:
-            assert_never(item)
 
 
 def _citations(policy: ResolvedPolicy) -> Iterator[ast.Citation]:

@@ -14,11 +14,12 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from writ.dsl import ast
+from writ.dsl import ast, ir
 from writ.dsl.cache import parse_cached
 from writ.dsl.checker import CheckedPolicy, check
 from writ.dsl.compiler import CompiledPolicy, compile_policy
 from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
+from writ.dsl.lower import lower
 from writ.dsl.resolve import ResolvedPolicy, resolve
 
 
@@ -33,6 +34,7 @@ class LoadedVersion:
     resolved: ResolvedPolicy
     checked: CheckedPolicy
     compiled: CompiledPolicy
+    ir: ir.Program
     content_hash: str
 
     @property
@@ -145,7 +147,7 @@ class Library:
             digest.update(Path(name).read_bytes())
         for alias in sorted(used):
             digest.update(used[alias].content_hash.encode())
-        return LoadedVersion(folder.policy_id, version, path, parsed, resolved, checked, compiled,
+        return LoadedVersion(folder.policy_id, version, path, parsed, resolved, checked, compiled, lower(compiled),
                              digest.hexdigest()[:16])
 
     def _used_version(self, uses: ast.Uses) -> LoadedVersion:

@@ -178,6 +178,22 @@ def present_if_false(e: ast.Expr) -> frozenset[str]:
     return frozenset()
 
 
+def cond_facts(item: ast.Cond, held: bool) -> frozenset[str]:
+    """Names known present after `item` held (in `all of`) or failed (in `any of` / `none of`)."""
+    match item:
+        case ast.CondExpr():
+            return present_if_true(item.expr) if held else present_if_false(item.expr)
+        case ast.CondBlock():
+            if (item.kind == "all") == held:
+                out: frozenset[str] = frozenset()
+                for sub in item.items:
+                    out |= cond_facts(sub, held)
+                return out
+            return frozenset()
+        case _:
+            assert_never(item)
+
+
 def children(e: ast.Expr) -> tuple[ast.Expr, ...]:
     """The direct sub-expressions of `e`, in source order."""
     match e:

@@ -1,227 +1,220 @@
-"""A compiled policy (graph + checked types) in, Python source for one evaluation function out.
+"""An `ir.Program` in, the Python source of its evaluation functions out: the row backend and its traced mode.
 
-Like Jinja2 compiling templates, each policy version is turned once into
-straight-line Python: one local per definition, computed in dependency order,
-only for the definitions the asked outputs need. Per case there is no AST walk
-and no dispatch: literals are hoisted into globals (an int compared with a
-decimal as a Decimal, so the comparison stays within one type), date
-arithmetic by a duration known at build time is a `timedelta` addition or a
-direct call of the DateOps method for its unit, and the outputs come back as
-one dict display. With tracing on, every expression node's value is also kept
-in a local (`_tK := ...`), which costs a store per node and lets `explain/`
-show each step. The source is generated from the AST alone, so a policy file
-can never run arbitrary Python: names come from the checker's resolution and
-every literal goes through `repr` or a global.
+Like Jinja2 compiling templates, each policy version becomes straight-line
+Python once: one local per definition, computed in dependency order, only for
+the definitions the asked outputs need; per case there is no tree walk and no
+dispatch. Names come from the renaming pass (evaluator/naming.py), values
+that are not plain literals are hoisted into globals, so a policy file can
+never run arbitrary Python.
 
-The source defines `_outputs(v, _on)`, returning `{output: value}` (traced:
-also the tuple of node values and `{definition: value}`), and `_run(v, _on)`,
-the same results as tuples in output (and definition) order. Given the input
-model's reader (evaluator/readers.py), untraced source also defines
-`_decide(f, _on)`: the reader's lines and the rules' in one function, the
-facts read straight into the locals the rules use, returning the converted
-values and the outputs; it raises what the reader raises on facts it doubts.
+Three modes share this generator:
+- plain: the fast path. Date shifts by a known number of days are inline
+  `timedelta` additions; an overflow there raises Python's own error, which
+  the engine answers by re-running the case checked.
+- traced: also records what an explanation needs. Every computed node keeps
+  its value in a local (`_t<nid>`); a condition after an `all of` has failed
+  (or an `any of` has held) is still evaluated, apart, when the conditions
+  before it proved present what it reads (`ir.CondItem.guard`), with region
+  flags (`_r<nid>`) saying it was not reached; used policies run traced too.
+- checked: every node that can fail runs under `_chk`, which turns any
+  arithmetic failure into an `EvaluationError` naming the node's expression
+  and source location. Used only to diagnose a failure of the other modes.
+
+The source defines `_outputs(v, _on)` (converted facts keyed by path in) and,
+given the input model's reader (evaluator/readers.py), `_decide(f, _on)`: the
+reader's lines and the rules' in one function, the facts read straight into
+the locals the rules use, returning the converted values before the results.
+Plain results are `{output: value}`; traced results are that, the recorded
+node values, the region flags, `{definition: value}` and the used policies'
+traces, in that order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, assert_never
 
-from writ.dsl import ast
+from writ.dsl import ir
 from writ.dsl import types as T
-from writ.dsl.checker import CheckedPolicy
-from writ.dsl.compiler import CompiledPolicy
+from writ.evaluator.naming import Names, rename
 from writ.evaluator.readers import ReaderParts
 
-UNSET: Any = type("Unset", (), {"__repr__": lambda self: "<not evaluated>"})()
+UNSET: Any = type("Unset", (), {"__repr__": lambda self: "<not evaluated>", "__slots__": ()})()
 
 _PY_OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_SMALL_INT = 2**62
 
 
-def _mangle(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+@dataclass(frozen=True)
+class Mode:
+    traced: bool = False
+    checked: bool = False
 
 
 @dataclass
 class Generated:
-    """The generated source, the globals it needs, and the traced nodes by index."""
+    """The source, the globals it needs, and the layout of a traced run's results."""
 
     source: str
     globals: dict[str, Any]
-    nodes: list[Any] = field(default_factory=list)
-    definitions: list[str] = field(default_factory=list)
-    used: dict[str, list[str]] = field(default_factory=dict)
+    slots: tuple[int, ...] = ()       # nids whose values a traced run returns, in order
+    regions: tuple[int, ...] = ()     # nids of conditions with a reached flag, in order
+    definitions: tuple[str, ...] = ()  # the definitions computed, in order
+    used: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class _Gen:
-    def __init__(self, compiled: CompiledPolicy, traced: bool, constants: dict[str, Any]):
-        self.compiled = compiled
+    def __init__(self, program: ir.Program, names: Names, mode: Mode, constants: Mapping[str, Any]):
+        self.program = program
+        self.names = names
+        self.mode = mode
         self.constants = constants
-        self.checked: CheckedPolicy = compiled.checked
-        self.traced = traced
         self.globals: dict[str, Any] = {}
-        self.nodes: list[Any] = []
-        self.node_index: dict[int, int] = {}
-        self.inputs: set[str] = set()
-        self.used: dict[str, set[str]] = {}
-        self.lines: list[str] = []
+        self.slots: dict[int, None] = {}
+        self.regions: dict[int, None] = {}
+        self.inputs: dict[str, None] = {}
+        self.used: dict[str, dict[str, None]] = {}
         self.in_loop = 0
+        self.current = ""  # the definition being generated, for located errors
 
-    # -- helpers
+    # -- values
     def hoist(self, value: Any, prefix: str = "K") -> str:
         name = f"_{prefix}{len(self.globals)}"
         self.globals[name] = value
         return name
 
-    def trace_id(self, node: Any) -> int | None:
-        if not self.traced or self.in_loop:
-            return None
-        key = id(node)
-        if key not in self.node_index:
-            self.node_index[key] = len(self.nodes)
-            self.nodes.append(node)
-        return self.node_index[key]
+    def const(self, value: Any) -> str:
+        if value is None or type(value) in (bool, str) or (type(value) is int and abs(value) < _SMALL_INT):
+            return repr(value)
+        return self.hoist(value)
 
-    def wrap(self, node: Any, code: str) -> str:
-        k = self.trace_id(node)
-        return code if k is None else f"(_t{k} := {code})"
-
-    def type_of(self, expr: ast.Expr) -> T.Type:
-        return T.strip_optional(self.checked.expr_types.get(id(expr), T.ERROR))
+    def leaf(self, e: ir.Expr) -> str | None:
+        match e:
+            case ir.Const(value=v):
+                return self.const(v)
+            case ir.Input(path=p):
+                self.inputs.setdefault(p)
+                return self.names.input(p)
+            case ir.DefRef(name=n):
+                return self.names.definition(n)
+            case ir.UsedRef(alias=a, name=n):
+                self.used.setdefault(a, {}).setdefault(n)
+                return self.names.used_name(a, n)
+            case ir.Local(var=v):
+                return self.names.local(v)
+        return None
 
     # -- expressions
-    def expr(self, e: ast.Expr) -> str:
-        return self.wrap(e, self._expr(e))
+    def expr(self, e: ir.Expr) -> str:
+        """`e` as a Python operand: an atom, or an operation in brackets (recorded when tracing)."""
+        leaf = self.leaf(e)
+        if leaf is not None:
+            return leaf
+        code, atomic = self._expr(e)
+        if self.mode.checked and _may_fail(e):
+            return f"_chk({e.nid}, lambda: {code})"
+        if self.mode.traced and not self.in_loop:
+            self.slots.setdefault(e.nid)
+            return f"(_t{e.nid} := {code})"
+        return code if atomic else f"({code})"
 
-    def _expr(self, e: ast.Expr) -> str:
+    def _expr(self, e: ir.Expr) -> tuple[str, bool]:
+        """The code of a non-leaf node, and whether it is already an atom."""
         match e:
-            case ast.IntLit(value=v):
-                return repr(v)
-            case ast.BoolLit(value=v):
-                return repr(v)
-            case ast.TextLit(value=v):
-                return repr(v)
-            case ast.MissingLit():
-                return "None"
-            case ast.DecimalLit(value=v):
-                return self.hoist(Decimal(v))
-            case ast.DateLit(value=v):
-                return self.hoist(v)
-            case ast.DurationLit(amount=a, unit=u):
-                return self.hoist(T.Duration(a, u))
-            case ast.ListLit(items=items):
-                inner = "".join(self.expr(i) + ", " for i in items)
-                return f"({inner})"
-            case ast.Ref():
-                return self.ref(e)
-            case ast.Unary(op="not", operand=x):
-                return f"(not {self.expr(x)})"
-            case ast.Unary(op="-", operand=x):
-                if self.type_of(x) == T.DURATION:
-                    return f"_neg_duration({self.expr(x)})"
-                return f"(-{self.expr(x)})"
-            case ast.Unary():
-                raise AssertionError(e)
-            case ast.Binary(op="and" | "or", left=a, right=b):
-                return f"({self.expr(a)} {e.op} {self.expr(b)})"
-            case ast.Binary():
-                return self.arith(e)
-            case ast.Compare(op=op, left=a, right=b):
-                if self.type_of(a) == T.DURATION or self.type_of(b) == T.DURATION:
-                    return f"(_days({self.expr(a)}) {_PY_OPS[op]} _days({self.expr(b)}))"
-                decimal = T.DECIMAL in (self.type_of(a), self.type_of(b))
-                return f"({self.number(a, decimal)} {_PY_OPS[op]} {self.number(b, decimal)})"
-            case ast.Member(item=a, collection=b, negated=neg):
-                return f"({self.expr(a)} {'not in' if neg else 'in'} {self.expr(b)})"
-            case ast.IsMissing(operand=x, negated=neg):
-                return f"({self.expr(x)} is {'not ' if neg else ''}None)"
-            case ast.IfThenElse(cond=c, then=a, otherwise=b):
-                return f"({self.expr(a)} if {self.expr(c)} else {self.expr(b)})"
-            case ast.Between(unit="days", start=a, end=b):
-                return f"({self.expr(b)} - {self.expr(a)}).days"
-            case ast.Between(unit=u, start=a, end=b):
-                return f"_between({u!r}, {self.expr(a)}, {self.expr(b)})"
-            case ast.AgeOn(birth=a, on=b):
-                return f"_age({self.expr(a)}, {self.expr(b)})"
-            case ast.Call(func="round", args=args):
-                return f"_round({', '.join(self.expr(a) for a in args)})"
-            case ast.Call(func=f, args=args):
-                return f"{f}({', '.join(self.expr(a) for a in args)})"
-            case ast.Aggregate() | ast.SumFor():
-                return self.aggregate(e)
+            case ir.FieldOf(record=r, field=f):
+                return f"{self.expr(r)}[{f!r}]", True
+            case ir.ListOf(items=items):
+                return "(" + "".join(self.expr(i) + ", " for i in items) + ")", True
+            case ir.Not(operand=x):
+                return f"not {self.expr(x)}", False
+            case ir.Neg(operand=x):
+                if T.strip_optional(e.type) == T.DURATION:
+                    return f"_neg_duration({self.expr(x)})", True
+                return f"-{self.expr(x)}", False
+            case ir.Logic(op=op, left=a, right=b):
+                return f"{self.expr(a)} {op} {self.expr(b)}", False
+            case ir.Arith(op="/", left=a, right=b):
+                return f"_div({self.expr(a)}, {self.expr(b)})", True
+            case ir.Arith(op=op, left=a, right=b):
+                return f"{self.expr(a)} {op} {self.expr(b)}", False
+            case ir.ToDecimal(operand=x):
+                return f"_dec({self.expr(x)})", True
+            case ir.DateShift():
+                return self.shift(e)
+            case ir.DurationArith(op=op, left=a, right=b):
+                return f"_dur_{'add' if op == '+' else 'sub'}({self.expr(a)}, {self.expr(b)})", True
+            case ir.DurationScale(duration=d, factor=k):
+                return f"_scale({self.expr(d)}, {self.expr(k)})", True
+            case ir.Compare():
+                return self.compare(e), False
+            case ir.Member(item=a, collection=b, negated=neg):
+                return f"{self.expr(a)} {'not in' if neg else 'in'} {self.expr(b)}", False
+            case ir.IsMissing(operand=x, negated=neg):
+                return f"{self.expr(x)} is {'not ' if neg else ''}None", False
+            case ir.If(cond=c, then=a, otherwise=b):
+                return f"{self.expr(a)} if {self.expr(c)} else {self.expr(b)}", False
+            case ir.Between(unit="days", start=a, end=b):
+                return f"({self.expr(b)} - {self.expr(a)}).days", True
+            case ir.Between(unit=u, start=a, end=b):
+                return f"_between({u!r}, {self.expr(a)}, {self.expr(b)})", True
+            case ir.Age(birth=a, on=b):
+                return f"_age({self.expr(a)}, {self.expr(b)})", True
+            case ir.Call(func="round", args=args):
+                return f"_round({', '.join(self.expr(a) for a in args)})", True
+            case ir.Call(func=f, args=args):
+                return f"{f}({', '.join(self.expr(a) for a in args)})", True
+            case ir.Aggregate():
+                return self.aggregate(e), True
+            case ir.Const() | ir.Input() | ir.DefRef() | ir.UsedRef() | ir.Local():
+                raise AssertionError("leaves are handled by `leaf`")
             case _:
                 assert_never(e)
 
-    def number(self, e: ast.Expr, decimal: bool) -> str:
-        """`e`, with an int literal hoisted as a Decimal when it meets a decimal (Decimal-to-int compares cost 2x)."""
-        if decimal and isinstance(e, ast.IntLit) and not isinstance(e.value, bool):
-            return self.wrap(e, self.hoist(Decimal(e.value)))
-        return self.expr(e)
+    def shift(self, e: ir.DateShift) -> tuple[str, bool]:
+        date, known = self.expr(e.date), self.known_duration(e.duration)
+        if known is not None and known.unit in ("days", "weeks"):
+            days = known.in_days() or 0
+            if self.mode.checked:
+                return f"_add_days({date}, {e.sign * days!r})", True
+            op = "+" if (days >= 0) == (e.sign > 0) else "-"
+            return f"{date} {op} {self.hoist(dt.timedelta(days=abs(days)), 'D')}", False
+        if known is not None:
+            return f"_add_{known.unit}({date}, {e.sign * known.amount!r})", True
+        return f"_{'add' if e.sign > 0 else 'sub'}({date}, {self.expr(e.duration)})", True
 
-    def ref(self, e: ast.Ref) -> str:
-        target = self.checked.ref_targets[id(e)]
-        match target.kind:
-            case "input":
-                self.inputs.add(target.name)
-                return "i_" + _mangle(target.name)
-            case "definition":
-                return "d_" + _mangle(target.name)
-            case "used":
-                assert target.alias is not None
-                self.used.setdefault(target.alias, set()).add(target.name)
-                return f"u_{_mangle(target.alias)}__{_mangle(target.name)}"
-            case "local":
-                return "l_" + _mangle(target.name)
-            case "field":
-                return f"l_{_mangle(target.name)}[{target.field!r}]"
-        raise AssertionError(target)
-
-    def arith(self, e: ast.Binary) -> str:
-        lt, rt = self.type_of(e.left), self.type_of(e.right)
-        a, b = self.expr(e.left), self.expr(e.right)
-        if lt == T.DATE and rt == T.DURATION:
-            known = self._known_duration(e.right)
-            days = known.in_days() if known is not None else None
-            if days is not None:
-                return f"({a} {e.op} {self.hoist(dt.timedelta(days=days), 'D')})"
-            if known is not None:  # months or years: the convention's method, no dispatch on the unit per case
-                amount = known.amount if e.op == "+" else -known.amount
-                return f"_add_{known.unit}({a}, {amount!r})"
-            return f"_{'add' if e.op == '+' else 'sub'}({a}, {b})"
-        if lt == T.DATE and rt == T.DATE:
-            return f"({a} - {b}).days"
-        if lt == T.DURATION or rt == T.DURATION:
-            if e.op == "*":
-                return f"_scale({a}, {b})"
-            return f"_dur_{'add' if e.op == '+' else 'sub'}({a}, {b})"
-        if e.op == "/":
-            return f"_div({a}, {b})"
-        return f"({a} {e.op} {b})"
-
-    def _known_duration(self, e: ast.Expr) -> T.Duration | None:
-        """A duration known at build time: a literal, or a constant already computed."""
-        if isinstance(e, ast.DurationLit):
-            return T.Duration(e.amount, e.unit)
-        if isinstance(e, ast.Ref):
-            target = self.checked.ref_targets.get(id(e))
-            if target and target.kind == "definition" and target.name in self.constants:
-                value = self.constants[target.name]
-                if isinstance(value, T.Duration) and type(value.amount) is int:
-                    return value
+    def known_duration(self, e: ir.Expr) -> T.Duration | None:
+        """A duration known when the code is generated: a literal, or a constant already computed."""
+        value = e.value if isinstance(e, ir.Const) else self.constants.get(e.name) if isinstance(e, ir.DefRef) else None
+        if isinstance(value, T.Duration) and type(value.amount) is int:
+            return value
         return None
 
-    def aggregate(self, e: ast.Aggregate | ast.SumFor) -> str:
-        var = "l_" + _mangle(e.var)
+    def compare(self, e: ir.Compare) -> str:
+        a, b, op = self.expr(e.left), self.expr(e.right), _PY_OPS[e.op]
+        match e.domain:
+            case "value":
+                return f"{a} {op} {b}"
+            case "days":
+                return f"_days({a}) {op} _days({b})"
+            case "months" | "duration":
+                return f"_cmp_durations({a}, {b}) {op} 0"
+            case _:
+                assert_never(e.domain)
+
+    def aggregate(self, e: ir.Aggregate) -> str:
+        var = self.names.local(e.var)
         self.in_loop += 1  # Python forbids `:=` anywhere in a comprehension, its iterable included
         try:
             source = self.expr(e.source)
             cond = f" if {self.expr(e.where)}" if e.where is not None else ""
-            if isinstance(e, ast.SumFor):
-                return f"sum(({self.expr(e.expr)} for {var} in {source}{cond}), 0)"
             match e.kind:
+                case "sum":
+                    assert e.body is not None
+                    zero = self.const(Decimal(0)) if T.strip_optional(e.type) == T.DECIMAL else "0"
+                    return f"sum(({self.expr(e.body)} for {var} in {source}{cond}), {zero})"
                 case "count":
                     return f"sum(1 for {var} in {source}{cond})" if cond else f"len({source})"
                 case "any":
@@ -231,153 +224,202 @@ class _Gen:
                     return f"all({inner} for {var} in {source})"
                 case "filter":
                     return f"tuple({var} for {var} in {source}{cond})"
+                case _:
+                    assert_never(e.kind)
         finally:
             self.in_loop -= 1
-        raise AssertionError(e.kind)
 
-    # -- conditions and definitions
-    def cond(self, c: ast.Cond) -> str:
+    # -- conditions
+    def cond_expr(self, c: ir.Cond) -> str:
+        """A rule's condition as one expression (plain and checked modes: `and`/`or` short-circuit)."""
         match c:
-            case ast.CondExpr(expr=x):
-                return self.wrap(c, self.expr(x))
-            case ast.CondBlock(kind=kind, items=items):
-                parts = [self.cond(i) for i in items]
-                joined = {"all": " and ", "any": " or ", "none": " or "}[kind].join(parts)
-                code = f"(not ({joined}))" if kind == "none" else f"({joined})"
-                return self.wrap(c, code)
+            case ir.CondItem(expr=x):
+                return self.expr(x)
+            case ir.CondBlock(kind=kind, items=items):
+                joined = (" and " if kind == "all" else " or ").join(self.cond_expr(i) for i in items)
+                return f"(not ({joined}))" if kind == "none" else f"({joined})"
             case _:
                 assert_never(c)
 
-    def definition(self, name: str) -> None:
-        decl = self.checked.policy.definitions[name]
-        target = "d_" + _mangle(name)
-        if name in self.constants:
-            self.lines.append(f"    {target} = {self.hoist(self.constants[name], 'C')}")
-            return
-        default = self.default_code(decl)
-        exceptions = [x for x in self.checked.policy.exceptions.values() if x.target == name]
-        if not exceptions:
-            self.lines.extend(f"    {line}" for line in default(target))
-            return
-        conds = []
-        for x in exceptions:
-            var = f"x_{_mangle(x.name)}"
-            self.lines.append(f"    {var} = {self.expr(x.clause.condition)}")
-            conds.append((x, var))
-        conflicts = set(map(frozenset, getattr(self.checked, "exception_conflicts_possible", [])))
-        for i, (a, va) in enumerate(conds):
-            for b, vb in conds[i + 1:]:
-                if frozenset((a.name, b.name)) in conflicts:
-                    self.lines.append(f"    if {va} and {vb}: _conflict({name!r}, {a.name!r}, {b.name!r})")
-        keyword = "if"
-        for x, var in conds:
-            self.lines.append(f"    {keyword} {var}:")
-            self.lines.append(f"        {target} = {self.expr(x.clause.result)}")
-            keyword = "elif"
-        self.lines.append("    else:")
-        self.lines.extend(f"        {line}" for line in default(target))
+    def cond_traced(self, c: ir.Cond) -> list[str]:
+        """Statements leaving the condition's value in `_t<nid>`.
 
-    def default_code(self, decl: ast.Definition) -> Any:
-        match decl:
-            case ast.RuleDecl():
-                return lambda t: [f"{t} = {self.cond(decl.body)}"]
-            case ast.ValueDecl() | ast.ConstantDecl():
-                body = decl.body if isinstance(decl, ast.ValueDecl) else decl.value
-                return lambda t: [f"{t} = {self.expr(body)}"]
-            case ast.DecideDecl():
-                return lambda t: self.decide(t, decl)
-            case ast.TableDecl():
-                return lambda t: self.table(t, decl)
+        Items after the one that decided a block are not reached; each is still evaluated, apart, when what it
+        reads as present is present (its guard), its failures left unrecorded instead of raised, and its
+        region flag `_r<nid>` set False. Each item's statements appear once, whether reached or not.
+        """
+        self.slots.setdefault(c.nid)
+        if isinstance(c, ir.CondItem):
+            return [f"_t{c.nid} = {self.expr(c.expr)}"]
+        go = f"_g{c.nid}"  # True while the items are still reached
+        lines = [f"{go} = True"]
+        for i, item in enumerate(c.items):
+            body = self.cond_traced(item)
+            decided = f"{'not ' if c.kind == 'all' else ''}_t{item.nid}"
+            if i == 0:
+                lines += [*body, f"if {decided}: {go} = False"]
+                continue
+            flag = f"_r{item.nid}"
+            self.regions.setdefault(item.nid)
+            guard = " and ".join(f"{self.expr(g)} is not None" for g in item.guard) or "True"
+            lines += [f"{flag} = {go}", f"if {flag} or {guard}:",
+                      *_indent(["try:", *_indent(body), "except _EXPLAIN_ERRORS:", f"    if {flag}: raise",
+                                f"if {flag} and {decided}: {go} = False"])]
+        lines.append(f"_t{c.nid} = {'not ' if c.kind == 'any' else ''}{go}")
+        return lines
+
+    # -- definitions
+    def definition(self, d: ir.Definition) -> list[str]:
+        self.current = d.name
+        target = self.names.definition(d.name)
+        if d.name in self.constants:
+            return [f"{target} = {self.hoist(self.constants[d.name], 'C')}"]
+        if not d.exceptions:
+            return self.body(d, target)
+        lines: list[str] = []
+        flags: list[tuple[ir.ExceptionRule, str]] = []
+        for x in d.exceptions:
+            flag = f"x{len(flags)}_{target}"
+            assert x.clause.cond is not None
+            lines.append(f"{flag} = {self.case_value(x.clause, self.expr(x.clause.cond))}")
+            flags.append((x, flag))
+        for a, b in d.conflicts:
+            fa, fb = (next(f for x, f in flags if x.name == n) for n in (a, b))
+            lines.append(f"if {fa} and {fb}: _conflict({d.name!r}, {a!r}, {b!r})")
+        for k, (x, flag) in enumerate(flags):
+            lines += [f"{'if' if k == 0 else 'elif'} {flag}:", f"    {target} = {self.expr(x.clause.result)}"]
+        return [*lines, "else:", *_indent(self.body(d, target))]
+
+    def case_value(self, case: ir.Case | ir.Row, code: str) -> str:
+        if self.mode.traced:
+            self.slots.setdefault(case.nid)
+            return f"(_t{case.nid} := {code})"
+        return code
+
+    def body(self, d: ir.Definition, target: str) -> list[str]:
+        match d.body:
+            case ir.ExprBody(expr=e):
+                return [f"{target} = {self.expr(e)}"]
+            case ir.RuleBody(cond=c):
+                if self.mode.traced:
+                    return [*self.cond_traced(c), f"{target} = _t{c.nid}"]
+                return [f"{target} = {self.cond_expr(c)}"]
+            case ir.DecideBody(cases=cases, otherwise=other):
+                lines = []
+                for k, case in enumerate(cases):
+                    assert case.cond is not None
+                    lines += [f"{'if' if k == 0 else 'elif'} {self.case_value(case, self.expr(case.cond))}:",
+                              f"    {target} = {self.expr(case.result)}"]
+                return [*lines, "else:", *_indent(self.otherwise(other, target))]
+            case ir.TableBody():
+                return self.table(d, d.body, target)
             case _:
-                assert_never(decl)
+                assert_never(d.body)
 
-    def decide(self, target: str, decl: ast.DecideDecl) -> list[str]:
-        out = []
-        for i, case in enumerate(decl.cases):
-            out.append(f"{'if' if i == 0 else 'elif'} {self.wrap(case, self.expr(case.condition))}:")
-            out.append(f"    {target} = {self.expr(case.result)}")
-        out.append("else:")
-        out.append(f"    {target} = {self.expr(decl.otherwise.result)}")
-        return out
+    def otherwise(self, case: ir.Case, target: str) -> list[str]:
+        lines = [f"{target} = {self.expr(case.result)}"]
+        if self.mode.traced:
+            self.slots.setdefault(case.nid)
+            lines.insert(0, f"_t{case.nid} = True")
+        return lines
 
-    def table(self, target: str, decl: ast.TableDecl) -> list[str]:
-        out = []
-        columns = []
-        for j, g in enumerate(decl.given):
-            col = f"g_{_mangle(decl.name)}_{j}"
-            out.append(f"{col} = {self.expr(g)}")
-            columns.append((col, self.type_of(g) == T.DECIMAL))
-        for i, row in enumerate(decl.rows):
-            tests = [self.test(col, t, decimal) for (col, decimal), cell in zip(columns, row.cells, strict=True)
-                     for t in cell.tests] or ["True"]
-            out.append(f"{'if' if i == 0 else 'elif'} {self.wrap(row, ' and '.join(tests))}:")
-            out.append(f"    {target} = {self.expr(row.result)}")
-        out.append("else:")
-        if decl.otherwise is not None:
-            out.append(f"    {target} = {self.expr(decl.otherwise.result)}")
+    def table(self, d: ir.Definition, table: ir.TableBody, target: str) -> list[str]:
+        lines, columns = [], []
+        for j, g in enumerate(table.given):
+            column = f"g{j}_{target}"
+            lines.append(f"{column} = {self.expr(g)}")
+            columns.append(column)
+        for k, row in enumerate(table.rows):
+            tests = [self.test(column, t) for column, cell in zip(columns, row.cells, strict=True) for t in cell]
+            held = self.case_value(row, " and ".join(tests) or "True")
+            lines += [f"{'if' if k == 0 else 'elif'} {held}:", f"    {target} = {self.expr(row.result)}"]
+        if table.otherwise is not None:
+            fallback = self.otherwise(table.otherwise, target)
         else:
-            out.append(f"    _no_match({decl.name!r}, ({', '.join(col for col, _ in columns)},))")
-        return out if decl.rows else out[-2:]
+            fallback = [f"_no_match({d.name!r}, ({''.join(c + ', ' for c in columns)}))"]
+        if not table.rows:
+            return [*lines, *fallback]
+        return [*lines, "else:", *_indent(fallback)]
 
-    def test(self, column: str, t: ast.Test, decimal: bool = False) -> str:
-        value = self.number(t.value, decimal)
-        match t.kind:
-            case "compare":
-                return f"{column} {_PY_OPS[t.op]} {value}"
-            case "equal":
-                return f"{column} == {value}"
-            case "in":
-                return f"{column} in {value}"
-            case "not_in":
-                return f"{column} not in {value}"
-        raise AssertionError(t.kind)
+    def test(self, column: str, t: ir.Test) -> str:
+        value = self.expr(t.value)
+        if t.op in ("in", "not in"):
+            return f"{column} {t.op} {value}"
+        return f"{column} {_PY_OPS[t.op]} {value}"
 
 
-def generate(compiled: CompiledPolicy, outputs: tuple[str, ...], traced: bool,
-             constants: dict[str, Any], reader: ReaderParts | None = None) -> Generated:
-    """Source of `_run(v, _on)` computing `outputs` from the flat converted facts `v` (and `_decide(f, _on)` from
-    the facts as given, when `reader` is given and `traced` is not).
+def _indent(lines: list[str]) -> list[str]:
+    return ["    " + line for line in lines]
 
-    `constants` holds the values of constants already computed (hoisted as
-    globals); pass `{}` to generate the code that computes them.
+
+def _may_fail(e: ir.Expr) -> bool:
+    """Nodes whose evaluation can fail on well-typed values: date and decimal arithmetic, durations, rounding."""
+    match e:
+        case ir.DateShift() | ir.DurationArith() | ir.DurationScale() | ir.Call(func="round"):
+            return True
+        case ir.Arith(op=op):
+            return op == "/" or T.strip_optional(e.type) == T.DECIMAL
+        case ir.Compare(domain=domain):
+            return domain != "value"
+        case ir.Between(unit=unit):
+            return unit in ("months", "years")
+        case _:
+            return False
+
+
+def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constants: Mapping[str, Any],
+             needed: list[str], reader: ReaderParts | None = None) -> Generated:
+    """Source of `_outputs(v, _on)` computing `outputs` (and `_decide(f, _on)` when `reader` is given).
+
+    `needed` are the definitions to compute, in dependency order; `constants`
+    holds the constants already computed (pass `{}` to generate the code that
+    computes them).
     """
-    gen = _Gen(compiled, traced, constants)
-    definitions = compiled.checked.policy.definitions
-    needed = compiled.dependencies([n for n in outputs if n in definitions])
-    gen.inputs.update(n for n in outputs if n not in definitions)
+    names = rename(program)
+    gen = _Gen(program, names, mode, constants)
+    body: list[str] = []
+    by_name = {d.name: d for d in program.definitions}
     for name in needed:
-        gen.definition(name)
-    body = gen.lines
-    used = []
-    for alias, names in sorted(gen.used.items()):
-        ordered = sorted(names)
-        targets = ", ".join(f"u_{_mangle(alias)}__{_mangle(n)}" for n in ordered)
-        used.append(f"    ({targets},) = _used({alias!r}, {tuple(ordered)!r}, v, _on)")
-    prologue = [f"    i_{_mangle(n)} = v[{n!r}]" for n in sorted(gen.inputs)] + used
-    if traced and gen.nodes:
-        prologue.insert(0, "    " + " = ".join(f"_t{k}" for k in range(len(gen.nodes))) + " = _UNSET")
-    results = ", ".join(f"{n!r}: " + ("d_" if n in definitions else "i_") + _mangle(n) for n in outputs)
-    fused: list[str] = []
-    if traced:
-        trace = "".join(f"_t{k}, " for k in range(len(gen.nodes)))
-        defs = ", ".join(f"{n!r}: d_{_mangle(n)}" for n in needed)
-        epilogue = [f"    return {{{results}}}, ({trace}), {{{defs}}}"]
-        run = ["def _run(v, _on):", "    outputs, trace, definitions = _outputs(v, _on)",
-               "    return tuple(outputs.values()), trace, tuple(definitions.values())"]
+        body += gen.definition(by_name[name])
+    output_exprs = dict(program.outputs)
+    results = ", ".join(f"{n!r}: {gen.expr(output_exprs[n]) if n in output_exprs else names.definition(n)}"
+                        for n in outputs)
+    used_lines = []
+    for alias, read in sorted(gen.used.items()):
+        targets = "".join(names.used_name(alias, n) + ", " for n in read)
+        if mode.traced:
+            used_lines.append(f"    ({targets}_ut[{alias!r}],) = _used_traced({alias!r}, {tuple(read)!r}, v, _on)")
+        else:
+            used_lines.append(f"    ({targets}) = _used({alias!r}, {tuple(read)!r}, v, _on)")
+    slots, regions = tuple(gen.slots), tuple(gen.regions)
+    prologue: list[str] = []
+    if mode.traced:
+        prologue.append("    _ut = {}")
+        if slots:
+            prologue.append("    " + " = ".join(f"_t{k}" for k in slots) + " = _UNSET")
+        if regions:
+            prologue.append("    " + " = ".join(f"_r{k}" for k in regions) + " = True")
+        trace = "".join(f"_t{k}, " for k in slots)
+        flags = "".join(f"_r{k}, " for k in regions)
+        defs = ", ".join(f"{n!r}: {names.definition(n)}" for n in needed)
+        returned = f"{{{results}}}, ({trace}), ({flags}), {{{defs}}}, _ut"
     else:
-        epilogue = [f"    return {{{results}}}"]
-        run = ["def _run(v, _on):", "    return tuple(_outputs(v, _on).values())"]
-        if reader is not None:
-            fused = _fused(reader, sorted(gen.inputs), used, body, results)
-    source = "\n".join(["def _outputs(v, _on):", *prologue, *body, *epilogue, "", *run, "", *fused])
-    return Generated(source, {**gen.globals, **(reader.globals if fused and reader else {})}, gen.nodes,
-                     list(needed), {a: sorted(n) for a, n in gen.used.items()})
+        returned = f"{{{results}}}"
+    read_lines = [f"    {names.input(p)} = v[{p!r}]" for p in gen.inputs]
+    body_lines = ["    " + line for line in body]
+    source = ["def _outputs(v, _on):", *prologue, *read_lines, *used_lines, *body_lines, f"    return {returned}", ""]
+    if reader is not None:
+        source += _fused(reader, names, list(gen.inputs), prologue, used_lines, body_lines, returned)
+    return Generated("\n".join(source), {**gen.globals, **(reader.globals if reader else {})}, slots, regions,
+                     tuple(needed), {a: tuple(n) for a, n in gen.used.items()})
 
 
-def _fused(reader: ReaderParts, inputs: list[str], used: list[str], body: list[str], results: str) -> list[str]:
+def _fused(reader: ReaderParts, names: Names, inputs: list[str], prologue: list[str], used: list[str],
+           body: list[str], returned: str) -> list[str]:
     """`_decide(f, _on)`: the reader's lines, each input the rules use taken from the reader's local, the rules."""
     local = dict(reader.results)
     values = ", ".join(f"{key!r}: {var}" for key, var in reader.results)
-    taken = [f"    i_{_mangle(n)} = {local[n]}" if n in local else f"    i_{_mangle(n)} = v[{n!r}]" for n in inputs]
-    return ["def _decide(f, _on):", *reader.lines, f"    v = {{{values}}}", *taken, *used, *body,
-            f"    return v, {{{results}}}", ""]
+    taken = [f"    {names.input(p)} = {local[p]}" if p in local else f"    {names.input(p)} = v[{p!r}]"
+             for p in inputs]
+    return ["def _decide(f, _on):", *reader.lines, f"    v = {{{values}}}", *prologue, *taken, *used, *body,
+            f"    return v, {returned}", ""]

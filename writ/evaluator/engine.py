@@ -1,45 +1,37 @@
-"""A compiled policy version and a case's facts in, a `Decision` (outputs, optional trace) out.
+"""A lowered policy version and a case's facts in, a `Decision` (outputs, optionally the trace of the run) out.
 
-`Program` wraps one compiled version: its input model (schema + conversion,
-built once), its constants (computed once), and one generated function per
-set of asked outputs and tracing mode (built on first use, then cached). The
-evaluator records values only; turning them into words is `explain/`'s job.
+`Program` wraps one version's IR: its input model (schema and conversion,
+built once), its constants (computed once, by the same generated code as
+everything else), and one generated function per set of asked outputs and
+mode, built on first use under a lock (a `Program` is shared by threads) and
+then cached. The evaluator records values only; turning them into words is
+`writ.explain`'s job, and finding the changes that would alter a decision is
+`writ.evaluator.counterfactual`'s, which re-runs through these functions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from writ.dsl import ast
+from writ.dsl import ir
+from writ.dsl.ast import NO_SPAN
 from writ.dsl.compiler import CompiledPolicy
 from writ.dsl.errors import EvaluationError, NotFoundError
 from writ.evaluator import runtime
-from writ.evaluator.codegen import UNSET, Generated, generate
+from writ.evaluator.codegen import UNSET, Generated, Mode, generate
 from writ.evaluator.inputs import InputModel
 from writ.evaluator.readers import BUILTINS, READ_ERRORS
+from writ.evaluator.trace import Layout, Trace
 
 UsedResolver = Callable[[str, dt.date | None], "Program"]
 
-
-@dataclass(frozen=True, slots=True)
-class Trace:
-    """Values recorded during one traced evaluation: per expression node and per definition."""
-
-    nodes: tuple[Any, ...]
-    values: tuple[Any, ...]
-    definitions: dict[str, Any]
-    index: Mapping[int, int]
-
-    def value(self, node: Any) -> Any:
-        """The node's value, or `UNSET` when evaluation never reached it (short-circuit)."""
-        k = self.index.get(id(node))
-        return UNSET if k is None else self.values[k]
-
-    def reached(self, node: Any) -> bool:
-        return self.value(node) is not UNSET
+PLAIN, TRACED, CHECKED = Mode(), Mode(traced=True), Mode(checked=True)
+_EXPLAIN_ERRORS = (EvaluationError, ArithmeticError)
 
 
 @dataclass(slots=True)
@@ -56,58 +48,58 @@ class Decision:
 
 
 @dataclass
-class _Compiled:
+class _Built:
     """One generated function with what a run needs beside it, computed once rather than per case."""
 
-    function: Callable[..., Any]  # `_run`: results as tuples in the asked order
+    asked: tuple[str, ...]
+    outputs: Callable[..., Any]  # `_outputs(v, _on)`
     generated: Generated
-    index: dict[int, int]
-    nodes: tuple[Any, ...]
-    outputs: Callable[..., Any]  # `_outputs`: results as dicts, what `run` returns
-    decide: Callable[..., Any] | None = None  # `_decide`: facts as given to (values, outputs); untraced only
+    layout: Layout | None  # traced functions: where each node's value is in the results
+    decide: Callable[..., Any] | None = None  # `_decide(f, _on)`: the facts as given, read and run in one go
 
 
 class Program:
-    """One policy version, ready to evaluate many cases."""
+    """One policy version, ready to evaluate many cases (from many threads)."""
 
-    def __init__(self, compiled: CompiledPolicy, content_hash: str = "",
+    def __init__(self, program: ir.Program, compiled: CompiledPolicy, content_hash: str = "",
                  used_resolver: UsedResolver | None = None):
+        self.ir = program
         self.compiled = compiled
         self.policy = compiled.checked.policy
         self.content_hash = content_hash
         self.inputs = InputModel(self.policy)
-        conventions = {k: c.value for k, c in self.policy.conventions.items()}
-        self.dates = runtime.DateOps(months=conventions.get("months", "clamp"),  # type: ignore[arg-type]
-                                     leap_day=conventions.get("leap_day", "feb28"))  # type: ignore[arg-type]
+        self.dates = runtime.DateOps(months=program.conventions.months, leap_day=program.conventions.leap_day)
         self.used_resolver = used_resolver
-        self.outputs: tuple[str, ...] = tuple(r.name for r in self.policy.outputs)
+        self.outputs: tuple[str, ...] = tuple(name for name, _ in program.outputs)
+        self.definitions = {d.name: d for d in program.definitions}
         # What every Decision carries, read once here rather than through three properties per case.
-        self._stamp = (self.policy.policy_id, self.policy.version, self.policy.header.effective)
-        self._cache: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
-        self._all: list[_Compiled | None] = [None, None]  # all outputs, untraced and traced: the common case
+        self._stamp = (program.policy_id, program.version, program.effective)
+        self._lock = threading.RLock()
+        self._cache: dict[tuple[tuple[str, ...], Mode], _Built] = {}
+        self._all: dict[bool, _Built] = {}  # all outputs, plain and traced: the common case
+        self._nodes: dict[int, tuple[Any, str]] | None = None
         self.constants: dict[str, Any] = {}
         self.constants = self._evaluate_constants()
 
     @property
     def policy_id(self) -> str:
-        return self.policy.policy_id
+        return self.ir.policy_id
 
     @property
     def version(self) -> str:
-        return self.policy.version
+        return self.ir.version
 
     @property
     def effective(self) -> dt.date | None:
-        return self.policy.header.effective
+        return self.ir.effective
 
     # -- building
     def _evaluate_constants(self) -> dict[str, Any]:
-        names = tuple(n for n, d in self.policy.definitions.items() if isinstance(d, ast.ConstantDecl))
+        names = tuple(d.name for d in self.ir.definitions if d.kind == "constant")
         if not names:
             return {}
-        compiled = self._build(names, traced=False)
-        values = compiled.function({}, None)
-        return dict(zip(names, values, strict=True))
+        values, _ = self.run({}, None, names)
+        return values
 
     def _globals(self) -> dict[str, Any]:
         ops = self.dates
@@ -115,72 +107,86 @@ class Program:
             "__builtins__": {"min": min, "max": max, "abs": abs, "len": len, "sum": sum, "any": any,
                              "all": all, "tuple": tuple, "True": True, "False": False, "None": None, **BUILTINS},
             "_UNSET": UNSET, "_add": ops.add, "_sub": ops.sub, "_between": ops.between, "_age": ops.age,
-            "_add_months": ops.add_months, "_add_years": ops.add_years,
-            "_days": runtime.duration_days, "_neg_duration": runtime.negate, "_scale": runtime.scale,
-            "_dur_add": runtime.add_durations, "_dur_sub": runtime.subtract_durations, "_div": runtime.div,
-            "_round": runtime.round_half_up,
+            "_add_days": ops.add_days, "_add_weeks": ops.add_weeks, "_add_months": ops.add_months,
+            "_add_years": ops.add_years, "_days": runtime.duration_days, "_cmp_durations": runtime.compare_durations,
+            "_neg_duration": runtime.negate, "_scale": runtime.scale, "_dur_add": runtime.add_durations,
+            "_dur_sub": runtime.subtract_durations, "_div": runtime.div, "_round": runtime.round_half_up,
+            "_dec": Decimal, "_EXPLAIN_ERRORS": _EXPLAIN_ERRORS, "_chk": self._checked,
             "_conflict": self._conflict, "_no_match": self._no_match, "_used": self._used,
+            "_used_traced": self._used_traced,
         }
 
-    def _build(self, outputs: tuple[str, ...], traced: bool) -> _Compiled:
-        reader = self.inputs.reader_parts() if not traced and outputs == self.outputs else None
-        generated = generate(self.compiled, outputs, traced, self.constants, reader)
+    def _build(self, outputs: tuple[str, ...], mode: Mode) -> _Built:
+        fused = outputs == self.outputs and not mode.checked
+        reader = self.inputs.reader_parts() if fused else None
+        needed = ir.dependencies(self.ir, outputs)
+        generated = generate(self.ir, outputs, mode, self.constants, needed, reader)
         namespace = self._globals()
         namespace.update(generated.globals)
         code = compile(generated.source, f"<writ {self.policy_id}@{self.version}>", "exec")
-        exec(code, namespace)  # noqa: S102 - source generated from the checked AST, see codegen
-        index = {id(node): k for k, node in enumerate(generated.nodes)}
-        return _Compiled(namespace["_run"], generated, index, tuple(generated.nodes), namespace["_outputs"],
-                         namespace.get("_decide"))
+        exec(code, namespace)  # noqa: S102 - source generated from the checked IR, see codegen
+        layout = Layout(self, generated) if mode.traced else None
+        return _Built(outputs, namespace["_outputs"], generated, layout, namespace.get("_decide"))
 
-    def function(self, outputs: tuple[str, ...], traced: bool) -> _Compiled:
-        key = (outputs, traced)
+    def function(self, outputs: tuple[str, ...], mode: Mode = PLAIN) -> _Built:
+        key = (outputs, mode)
         built = self._cache.get(key)
         if built is None:
-            built = self._cache[key] = self._build(outputs, traced)
+            with self._lock:  # built once, whichever thread asks first
+                built = self._cache.get(key)
+                if built is None:
+                    built = self._cache[key] = self._build(outputs, mode)
         return built
+
+    def prepare(self) -> None:
+        """Build every output's plain and traced functions now (a service does so before it answers)."""
+        for trace in (False, True):
+            self._function_for(None, trace)
 
     def source(self, outputs: Iterable[str] | None = None, traced: bool = False) -> str:
         """The generated Python, for `writ graph --source` and for reading in tests."""
-        return self.function(self._outputs(outputs), traced).generated.source
+        return self.function(self._asked(outputs), TRACED if traced else PLAIN).generated.source
 
     # -- running
-    def _outputs(self, outputs: Iterable[str] | None) -> tuple[str, ...]:
+    def _asked(self, outputs: Iterable[str] | None) -> tuple[str, ...]:
         if outputs is None:
             return self.outputs
         asked = tuple(dict.fromkeys(outputs))  # each once: the results are keyed by name
-        known = set(self.policy.definitions) | set(self.outputs)
-        unknown = [o for o in asked if o not in known]
+        unknown = [o for o in asked if o not in self.definitions and o not in self.outputs]
         if unknown:
             raise NotFoundError(f"`{self.policy_id}` version `{self.version}` has no output "
                                 + ", ".join(f"`{u}`" for u in unknown))
         return asked
 
-    def _function_for(self, outputs: Iterable[str] | None, trace: bool) -> _Compiled:
+    def _function_for(self, outputs: Iterable[str] | None, trace: bool) -> _Built:
         """The asked outputs' function; all outputs (the common case) skip the checks and the cache key."""
         if outputs is None:
-            built = self._all[trace]
+            built = self._all.get(trace)
             if built is None:
-                built = self._all[trace] = self.function(self.outputs, trace)
+                built = self._all[trace] = self.function(self.outputs, TRACED if trace else PLAIN)
             return built
-        return self.function(self._outputs(outputs), trace)
+        return self.function(self._asked(outputs), TRACED if trace else PLAIN)
 
     def run(self, values: Mapping[str, Any], on: dt.date | None, outputs: Iterable[str] | None = None,
             trace: bool = False) -> tuple[dict[str, Any], Trace | None]:
         """Evaluate converted facts; returns the outputs and, when asked, the trace."""
         built = self._function_for(outputs, trace)
+        try:
+            results = built.outputs(values, on)
+        except (ArithmeticError, EvaluationError) as exc:
+            raise self._diagnosed(exc, values, on, built) from None
         if not trace:
-            return built.outputs(values, on), None
-        results, node_values, definition_values = built.outputs(values, on)
-        return results, Trace(built.nodes, node_values, definition_values, built.index)
+            return results, None
+        assert built.layout is not None
+        return results[0], built.layout.trace(results, values, on)
 
     def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
                  trace: bool = False) -> Decision:
         """Validate and convert the facts (`InputError` lists every problem), then run them."""
         policy_id, version, effective = self._stamp
-        if outputs is None and not trace:  # the common case, in one generated function
-            values, result = self._decided(facts, on)
-            return Decision(policy_id, version, effective, on, result, values, self.content_hash, None, self)
+        if outputs is None:  # the common case, in one generated function
+            values, result, recorded = self._decided(facts, on, trace)
+            return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self)
         values = self.inputs.convert(facts)
         result, recorded = self.run(values, on, outputs, trace)
         return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self)
@@ -191,38 +197,99 @@ class Program:
         For callers that turn each result into something else at once (`writ
         batch` writes it as a JSON line): the same validation and run.
         """
-        return self._decided(facts, on)[1]
+        return self._decided(facts, on, False)[1]
 
-    def _decided(self, facts: Any, on: dt.date | None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The converted facts and every output, untraced: by the fused `_decide` (see codegen) when the facts
-        read cleanly; else in two steps, converting (which lists every problem) and then running."""
-        built = self._all[False] or self._function_for(None, False)
+    def _decided(self, facts: Any, on: dt.date | None, trace: bool) -> tuple[dict[str, Any], dict[str, Any],
+                                                                            Trace | None]:
+        """The converted facts, every output, and the trace when asked: by the fused `_decide` (see codegen) when
+        the facts read cleanly; else in two steps, converting (which lists every problem) and then running."""
+        built = self._all.get(trace) or self._function_for(None, trace)
         if built.decide is not None:
             try:
-                decided: tuple[dict[str, Any], dict[str, Any]] = built.decide(facts, on)
-                return decided
+                values, results = built.decide(facts, on)
             except READ_ERRORS:
-                pass  # facts in doubt (or a rule raised one of these): the two steps say which, and how
+                pass  # facts in doubt: the two steps say which, and how
+            except (ArithmeticError, EvaluationError) as exc:
+                values = self.inputs.convert(facts)
+                raise self._diagnosed(exc, values, on, built) from None
+            else:
+                if not trace:
+                    return values, results, None
+                assert built.layout is not None
+                return values, results[0], built.layout.trace(results, values, on)
         values = self.inputs.convert(facts)
-        return values, built.outputs(values, on)
+        result, recorded = self.run(values, on, None, trace)
+        return values, result, recorded
 
-    # -- run-time services for generated code
-    def _used(self, alias: str, names: tuple[str, ...], values: dict[str, Any], on: dt.date | None) -> tuple[Any, ...]:
-        if self.used_resolver is None:
-            raise EvaluationError("uses", f"`{alias}` cannot be evaluated: no policy library was given")
-        other = self.used_resolver(alias, on)
-        own = other.inputs.fill_defaults(values)
-        return other.function(names, False).function(own, on)  # type: ignore[no-any-return]
+    # -- failures
+    def _diagnosed(self, exc: Exception, values: Mapping[str, Any], on: dt.date | None, built: _Built) -> Exception:
+        """A located `EvaluationError` for a failed run: as raised when it says where; else the same case re-run
+        checked, every node that can fail under `_chk`, to name the expression that failed."""
+        if isinstance(exc, EvaluationError) and exc.span is not NO_SPAN:
+            return exc
+        checked = self.function(built.asked, CHECKED)
+        try:
+            checked.outputs(values, on)
+        except EvaluationError as located:
+            return located
+        message = exc.message if isinstance(exc, EvaluationError) else _describe(exc)
+        return EvaluationError("arithmetic", message)
+
+    def node(self, nid: int) -> tuple[Any, str]:
+        """The IR node numbered `nid` and the definition it belongs to (for located errors and explanations)."""
+        if self._nodes is None:
+            with self._lock:
+                if self._nodes is None:
+                    self._nodes = ir.node_index(self.ir)
+        return self._nodes[nid]
+
+    def _checked(self, nid: int, thunk: Callable[[], Any]) -> Any:
+        """Checked mode's wrapper around a node that can fail: any failure becomes an error located at the node."""
+        try:
+            return thunk()
+        except EvaluationError as exc:
+            if exc.span is not NO_SPAN:
+                raise
+            message = exc.message
+        except ArithmeticError as exc:
+            message = _describe(exc)
+        node, definition = self.node(nid)
+        raise EvaluationError("arithmetic", message, node.span, rule=definition)
 
     def _conflict(self, target: str, first: str, second: str) -> None:
-        decl = self.policy.exceptions[first]
+        rule = next(x for x in self.definitions[target].exceptions if x.name == first)
         raise EvaluationError("conflict", f"exceptions `{first}` and `{second}` both apply to `{target}` in this case",
-                              decl.span, rule=target)
+                              rule.span, rule=target)
 
     def _no_match(self, table: str, given: tuple[Any, ...]) -> None:
-        decl = self.policy.definitions[table]
         shown = ", ".join(runtime_repr(g) for g in given)
-        raise EvaluationError("no-match", f"no row of table `{table}` matches ({shown})", decl.span, rule=table)
+        raise EvaluationError("no-match", f"no row of table `{table}` matches ({shown})",
+                              self.definitions[table].span, rule=table)
+
+    # -- used policies, for generated code
+    def _other(self, alias: str, on: dt.date | None) -> Program:
+        if self.used_resolver is None:
+            raise EvaluationError("uses", f"`{alias}` cannot be evaluated: no policy library was given")
+        return self.used_resolver(alias, on)
+
+    def _used(self, alias: str, names: tuple[str, ...], values: dict[str, Any], on: dt.date | None) -> tuple[Any, ...]:
+        other = self._other(alias, on)
+        results, _ = other.run(other.inputs.fill_defaults(values), on, names)
+        return tuple(results.values())
+
+    def _used_traced(self, alias: str, names: tuple[str, ...], values: dict[str, Any],
+                     on: dt.date | None) -> tuple[Any, ...]:
+        other = self._other(alias, on)
+        results, recorded = other.run(other.inputs.fill_defaults(values), on, names, trace=True)
+        return (*results.values(), recorded)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OverflowError):
+        return "a date outside the years 1 to 9999"
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    return f"a number out of range ({type(exc).__name__})"
 
 
 def runtime_repr(value: Any) -> str:

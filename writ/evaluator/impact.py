@@ -53,7 +53,7 @@ class VersionPair:
 
     def evaluate(self, facts: Facts, which: str) -> dict[str, Any]:
         """Outputs of one side as JSON values; an evaluation failure is an outcome (`error[code]`) too."""
-        from writ.explain.render import to_json_value
+        from writ.evaluator.values import to_json_value
         policy, label, program = ((self.old, self.old_label, self.old_program) if which == "old"
                                   else (self.new, self.new_label, self.new_program))
         try:

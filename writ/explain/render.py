@@ -16,10 +16,10 @@ import sys
 from decimal import Decimal
 from typing import IO, Any
 
-from writ.dsl.types import Duration
-from writ.explain.counterfactual import Counterfactual
+from writ.evaluator.counterfactual import Counterfactual
+from writ.evaluator.values import to_json_value
+from writ.evaluator.whynot import Comparison, period, weeks_days
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step, walk
-from writ.explain.whynot import Comparison, period, weeks_days
 
 SCHEMA_VERSION = "2"
 SCHEMA_ID = "https://writ.example/schemas/explanation/2.json"
@@ -27,25 +27,6 @@ SCHEMA_ID = "https://writ.example/schemas/explanation/2.json"
 _DATE_OPS = {"=": "on", "!=": "not on", "<": "before", "<=": "on or before", ">": "after", ">=": "on or after"}
 _NUM_OPS = {"=": "equal to", "!=": "other than", "<": "less than", "<=": "at most", ">": "more than", ">=": "at least"}
 _SYMBOLS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
-
-
-def to_json_value(value: Any) -> Any:
-    """A runtime value as the contract's JSON: ISO dates, numbers for decimals, null for missing."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Duration):
-        return {"amount": to_json_value(value.amount), "unit": value.unit}
-    if isinstance(value, (tuple, list)):
-        return [to_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_json_value(v) for k, v in value.items()}
-    if value is NOT_EVALUATED:
-        return None
-    return str(value)
 
 
 def show(value: Any) -> str:

@@ -1,25 +1,28 @@
-"""A comparison node and its run in, the quantities it compared and how far it was from holding out.
+"""A comparison node and its traced run in, the quantities it compared and how far it was from holding out.
 
 "Why not" must speak in the rule's own terms. A condition such as
 `person.service_start + qualifying_service <= application.received_on` is
 about elapsed time, so it is described as "from service_start to received_on
 is 23 weeks 2 days; 26 weeks are required", with the shortfall; any other
 comparison is described by its two sides, the named quantities inside them,
-and the distance between the sides. Only numbers and structure are produced
-here; `render` words them.
+and the distance between the sides. Every value is read from the trace (the
+date a required period ends is the recorded value of `start + period`); only
+the elapsed whole months are counted here, by the policy's own calendar.
+Only numbers and structure are produced; `writ.explain.render` words them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from writ.dsl import ast
+from writ.dsl import ir
 from writ.dsl import types as T
 from writ.evaluator.codegen import UNSET
-from writ.explain.context import Context, refs
+from writ.evaluator.trace import Trace
 
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 
@@ -55,26 +58,34 @@ class Comparison:
     elapsed: Elapsed | None = None
 
 
-def compare(e: ast.Compare, ctx: Context, text: Any) -> Comparison | None:
-    """The comparison described with its quantities; None when a side has no value (never reached)."""
-    left, right = ctx.peek(e.left), ctx.peek(e.right)
-    held = ctx.peek(e)
+def compare(e: ir.Compare, trace: Trace, text: Callable[[Any], str], prefix: str = "") -> Comparison | None:
+    """The comparison described with its quantities; None when a side has no value (never reached).
+
+    `text` gives a node's source text; `prefix` names the used policy the trace belongs to (`statute.`).
+    """
+    left, right = trace.value(e.left), trace.value(e.right)
+    held = trace.value(e)
     if UNSET in (left, right, held) or left is None or right is None:
         return None
     result = Comparison(e.op, left, right, text(e.left), text(e.right), bool(held))
-    for ref in refs(e):
-        value = ctx.ref_value(ref)
+    for leaf in ir.reads(e):
+        value = trace.value(leaf)
         if value is not UNSET and not isinstance(value, tuple):
-            result.terms.append((ctx.prefix + ref.name if _is_input(ctx, ref) else ref.name, value))
+            result.terms.append((_term(leaf, prefix), value))
     if not held:
         result.margin, result.unit = _margin(e.op, left, right)
-    result.elapsed = _elapsed(e, ctx, text)
+    result.elapsed = _elapsed(e, trace, text)
     return result
 
 
-def _is_input(ctx: Context, ref: ast.Ref) -> bool:
-    target = ctx.target(ref)
-    return target is not None and target.kind == "input"
+def _term(leaf: ir.Input | ir.DefRef | ir.UsedRef, prefix: str) -> str:
+    match leaf:
+        case ir.Input(path=p):
+            return prefix + p
+        case ir.DefRef(name=n):
+            return n
+        case ir.UsedRef(alias=a, name=n):
+            return f"{a}.{n}"
 
 
 def _margin(op: str, left: Any, right: Any) -> tuple[Any, str | None]:
@@ -99,21 +110,22 @@ def _margin(op: str, left: Any, right: Any) -> tuple[Any, str | None]:
     return gap, unit
 
 
-def _elapsed(e: ast.Compare, ctx: Context, text: Any) -> Elapsed | None:
+def _elapsed(e: ir.Compare, trace: Trace, text: Callable[[Any], str]) -> Elapsed | None:
     """Recognise `a + k op b` (or `b op a + k`) over dates with a duration k: a minimum period."""
     op: str = e.op
-    sum_side, other = e.left, e.right
-    if not isinstance(sum_side, ast.Binary):
-        sum_side, other, op = e.right, e.left, FLIP[op]
-    if not (isinstance(sum_side, ast.Binary) and sum_side.op == "+" and op in ("<=", "<")):
+    shift, other = e.left, e.right
+    if not isinstance(shift, ir.DateShift):
+        shift, other, op = e.right, e.left, FLIP[op]
+    if not (isinstance(shift, ir.DateShift) and shift.sign == 1 and op in ("<=", "<")):
         return None
-    start, required, end = ctx.peek(sum_side.left), ctx.peek(sum_side.right), ctx.peek(other)
-    if not (isinstance(start, dt.date) and isinstance(required, T.Duration) and isinstance(end, dt.date)):
+    start, required, end = trace.value(shift.date), trace.value(shift.duration), trace.value(other)
+    boundary = trace.value(shift)
+    if not (isinstance(start, dt.date) and isinstance(required, T.Duration) and isinstance(end, dt.date)
+            and isinstance(boundary, dt.date)):
         return None
-    boundary = ctx.program.dates.add(start, required)
     shortfall = max(0, boundary.toordinal() - end.toordinal() + (1 if op == "<" else 0))
-    months = ctx.program.dates.between("months", start, end)
-    return Elapsed(text(sum_side.left), start, text(other), end, text(sum_side.right), required,
+    months = trace.program.dates.between("months", start, end)
+    return Elapsed(text(shift.date), start, text(other), end, text(shift.duration), required,
                    end.toordinal() - start.toordinal(), months, shortfall)
 
 

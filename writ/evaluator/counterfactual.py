@@ -1,0 +1,311 @@
+"""A condition that did not go the way asked, and its traced run, in; the smallest changes to single inputs that
+make it go that way, each confirmed by running the policy again, out.
+
+Changes are solved from the IR, never guessed: `a + k <= b` is solved for
+`b` (`b >= a + k`) and for `a` (`a <= b - k`), through `+`, `-`, `*` by a
+positive constant, date shifts and days between, `not`, `and`/`or`, the
+branch of an `if` that was taken and the bodies of the values a comparison
+reads, every intermediate value read from the trace. Enums and booleans get
+the values that make the condition hold. Each change is then applied to the
+facts and the policy re-run through its generated code: the definition that
+holds the condition, traced, to see that it now goes the other way (a change
+that does not is nudged a day or unit, since calendar months are not exactly
+invertible, and kept unconfirmed if that fails too), and every output, to say
+what the change alone would alter. Runs with the same change are shared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from writ.dsl import ir
+from writ.dsl import types as T
+from writ.dsl.errors import WritError
+from writ.evaluator.codegen import UNSET
+from writ.evaluator.trace import Trace
+from writ.evaluator.whynot import FLIP
+
+NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
+
+
+@dataclass
+class Counterfactual:
+    """One input changed alone: to what, in which direction, whether the re-run confirmed the flip."""
+
+    step_id: str
+    input: str
+    kind: str                      # date, int, decimal, enum, bool, text
+    current: Any
+    proposed: Any
+    relation: str                  # "<=", ">=", "<", ">", "=", "!=", "in"
+    bound: Any                     # the boundary value, or the values that make it hold
+    delta: Any = None              # proposed - current: days for dates, a number for numbers
+    verified: bool = False
+    output_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Need:
+    key: str
+    op: str
+    bound: Any
+    type: T.Type
+
+
+class Search:
+    """Counterfactual search over one traced decision; re-runs are remembered, so each change runs once."""
+
+    def __init__(self, top: Trace) -> None:
+        self.top = top
+        self._traced: dict[tuple[int, str, str, Any], Trace | None] = {}
+        self._outputs: dict[tuple[str, Any], dict[str, tuple[Any, Any]]] = {}
+
+    def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
+        """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
+        out: list[Counterfactual] = []
+        seen: set[str] = set()
+        for need in _solve(node, goal, trace):
+            if need.key in seen:
+                continue
+            seen.add(need.key)
+            current = trace.facts.get(need.key, UNSET)
+            candidate = _proposal(need, current)
+            if candidate is None:
+                continue
+            cf = Counterfactual(step_id, need.key, _kind(need.type, current), current, candidate, need.op,
+                                need.bound)
+            self._verify(cf, node, goal, trace)
+            cf.delta = _delta(cf.proposed, current)
+            cf.output_changes = self.effect(need.key, cf.proposed)
+            out.append(cf)
+        return out
+
+    def _verify(self, cf: Counterfactual, node: ir.Expr, goal: bool, trace: Trace) -> None:
+        """Re-run with the change; nudge dates and numbers a few units if calendar arithmetic was not exact."""
+        tries = [0]
+        if cf.kind in ("date", "int", "decimal") and cf.relation in ("<=", "<", ">=", ">"):
+            direction = -1 if cf.relation in ("<=", "<") else 1
+            tries = [0, direction, 2 * direction, 3 * direction]
+        base = cf.proposed
+        for n in tries:
+            value = base if n == 0 else _shift(base, n)
+            after = self.rerun(trace, node, cf.input, value)
+            if after is None:
+                return  # a change that makes evaluation fail is not a counterfactual
+            if after.value(node) is goal:
+                cf.proposed, cf.verified = value, True
+                return
+
+    def rerun(self, trace: Trace, node: ir.Expr, key: str, value: Any) -> Trace | None:
+        """The definition holding `node`, re-run traced on the facts with `key` changed (None if that fails)."""
+        program = trace.program
+        _, definition = program.node(node.nid)
+        memo = (id(trace), definition, key, value)
+        if memo not in self._traced:
+            facts = program.inputs.fill_defaults({**trace.facts, key: value})
+            try:
+                _, after = program.run(facts, trace.on, (definition,), trace=True)
+            except WritError:
+                after = None
+            self._traced[memo] = after
+        return self._traced[memo]
+
+    def effect(self, key: str, value: Any) -> dict[str, tuple[Any, Any]]:
+        """The outputs that changing `key` to `value` alone would alter, before and after."""
+        memo = (key, value)
+        if memo not in self._outputs:
+            top = self.top
+            changes: dict[str, tuple[Any, Any]] = {}
+            try:
+                after, _ = top.program.run({**top.facts, key: value}, top.on)
+            except WritError:
+                after = {}
+            for name, now in after.items():
+                before = top.definition(name) if name in top.program.definitions else top.facts.get(name, UNSET)
+                if before is not UNSET and before != now:
+                    changes[name] = (before, now)
+            self._outputs[memo] = changes
+        return self._outputs[memo]
+
+
+def _solve(e: ir.Expr, goal: bool, trace: Trace) -> list[_Need]:
+    match e:
+        case ir.Not(operand=x):
+            return _solve(x, not goal, trace)
+        case ir.Logic(op=op, left=a, right=b):
+            if (op == "and") == goal:   # both sides must become `goal`
+                wrong = [s for s in (a, b) if trace.value(s) is not goal]
+                return _solve(wrong[0], goal, trace) if len(wrong) == 1 else []
+            return _solve(a, goal, trace) + _solve(b, goal, trace)
+        case ir.Compare(op=op, left=a, right=b, domain="value"):
+            want = op if goal else NEGATE[op]
+            return _isolate(a, want, trace.value(b), trace) + _isolate(b, FLIP[want], trace.value(a), trace)
+        case ir.Member(item=ir.Input() as item, collection=coll, negated=neg):
+            values = trace.value(coll)
+            if not isinstance(values, tuple):
+                return []
+            kind = T.strip_optional(item.type)
+            inside = goal != neg
+            options = list(values) if inside else [v for v in _enum_values(kind) if v not in values]
+            return [_Need(item.path, "in", tuple(options), kind)] if options else []
+        case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
+            return [_Need(p, "=", goal, T.BOOL)]
+        case _:
+            return []
+
+
+def _isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[_Need]:
+    """Needs on inputs inside `x` for `x op bound` to hold, by inverting the arithmetic around them."""
+    if bound is UNSET or bound is None:
+        return []
+    dates = trace.program.dates
+    match x:
+        case ir.Input(path=p):
+            return [_Need(p, op, bound, T.strip_optional(x.type))]
+        case ir.DefRef(name=n):
+            definition = trace.program.definitions.get(n)
+            if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
+                    and not definition.exceptions:
+                return _isolate(definition.body.expr, op, bound, trace)
+            return []
+        case ir.ToDecimal(operand=inner):
+            return _isolate(inner, op, bound, trace)
+        case ir.If(cond=c, then=a, otherwise=b):
+            taken = trace.value(c)
+            return [] if taken is UNSET else _isolate(a if taken else b, op, bound, trace)
+        case ir.DateShift(date=d, duration=k, sign=sign):
+            step = trace.value(k)
+            if not isinstance(step, T.Duration) or not isinstance(bound, dt.date):
+                return []
+            back = _date_step(dates, bound, step, -sign)
+            return [] if back is None else _isolate(d, op, back, trace)
+        case ir.Between(unit="days", start=a, end=b):  # b - a op bound: b op a + bound, a FLIP(op) b - bound
+            va, vb = trace.value(a), trace.value(b)
+            if not isinstance(bound, int) or isinstance(bound, bool):
+                return []
+            found = []
+            if isinstance(va, dt.date):
+                found += _isolate(b, op, _days_from(va, bound), trace)
+            if isinstance(vb, dt.date):
+                found += _isolate(a, FLIP[op], _days_from(vb, -bound), trace)
+            return found
+        case ir.Arith(op="+", left=a, right=b):
+            va, vb = trace.value(a), trace.value(b)
+            return _isolate(a, op, _minus(bound, vb), trace) + _isolate(b, op, _minus(bound, va), trace)
+        case ir.Arith(op="-", left=a, right=b):
+            va, vb = trace.value(a), trace.value(b)
+            return _isolate(a, op, _plus(bound, vb), trace) + _isolate(b, FLIP[op], _minus(va, bound), trace)
+        case ir.Arith(op="*", left=a, right=b):
+            va, vb = trace.value(a), trace.value(b)
+            found = []
+            if _positive(vb):
+                found += _isolate(a, op, Decimal(bound) / Decimal(vb), trace)
+            if _positive(va):
+                found += _isolate(b, op, Decimal(bound) / Decimal(va), trace)
+            return found
+        case _:
+            return []
+
+
+def _positive(v: Any) -> bool:
+    return isinstance(v, (int, Decimal)) and not isinstance(v, bool) and v > 0
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+
+
+def _minus(a: Any, b: Any) -> Any:
+    return a - b if _number(a) and _number(b) else UNSET
+
+
+def _plus(a: Any, b: Any) -> Any:
+    return a + b if _number(a) and _number(b) else UNSET
+
+
+def _date_step(dates: Any, d: dt.date, step: T.Duration, sign: int) -> dt.date | None:
+    try:
+        result: dt.date = dates.add(d, step) if sign > 0 else dates.sub(d, step)
+    except WritError:
+        return None
+    return result
+
+
+def _days_from(d: dt.date, days: int) -> Any:
+    try:
+        return d + dt.timedelta(days=days)
+    except OverflowError:
+        return UNSET
+
+
+def _enum_values(t: T.Type) -> tuple[str, ...]:
+    return t.values if isinstance(t, T.EnumT) else ()
+
+
+def _kind(t: T.Type, current: Any) -> str:
+    if isinstance(t, T.EnumT):
+        return "enum"
+    if isinstance(t, T.Prim):
+        return t.name
+    return type(current).__name__
+
+
+def _proposal(need: _Need, current: Any) -> Any:
+    """The changed value nearest the current one that satisfies `op bound` (None: no sensible change)."""
+    bound, op = need.bound, need.op
+    if op == "in":
+        options = [v for v in bound if v != current]
+        return options[0] if options else None
+    if need.type == T.BOOL or isinstance(need.type, T.EnumT) or need.type == T.TEXT:
+        if op == "=":
+            return bound if bound != current else None
+        options = [v for v in _enum_values(need.type) if v != bound] if op == "!=" else []
+        return options[0] if options else None
+    step: Callable[[Any, int], Any]
+    if need.type == T.DATE and isinstance(bound, dt.date):
+        def step(v: Any, n: int) -> Any:
+            return _days_from(v, n)
+    elif need.type == T.INT and _number(bound):
+        bound = _int_bound(bound, op)
+
+        def step(v: Any, n: int) -> Any:
+            return v + n
+    elif need.type == T.DECIMAL and _number(bound):
+        def step(v: Any, n: int) -> Any:
+            return Decimal(v) + Decimal("0.01") * n
+    else:
+        return None
+    proposed = {"<=": bound, ">=": bound, "=": bound, "<": step(bound, -1), ">": step(bound, 1)}.get(op)
+    if op == "!=" and current is not None and current is not UNSET:
+        proposed = step(current, 1)
+    return None if proposed is None or proposed is UNSET or proposed == current else proposed
+
+
+def _int_bound(bound: Any, op: str) -> Any:
+    """An integer boundary for a decimal one: rounded towards where the comparison holds."""
+    if isinstance(bound, int):
+        return bound
+    whole = int(bound.to_integral_value(rounding="ROUND_CEILING" if op in (">=", ">") else "ROUND_FLOOR"))
+    if whole != bound and op in (">", "<"):
+        return whole - 1 if op == ">" else whole + 1  # `>` of ceil(b)-1 is >= ceil(b)
+    return whole
+
+
+def _shift(v: Any, n: int) -> Any:
+    if isinstance(v, dt.date):
+        return _days_from(v, n)
+    if isinstance(v, Decimal):
+        return v + Decimal("0.01") * n
+    return v + n
+
+
+def _delta(proposed: Any, current: Any) -> Any:
+    if isinstance(proposed, dt.date) and isinstance(current, dt.date):
+        return proposed.toordinal() - current.toordinal()
+    if _number(proposed) and _number(current):
+        return proposed - current
+    return None
