@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from writ.dsl.checker import check
 from writ.dsl.compiler import CompiledPolicy, compile_policy
 from writ.dsl.errors import PolicyError
+from writ.dsl.lower import lower
 from writ.dsl.parser import parse
 from writ.dsl.resolve import resolve
 from writ.dsl.types import Duration
+from writ.evaluator.engine import Program
 
 HEADER = '''policy "p":
   title "t"
@@ -90,9 +92,11 @@ def test_inputs_read() -> None:
     assert c.inputs_read("service") == set()
 
 
-def test_constants_are_folded() -> None:
+def test_constants_are_computed_once_in_their_declared_type() -> None:
     c = compiled()
-    assert c.constants == {"service": Duration(26, "weeks"), "rate": Decimal(2), "limits": (1, 6)}
+    program = Program(lower(c), c)
+    assert program.constants == {"service": Duration(26, "weeks"), "rate": Decimal(2), "limits": (1, 6)}
+    assert type(program.constants["rate"]) is Decimal  # `constant rate: decimal = 2` is the decimal 2
 
 
 def test_used_policy_nodes() -> None:
@@ -134,7 +138,7 @@ def test_renderings() -> None:
 
 def test_example_dates_are_values() -> None:
     c = compiled("constant start = 2020-01-01\nvalue out:\n  start + 1 day\noutputs: out\n")
-    assert c.constants["start"] == dt.date(2020, 1, 1)
+    assert Program(lower(c), c).constants["start"] == dt.date(2020, 1, 1)
 
 
 @settings(max_examples=30, deadline=None)

@@ -16,9 +16,9 @@ from writ.cli import main
 from writ.dsl.diff import diff_versions
 from writ.dsl.errors import InputError
 from writ.dsl.loader import Library
-from writ.evaluator.impact import VersionPair, measure, read_population
-from writ.evaluator.witness import find_witnesses
 from writ.population import generate, to_csv, to_jsonl
+from writ.review.impact import VersionPair, measure, read_population
+from writ.review.witness import find_witnesses
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 UK = "uk-flexible-working"

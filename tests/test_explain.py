@@ -17,7 +17,7 @@ from writ.explain.tree import Explanation, explain, walk
 
 ROOT = Path(__file__).parent.parent
 DEMO = Path(__file__).parent / "fixtures" / "policies" / "demo"
-SOURCE = Path("/work/shared/sources/flexible-working-policy.txt")
+SOURCE = ROOT / "policies" / "sources" / "flexible-working-policy.txt"
 SCHEMA = json.loads((ROOT / "writ" / "explain" / "explanation.schema.json").read_text())
 CASES: dict[tuple[str, str], Any] = {
     tuple(key.split("/")): facts  # type: ignore[misc]
@@ -161,10 +161,20 @@ def test_html_links_citations_to_section_anchors(golden: Any) -> None:
     tree = _tree("tvp-flexible-working", CASES["tvp-flexible-working", "short-service"])
     page = render_html(tree, source_text=SOURCE.read_text(encoding="utf-8"))
     _, anchors = section_anchors(SOURCE.read_text(encoding="utf-8"))
-    assert {"3.3", "3.3.1", "A.4", "B.5"} <= set(anchors)
+    assert {"sec-3.3", "sec-3.3.1", "sec-A.4", "sec-B.5", "sec-C.9.1"} <= set(anchors)
     assert '<a href="#sec-3.3.1">§3.3.1</a>' in page and 'id="sec-3.3.1"' in page
     assert '<a href="#sec-A.4">App A.4</a>' in page and 'id="sec-A.4"' in page
     assert "<details" in page and "<script" not in page
+
+
+def test_html_links_appendix_c_citations() -> None:
+    policy = _policy("tvp-part-time-conditions")
+    facts = {"role": "officer", "weekly_hours": 20, "shift_hours": 7, "probationer": False,
+             "duty": {"kind": "rest_day", "notified_on": "2013-03-01", "date": "2013-03-04", "hours": 8,
+                      "hours_in_week": 28, "others_could_do_it": False}}
+    tree = explain(policy.evaluate(facts, explain=True), policy.library.sources)
+    page = render_html(tree, source_text=SOURCE.read_text(encoding="utf-8"))
+    assert '<a href="#sec-C.9.1">App C 9.1' in page and 'id="sec-C.9.1"' in page
 
 
 def test_cli_explain_formats(tmp_path: Path) -> None:

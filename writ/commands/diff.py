@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from writ.api import Policy
-    from writ.evaluator.impact import ImpactReport
-    from writ.evaluator.witness import Facts, VersionPair
+    from writ.review.impact import ImpactReport
+    from writ.review.witness import Facts, VersionPair
 
 
 def register(subparsers: Any) -> None:
@@ -69,8 +69,8 @@ def baselines(pair: VersionPair, population: list[Facts] | None) -> list[Facts]:
 def run(args: argparse.Namespace) -> int:
     from writ.dsl.diff import diff_versions
     from writ.dsl.errors import InputError, InputProblem
-    from writ.evaluator.witness import VersionPair, find_witnesses
     from writ.explain.diff_render import DiffReport, render_json, render_markdown, render_text
+    from writ.review.witness import VersionPair, find_witnesses
 
     if args.by and args.population is None and args.generate is None:
         raise InputError([InputProblem("--by", "needs a population: give --population FILE or --generate N")])
@@ -95,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _population(args: argparse.Namespace) -> tuple[list[Facts] | None, str | None]:
-    from writ.evaluator.impact import read_population
     from writ.population import generate
+    from writ.review.impact import read_population
 
     if args.population is not None:
         return list(read_population(args.population)), str(args.population)
@@ -107,7 +107,7 @@ def _population(args: argparse.Namespace) -> tuple[list[Facts] | None, str | Non
 
 def _measure(pair: VersionPair, population: list[Facts], by: str | None) -> ImpactReport:
     """The impact, with a progress bar on a terminal when the run is long enough to wait for."""
-    from writ.evaluator.impact import measure
+    from writ.review.impact import measure
 
     if not sys.stderr.isatty() or len(population) < 5_000:
         return measure(pair, population, by)

@@ -14,7 +14,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("lint", help="warn about unused, uncited, unreachable or repeated rules")
     p.add_argument("paths", nargs="+", type=Path, help="policy files, policy folders or a folder of policies")
     p.add_argument("--sources", type=Path, default=None,
-                   help="folder of cited source texts (default: $WRIT_SOURCES, else ../shared/sources)")
+                   help="folder of cited source texts (default: $WRIT_SOURCES, else the library's sources/ folder)")
     p.set_defaults(run=run)
 
 

@@ -29,22 +29,10 @@ from functools import cache
 from pathlib import Path
 
 from writ.dsl import ast
+from writ.dsl.cachedir import cache_dir
 
 _SHAPE_FILES = ("grammar.lark", "parser.py", "ast.py")
 MAX_TREES = 2000
-
-
-def cache_dir() -> Path | None:
-    """The directory writ caches in (created on first use), or None when caching is off or impossible."""
-    if os.environ.get("WRIT_NO_CACHE"):
-        return None
-    base = os.environ.get("WRIT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "writ")
-    try:
-        os.makedirs(base, mode=0o700, exist_ok=True)
-    except OSError:
-        return None
-    return Path(base)
 
 
 @cache

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import assert_never
 
 from writ.dsl import ast
 from writ.dsl.analysis import analyse_exceptions, analyse_table
-from writ.dsl.errors import Diagnostic, PolicyError, did_you_mean
+from writ.dsl.checked import CheckedPolicy
+from writ.dsl.errors import PolicyError, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.typecheck import ExprTyper
 from writ.dsl.typerules import Env, RefTarget, cond_facts, fits, present_if_false, present_if_true, walk
@@ -35,26 +35,6 @@ __all__ = ["CheckedPolicy", "RefTarget", "check"]
 CONVENTIONS = {"months": ("clamp", "overflow"), "leap_day": ("feb28", "mar1")}
 _PRIMS: dict[str, Type] = {"bool": BOOL, "int": INT, "decimal": DECIMAL, "text": TEXT, "date": DATE,
                            "duration": DURATION}
-
-
-@dataclass
-class CheckedPolicy:
-    """A policy whose names and types are known: what the compiler and code generator work from."""
-
-    policy: ResolvedPolicy
-    input_types: dict[str, Type]
-    definition_types: dict[str, Type]
-    expr_types: dict[int, Type]
-    ref_targets: dict[int, RefTarget]
-    used: dict[str, CheckedPolicy]
-    warnings: list[Diagnostic] = field(default_factory=list)
-    exception_conflicts_possible: list[tuple[str, str]] = field(default_factory=list)
-
-    def type_of(self, expr: ast.Expr) -> Type:
-        try:
-            return self.expr_types[id(expr)]
-        except KeyError:
-            raise KeyError(f"expression at {expr.span} was not checked") from None
 
 
 def check(policy: ResolvedPolicy, used: Mapping[str, CheckedPolicy] | None = None) -> CheckedPolicy:

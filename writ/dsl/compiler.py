@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, assert_never
 
 from writ.dsl import ast
 from writ.dsl.checker import CheckedPolicy
-from writ.dsl.constants import fold_constants
 from writ.dsl.errors import Diagnostic, Note, PolicyError
 from writ.dsl.typerules import walk
 
@@ -38,7 +37,6 @@ class CompiledPolicy:
     nodes: dict[str, dict[str, Any]]
     uses: dict[str, dict[str, dict[str, Any]]]
     order: list[str]
-    constants: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -181,7 +179,6 @@ def compile_policy(checked: CheckedPolicy) -> CompiledPolicy:
     compiled = CompiledPolicy(checked, nodes, uses, [n for n in ordered if n in policy.definitions])
     if len(ordered) < len(nodes):  # some nodes wait on each other: say which, with networkx's help
         _report_cycles(compiled.graph, position)
-    compiled.constants = fold_constants(checked, compiled.order)
     return compiled
 
 

@@ -21,6 +21,7 @@ import networkx as nx
 from writ.dsl import ast
 from writ.dsl.analysis import condition_facts
 from writ.dsl.checker import CheckedPolicy
+from writ.dsl.citations import SourceText, find_source
 from writ.dsl.compiler import CompiledPolicy
 from writ.dsl.errors import Diagnostic, Note
 from writ.dsl.loader import Library, LoadedVersion
@@ -169,98 +170,6 @@ def _citations(unit: LintUnit) -> Iterator[Diagnostic]:
                 yield from unit.source.check(cite)
 
 
-@dataclass
-class SourceText:
-    """The numbered sections and headings of one source text, to check `[§3.3.1]`-style citations against."""
-
-    path: Path
-    sections: set[tuple[str, str]]
-    headings: dict[str, set[str]]
-    texts: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, path: Path) -> SourceText:
-        sections: set[tuple[str, str]] = set()
-        headings: dict[str, set[str]] = {}
-        texts: dict[tuple[str, str], list[str]] = {}
-        current: list[str] = []
-        appendix = ""
-        for raw in path.read_text(encoding="utf-8").splitlines():
-            started = False
-            chunks = re.findall(r"\*\*(.+?)\*\*", raw)
-            if raw.startswith("#") and not chunks:
-                chunks = [raw.lstrip("#").strip()]
-            for chunk in (c.strip() for c in chunks):
-                if m := re.match(r"APPENDIX\s+([A-Z])\b", chunk, re.IGNORECASE):
-                    appendix = m.group(1).upper()
-                    continue
-                m = re.match(r"(?:([A-Z])\.)?(\d+(?:\.\d+)*)\.?(?:\s+|$)(?!days?\b|weeks?\b|hours?\b)", chunk)
-                if m is not None:
-                    key = (m.group(1) or appendix, _norm_number(m.group(2)))
-                    sections.add(key)
-                    current, started = texts.setdefault(key, [raw]), True
-                else:
-                    headings.setdefault(appendix, set()).add(_norm_text(chunk))
-            if not started:
-                current.append(raw)
-        joined = {k: "\n".join(v).strip() for k, v in texts.items()}
-        return cls(path, sections, headings, joined)
-
-    def clause(self, citation: str) -> str | None:
-        """The text under the first section a citation names (for hover), or None."""
-        for part in (p.strip() for p in citation.split(";")):
-            if m := re.fullmatch(r"§\s*(\d+(?:\.\d+)*).*", part):
-                key = ("", _norm_number(m.group(1)))
-            elif m := re.fullmatch(r"App(?:endix|\.)?\s+([A-Z])(?:\.|\s+)?(\d+(?:\.\d+)*).*", part):
-                key = (m.group(1), _norm_number(m.group(2)))
-            else:
-                continue
-            if key in self.texts:
-                return self.texts[key]
-        return None
-
-    def check(self, cite: ast.Citation) -> Iterator[Diagnostic]:
-        for part in (p.strip() for p in cite.text.split(";")):
-            if m := re.fullmatch(r"§\s*(\d+(?:\.\d+)*)(.*)", part):
-                appendix, number, rest = "", m.group(1), m.group(2)
-            elif m := re.fullmatch(r"App(?:endix|\.)?\s+([A-Z])(?:\.|\s+)?(\d+(?:\.\d+)*)?(.*)", part):
-                appendix, number, rest = m.group(1), m.group(2), m.group(3)
-            else:
-                continue  # a statute or another source: out of scope
-            if number is not None and (appendix, _norm_number(number)) not in self.sections:
-                where = f"Appendix {appendix}" if appendix else "the main text"
-                yield warn("unknown-section", f"`{part}`: {where} of {self.path.name} has no section {number}",
-                           cite.span, "check the section number against the source text")
-                continue
-            heading = _norm_text(rest.split(",")[0])
-            if heading and heading not in self.headings.get(appendix, set()):
-                yield warn("unknown-section", f"`{part}`: no heading `{rest.split(',')[0].strip()}` in "
-                           f"{f'Appendix {appendix}' if appendix else 'the main text'} of {self.path.name}",
-                           cite.span, "check the heading against the source text")
-
-
-def _norm_number(n: str) -> str:
-    return n[:-2] if n.endswith(".0") else n
-
-
-def _norm_text(t: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", t.lower()).strip()
-
-
-def find_source(header_source: str | None, sources_dir: Path | None) -> SourceText | None:
-    """The source text whose title the policy's `source` header line names, if it is in `sources_dir`."""
-    if not header_source or sources_dir is None or not sources_dir.is_dir():
-        return None
-    wanted = _norm_text(header_source)
-    for path in sorted(sources_dir.glob("*.txt")):
-        lines = [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-        title_line = next((x for x in lines if "Policy Title" in x), lines[0] if lines else "")
-        title = _norm_text(re.sub(r"<[^>]+>|Policy Title", "", title_line))
-        if title and title in wanted:
-            return SourceText.read(path)
-    return None
-
-
 # ------------------------------------------------------------ branches that never run
 
 
@@ -371,11 +280,12 @@ def _duplicate_labels(unit: LintUnit) -> Iterator[Diagnostic]:
 
 
 def default_sources(root: Path) -> Path:
-    """Where the cited source texts live: `$WRIT_SOURCES`, else `shared/sources` beside the repository."""
+    """Where the cited source texts live: `$WRIT_SOURCES`, else the `sources` folder of the policy library (they
+    ship with it)."""
     import os
 
     env = os.environ.get("WRIT_SOURCES")
-    return Path(env) if env else root.resolve().parent.parent / "shared" / "sources"
+    return Path(env) if env else root / "sources"
 
 
 def used_elsewhere(library: Library, versions: Iterable[LoadedVersion]) -> dict[str, set[str]]:

@@ -29,7 +29,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from writ.dsl import ast
-from writ.dsl.cache import cache_dir
+from writ.dsl.cachedir import cache_dir
 from writ.dsl.errors import Diagnostic, PolicyError
 
 MAX_SYNTAX_ERRORS = 20
@@ -76,6 +76,28 @@ def cached_lark(name: str, **options: Any) -> Lark:
     cache: str | bool = False if directory is None else str(
         directory / f"{name}-lark{lark_version}-py{sys.version_info[0]}{sys.version_info[1]}.cache")
     return Lark(_grammar(), parser="lalr", postlex=PolicyIndenter(), maybe_placeholders=True, cache=cache, **options)
+
+
+_NEWLINES: list[Token] = []
+_COLLECTING = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _collecting_parser() -> Lark:
+    """The grammar's own parser, keeping its newline tokens (which hold the comments) as it lexes."""
+    return cached_lark("comments", lexer_callbacks={"_NL": _NEWLINES.append})
+
+
+def newline_tokens(text: str) -> list[tuple[int, int, str]] | None:
+    """Every newline token of `text` (line, column, text): where the comments are, found by the grammar's own
+    lexer so that a `#` inside quotes is never mistaken for one. None when the text does not parse."""
+    with _COLLECTING:  # the collected tokens and the post-lexer's state are shared: one thread at a time
+        _NEWLINES.clear()
+        try:
+            _collecting_parser().parse(text if text.endswith("\n") else text + "\n")
+        except Exception:  # noqa: BLE001 - any failure to parse means: no tokens, the caller scans plainly
+            return None
+        return [(tok.line or 1, tok.column or 1, str(tok)) for tok in _NEWLINES]
 
 
 def _shipped_lark() -> Lark | None:

@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import assert_never
-
-from lark import Lark, Token
 
 from writ.dsl import ast
 from writ.dsl.layout import WIDTH, Doc, cell_doc, date_text, expr_doc, flat_width, join, render, type_text
@@ -39,33 +35,17 @@ class Comment:
     trailing: bool
 
 
-_NEWLINES: list[Token] = []
-_COLLECTING = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _collecting_parser() -> Lark:
-    """The grammar's own parser, keeping its newline tokens (which hold the comments) as it lexes."""
-    from writ.dsl.parser import cached_lark
-
-    return cached_lark("comments", lexer_callbacks={"_NL": _NEWLINES.append})
-
-
 def comments(text: str) -> list[Comment]:
     """Every comment in `text`, found by the parser's own lexer so `#` inside quotes is never mistaken."""
+    from writ.dsl.parser import newline_tokens  # Lark is imported only when comments are wanted
+
     lines = text.split("\n")
     found: list[Comment] = []
-    with _COLLECTING:  # the collected tokens and the post-lexer's state are shared: one thread at a time
-        _NEWLINES.clear()
-        try:
-            _collecting_parser().parse(text if text.endswith("\n") else text + "\n")
-        except Exception:  # a file that does not parse: fall back to a plain scan that skips quoted text
-            return _scan_comments(lines)
-        tokens = list(_NEWLINES)
-    for tok in tokens:
-        line = tok.line or 1
-        column = tok.column or 1
-        for part in re.split(r"(\r?\n)", str(tok)):
+    tokens = newline_tokens(text)
+    if tokens is None:  # a file that does not parse: fall back to a plain scan that skips quoted text
+        return _scan_comments(lines)
+    for line, column, token in tokens:
+        for part in re.split(r"(\r?\n)", token):
             if part in ("\n", "\r\n"):
                 line, column = line + 1, 1
                 continue

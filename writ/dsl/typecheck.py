@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
 from writ.dsl import ast
+from writ.dsl.checked import CheckedPolicy
 from writ.dsl.errors import Diagnostic, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.typerules import (
@@ -43,9 +44,6 @@ from writ.dsl.types import (
     optional,
     strip_optional,
 )
-
-if TYPE_CHECKING:
-    from writ.dsl.checker import CheckedPolicy
 
 _LITERAL_TYPES: dict[type, Type] = {ast.IntLit: INT, ast.DecimalLit: DECIMAL, ast.DateLit: DATE, ast.BoolLit: BOOL,
                                     ast.MissingLit: MISSING, ast.DurationLit: DURATION}

@@ -26,7 +26,7 @@ from writ.dsl import ir
 from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET
-from writ.evaluator.trace import Trace
+from writ.evaluator.engine import Trace
 from writ.evaluator.whynot import FLIP
 
 NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}

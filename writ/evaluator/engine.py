@@ -1,4 +1,4 @@
-"""A lowered policy version and a case's facts in, a `Decision` (outputs, optionally the trace of the run) out.
+"""A lowered policy version and a case's facts in, a `Decision` (outputs, optionally the `Trace` of the run) out.
 
 `Program` wraps one version's IR: its input model (schema and conversion,
 built once), its constants (computed once, by the same generated code as
@@ -26,12 +26,79 @@ from writ.evaluator import runtime
 from writ.evaluator.codegen import UNSET, Generated, Mode, generate
 from writ.evaluator.inputs import InputModel
 from writ.evaluator.readers import BUILTINS, READ_ERRORS
-from writ.evaluator.trace import Layout, Trace
 
 UsedResolver = Callable[[str, dt.date | None], "Program"]
 
 PLAIN, TRACED, CHECKED = Mode(), Mode(traced=True), Mode(checked=True)
 _EXPLAIN_ERRORS = (EvaluationError, ArithmeticError)
+
+
+class Layout:
+    """Where a traced function puts each node's value and each region's flag; built once per function."""
+
+    __slots__ = ("program", "slots", "flags", "chains")
+
+    def __init__(self, program: Program, generated: Generated) -> None:
+        self.program = program
+        self.slots = {nid: k for k, nid in enumerate(generated.slots)}
+        self.flags = {nid: k for k, nid in enumerate(generated.regions)}
+        self.chains = {nid: chain for nid, chain in ir.regions(program.ir).items()
+                       if any(region in self.flags for region in chain)}
+
+    def trace(self, results: tuple[Any, ...], facts: Mapping[str, Any], on: dt.date | None) -> Trace:
+        """The `Trace` of one run from the traced function's results (see evaluator/codegen.py)."""
+        _, values, flags, definitions, used = results
+        return Trace(self, values, flags, definitions, used, facts, on)
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """The values of one traced run: per computed node, per definition, per used policy, and the facts read."""
+
+    layout: Layout
+    values: tuple[Any, ...]
+    flags: tuple[bool, ...]
+    definitions: dict[str, Any]
+    used: dict[str, Trace]
+    facts: Mapping[str, Any]
+    on: dt.date | None
+
+    @property
+    def program(self) -> Program:
+        return self.layout.program
+
+    def value(self, node: Any) -> Any:
+        """The node's value in this run, or `UNSET` when the run never computed it (short-circuited, or a
+        condition not reached whose guard did not hold)."""
+        match node:
+            case ir.Const(value=v):
+                return v
+            case ir.Input(path=p):
+                return self.facts.get(p, UNSET)
+            case ir.DefRef(name=n):
+                return self.definition(n)
+            case ir.UsedRef(alias=a, name=n):
+                sub = self.used.get(a)
+                return UNSET if sub is None else sub.definition(n)
+            case ir.Local() | ir.FieldOf():
+                return UNSET
+        k = self.layout.slots.get(node.nid)
+        return UNSET if k is None else self.values[k]
+
+    def definition(self, name: str) -> Any:
+        if name in self.definitions:
+            return self.definitions[name]
+        return self.layout.program.constants.get(name, UNSET)
+
+    def reached(self, node: Any) -> bool:
+        """Whether the run itself reached the node (a condition evaluated apart, after its block was decided,
+        was not), and computed it."""
+        chain = self.layout.chains.get(node.nid)
+        if chain is not None:
+            flags, values = self.layout.flags, self.flags
+            if not all(values[flags[r]] for r in chain if r in flags):
+                return False
+        return isinstance(node, ir.Leaf) or self.value(node) is not UNSET
 
 
 @dataclass(slots=True)

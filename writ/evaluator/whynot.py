@@ -22,7 +22,7 @@ from typing import Any
 from writ.dsl import ir
 from writ.dsl import types as T
 from writ.evaluator.codegen import UNSET
-from writ.evaluator.trace import Trace
+from writ.evaluator.engine import Trace
 
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from writ.dsl.diff import Change, PolicyDiff, Side
-from writ.evaluator.impact import ImpactReport
-from writ.evaluator.witness import SearchReport, Witness, change_key, iter_witnesses
+from writ.review.impact import ImpactReport
+from writ.review.witness import SearchReport, Witness, change_key, iter_witnesses
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
 

@@ -8,14 +8,12 @@ each citation such as `[§3.3.1; App A.4]` links to the clause it cites.
 
 from __future__ import annotations
 
-import re
 from html import escape
+from pathlib import Path
 
+from writ.dsl.citations import SourceText, anchor, parse_citation
 from writ.explain.render import comparison_words, counterfactual_words, mark, output_summary, show, visible_children
 from writ.explain.tree import Explanation, Step
-
-_HEADING = re.compile(r"^\s*(?:#+\s*)?\**\s*((?:[A-B]\.\d+)|(?:\d+\.\d+(?:\.\d+)*))\b")
-_CITED = re.compile(r"§\s*(\d+(?:\.\d+)*)|App(?:endix)?\.?\s*([A-B]\.\d+)")
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}
@@ -28,28 +26,23 @@ pre.source{white-space:pre-wrap;background:#fafafa;border:1px solid #ddd;padding
 
 
 def section_anchors(source_text: str) -> tuple[list[str], dict[str, int]]:
-    """The source's lines and, per section number, the line holding its heading (the last occurrence, past any contents list)."""
-    lines = source_text.splitlines()
-    anchors: dict[str, int] = {}
-    for k, line in enumerate(lines):
-        m = _HEADING.match(line)
-        if m:
-            anchors[m.group(1)] = k
-    return lines, anchors
+    """The source's lines and, per section anchor (`sec-3.3.1`, `sec-C.9.1`), the line holding its heading (the
+    last occurrence, past any contents list)."""
+    source = SourceText.parse(Path("source"), source_text)
+    return source.lines, {anchor(key): line for key, line in source.heading_lines.items()}
 
 
 def _cite(citation: str, anchors: dict[str, int]) -> str:
-    def link(m: re.Match[str]) -> str:
-        section = m.group(1) or m.group(2)
-        if section in anchors:
-            return f'<a href="#sec-{escape(section)}">{escape(m.group(0))}</a>'
-        return escape(m.group(0))
-
+    """The citation with each part that names a section of the embedded source linked to it."""
     out, last = [], 0
-    for m in _CITED.finditer(citation):
-        out.append(escape(citation[last:m.start()]))
-        out.append(link(m))
-        last = m.end()
+    for part in parse_citation(citation):
+        out.append(escape(citation[last:part.start]))
+        target = part.anchor
+        if target is not None and target in anchors:
+            out.append(f'<a href="#{escape(target)}">{escape(part.text)}</a>')
+        else:
+            out.append(escape(part.text))
+        last = part.end
     out.append(escape(citation[last:]))
     return "[" + "".join(out) + "]"
 
@@ -121,7 +114,7 @@ def render_html(explanation: Explanation, full: bool = False, source_text: str |
         by_line = {k: s for s, k in anchors.items()}
         for k, line in enumerate(lines):
             if k in by_line:
-                out.append(f'<span class="anchor" id="sec-{escape(by_line[k])}">{escape(line)}</span>')
+                out.append(f'<span class="anchor" id="{escape(by_line[k])}">{escape(line)}</span>')
             else:
                 out.append(escape(line))
         out.append("</pre>")

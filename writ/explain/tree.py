@@ -1,7 +1,7 @@
 """A traced `Decision` in, an `Explanation` out: per output, the deciding rule and the conditions beneath it.
 
 Everything shown is read from the trace the traced backend recorded
-(writ/evaluator/trace.py): values of definitions, conditions, branches and
+(`writ.evaluator.engine.Trace`): values of definitions, conditions, branches and
 rows, whether each was reached, and the used policies' own traces. Nothing
 here evaluates a rule. Beyond the "why", each failed comparison carries its
 quantities (`writ.evaluator.whynot`), each failed condition the single-input
@@ -29,8 +29,7 @@ from writ.dsl import ir
 from writ.dsl.errors import SourceMap
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
-from writ.evaluator.engine import Decision, Program
-from writ.evaluator.trace import Trace
+from writ.evaluator.engine import Decision, Program, Trace
 from writ.evaluator.whynot import Comparison, compare
 
 NOT_EVALUATED = UNSET

@@ -26,8 +26,8 @@ from writ.dsl.compiler import definition_exprs
 from writ.dsl.errors import WritError
 from writ.dsl.typerules import walk
 from writ.dsl.types import Duration
-from writ.evaluator.impact import Facts, Outcome, VersionPair
 from writ.evaluator.runtime import DateOps
+from writ.review.impact import Facts, Outcome, VersionPair
 
 if TYPE_CHECKING:
     from writ.dsl.diff import Change

@@ -18,13 +18,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from writ.dsl.errors import InputError, InputProblem, NotFoundError, WritError
-
-if TYPE_CHECKING:
-    from writ.api import Policy
-    from writ.evaluator.engine import Program
+from writ.evaluator.engine import Decision, Program
+from writ.evaluator.values import to_json_value
 
 Facts = dict[str, Any]
 
@@ -42,10 +40,20 @@ class Outcome:
     differing: tuple[str, ...]
 
 
+class Versions(Protocol):
+    """A policy's versions as the review needs them (`writ.Policy` is one): a version by label, and a case
+    evaluated under a named version, on the date the case itself gives."""
+
+    def version(self, label: str | None = None, on: dt.date | None = None) -> Program: ...
+
+    def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Any = None, explain: bool = False,
+                 version: str | None = None) -> Decision: ...
+
+
 class VersionPair:
     """Evaluates a case under version A and version B, each told its version explicitly."""
 
-    def __init__(self, old: Policy, old_label: str, new: Policy, new_label: str) -> None:
+    def __init__(self, old: Versions, old_label: str, new: Versions, new_label: str) -> None:
         self.old, self.old_label, self.new, self.new_label = old, old_label, new, new_label
         self.old_program: Program = old.version(old_label)
         self.new_program: Program = new.version(new_label)
@@ -53,7 +61,6 @@ class VersionPair:
 
     def evaluate(self, facts: Facts, which: str) -> dict[str, Any]:
         """Outputs of one side as JSON values; an evaluation failure is an outcome (`error[code]`) too."""
-        from writ.evaluator.values import to_json_value
         policy, label, program = ((self.old, self.old_label, self.old_program) if which == "old"
                                   else (self.new, self.new_label, self.new_program))
         try:
