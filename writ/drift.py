@@ -68,7 +68,7 @@ class DriftReport:
         return bool(self.drifts)
 
 
-def drift(policy: Policy, on: dt.date, budget: int = 20_000, witnesses: bool = True) -> DriftReport:
+def drift(policy: Policy, on: dt.date, budget: int = 5_000, witnesses: bool = True) -> DriftReport:
     """The drift of the version of `policy` in force on `on`."""
     library = policy.library
     loaded = library.in_force(policy.id, on)
