@@ -83,8 +83,9 @@ def drift(policy: Policy, on: dt.date, budget: int = 5_000, witnesses: bool = Tr
             program = None
         if program is not None and witnesses:
             pair = RepointedPair(policy.workspace.program(loaded), program, on)
+            used = [policy.workspace.program(v) for v in (pinned, current)]
             entry.search = find_witnesses(pair, baselines(pair, on), [c.change for c in entry.changes],
-                                          budget=budget)
+                                          budget=budget, also_boundaries=used)
         out.drifts.append(entry)
     return out
 

@@ -21,7 +21,7 @@ from writ.dsl.compiler import CompiledPolicy, compile_policy
 from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
 from writ.dsl.lower import lower
 from writ.dsl.resolve import ResolvedPolicy, resolve
-from writ.dsl.uses import check_in_force_uses, version_for_checking
+from writ.dsl.uses import check_in_force_uses, name_checked_versions, version_for_checking
 
 
 @dataclass
@@ -141,7 +141,10 @@ class Library:
         uses = header.uses or (base.file.header.uses if base else ())
         used = {u.alias: self._used_version(u, folder.policy_id, version) for u in uses}
         resolved = resolve(parsed, base.resolved if base else None, {a: v.resolved for a, v in used.items()})
-        checked = check(resolved, {a: v.checked for a, v in used.items()})
+        try:
+            checked = check(resolved, {a: v.checked for a, v in used.items()})
+        except PolicyError as exc:
+            raise PolicyError(name_checked_versions(exc.diagnostics, used)) from None
         compiled = compile_policy(checked)
         digest = hashlib.sha256()
         for name in resolved.files:

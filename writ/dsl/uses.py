@@ -112,6 +112,17 @@ def _compare(alias: str, uses: ast.Uses, label: str, reads: Mapping[str, ast.Ref
                              ref.span, help="pin one version, or read a name whose type every version agrees on")
 
 
+def name_checked_versions(diagnostics: list[Diagnostic], used: Mapping[str, LoadedVersion]) -> list[Diagnostic]:
+    """Say which version of a used policy a name was looked up in: with `in force`, it is one of several."""
+    out = []
+    for d in diagnostics:
+        for alias, version in used.items():
+            if d.message.endswith(f"in the policy used as `{alias}`"):
+                d = replace(d, message=f"{d.message} (version `{version.version}` of `{version.policy_id}`)")
+        out.append(d)
+    return out
+
+
 def _window_words(window: Window) -> str:
     start, end = window
     return f"from {start.isoformat()}" + (f" to {end.isoformat()}" if end else "")
