@@ -12,13 +12,13 @@ import pytest
 
 from writ.api import load
 from writ.cli import main
+from writ.drift import drift
 from writ.dsl.errors import PolicyError
 from writ.dsl.lint import lint_library
 from writ.dsl.loader import Library
 from writ.dsl.parser import parse
 from writ.dsl.printer import format_text
 from writ.dsl.uses import superseded_pins, versions_in_force_during, windows
-from writ.drift import drift
 
 ROOT = Path(__file__).parent.parent
 
@@ -111,7 +111,7 @@ def test_a_name_only_an_earlier_version_lacks_is_reported_with_that_version(tmp_
 
 
 def test_a_version_that_ends_before_the_rename_checks(tmp_path: Path) -> None:
-    library = _library(tmp_path, "in force")
+    _library(tmp_path, "in force")
     path = tmp_path / "force" / "1.writ"
     path.write_text(path.read_text().replace("  effective 2020-01-01\n", "  effective 2020-01-01\n  until 2021-06-30\n"))
     assert {v.version for v in Library(tmp_path).check_all() if v.policy_id == "force"} == {"1"}
