@@ -25,6 +25,7 @@ from writ.dsl.compiler import compile_policy
 from writ.dsl.diff import Change, diff_versions
 from writ.dsl.errors import InputError, PolicyError, WritError
 from writ.dsl.loader import LoadedVersion
+from writ.dsl.lower import lower
 from writ.dsl.uses import SupersededPin, names_read, repoint, superseded_pins
 from writ.evaluator.engine import Program
 from writ.evaluator.impact import Facts, VersionPair, project
@@ -133,13 +134,14 @@ def _repointed_program(policy: Policy, loaded: LoadedVersion, versions: dict[str
     library, workspace = policy.library, policy.workspace
     resolved, checked = repoint(library, loaded, versions)
     compiled = compile_policy(checked)
+    lowered = lower(compiled)
 
     def resolve(alias: str, when: dt.date | None) -> Program:
         uses = resolved.uses[alias]
         if uses.version is not None:
             return workspace.program(library.load(uses.policy, uses.version))
         return workspace.program(library.in_force(uses.policy, when or on))
-    return Program(compiled, f"{loaded.content_hash}+repointed", resolve)
+    return Program(lowered, compiled, f"{loaded.content_hash}+repointed", resolve)
 
 
 class RepointedPair(VersionPair):
@@ -150,7 +152,7 @@ class RepointedPair(VersionPair):
         self.outputs = tuple(o for o in new.outputs if o in old.outputs)
 
     def evaluate(self, facts: Facts, which: str) -> dict[str, Any]:
-        from writ.explain.render import to_json_value
+        from writ.evaluator.values import to_json_value
         program = self.old_program if which == "old" else self.new_program
         try:
             decision = program.evaluate(project(facts, program), self.on)
