@@ -105,31 +105,31 @@ def _open(client: Client, path: Path, text: str) -> list[dict[str, Any]]:
 def test_diagnostics_hover_definition_and_formatting(client: Client, workspace: Path) -> None:
     path = workspace / "tvp-flexible-working" / "2007-04-06.writ"
     text = path.read_text()
-    broken = text.replace("statute.no_recent_request", "statute.no_recent_requst")
+    broken = text.replace('    statute.statutory_eligible "', '    statute.statutory_eligble "')
     diagnostics = _open(client, path, broken)
-    assert any("no_recent_requst" in d["message"] and d["severity"] == 1 for d in diagnostics)
-    line = next(i for i, x in enumerate(broken.splitlines()) if "no_recent_requst" in x)
+    assert any("statutory_eligble" in d["message"] and d["severity"] == 1 for d in diagnostics)
+    line = next(i for i, x in enumerate(broken.splitlines()) if "statutory_eligble" in x)
     assert any(d["range"]["start"]["line"] == line for d in diagnostics)
 
     assert _open(client, path, text) == []
     lines = text.splitlines()
-    row = next(i for i, x in enumerate(lines) if x.startswith("decide route"))
-    use = lines[row + 1].index("statutory_eligible")
+    row = next(i for i, x in enumerate(lines) if x.startswith("  when statutory_eligible"))
+    use = lines[row].index("statutory_eligible")
     hover = client.request("textDocument/hover", {"textDocument": {"uri": path.as_uri()},
-                                                  "position": {"line": row + 1, "character": use + 2}})
+                                                  "position": {"line": row, "character": use + 2}})
     value = hover["contents"]["value"]
     assert "**rule** `statutory_eligible`: `bool`" in value
-    assert "[§3.3]" in value
+    assert "[§3.2; §3.3]" in value
     if SOURCES.is_dir():
-        assert "PARENTAL AND/OR CARING RESPONSIBILITIES" in value  # the clause text
+        assert "ELIGIBILITY" in value  # the clause text (§3.2, the first cited)
 
-    ref = next(i for i, x in enumerate(lines) if "statute.has_qualifying_service" in x)
-    col = lines[ref].index("statute.has_qualifying_service")
+    ref = next(i for i, x in enumerate(lines) if x.startswith("    statute_2003.child_route"))
+    col = lines[ref].index("statute_2003.child_route")
     where = client.request("textDocument/definition", {"textDocument": {"uri": path.as_uri()},
                                                        "position": {"line": ref, "character": col + 10}})
     assert where["uri"].endswith("uk-flexible-working/2003-04-06.writ")
     target = (workspace / "uk-flexible-working" / "2003-04-06.writ").read_text().splitlines()
-    assert target[where["range"]["start"]["line"]].startswith("rule has_qualifying_service")
+    assert target[where["range"]["start"]["line"]].startswith("rule child_route")
 
     found = client.request("textDocument/references", {"textDocument": {"uri": path.as_uri()},
                                                        "position": {"line": ref, "character": col + 10},

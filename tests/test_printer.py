@@ -170,6 +170,7 @@ def policies(draw: st.DrawFn) -> str:
 
     header = [f'  title "T"{maybe_trailing()}', '  version "v1"', "  effective 2024-04-06", '  source "S"',
               "  decided by application.received_on", '  uses "other" version "1" as other',
+              '  uses "third" in force as third',
               "  convention months = clamp"]
     header = draw(st.permutations(header))
     lines = [comment() if draw(st.booleans()) else "", 'policy "p":', *header]

@@ -45,6 +45,7 @@ class WritLexer(RegexLexer):
             (r"\d+\.\d+", Number.Float),
             (r"\d+", Number.Integer),
             (words(DECLARATIONS, suffix=r"\b"), Keyword.Declaration),
+            (r"(in)(\s+)(force)\b", bygroups(Keyword.Namespace, Whitespace, Keyword.Namespace)),  # `uses "p" in force`
             (words(HEADER, suffix=r"\b"), Keyword.Namespace),
             (words(TYPES, suffix=r"\b"), Keyword.Type),
             (r"(true|false|missing)\b", Keyword.Constant),

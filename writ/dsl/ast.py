@@ -470,12 +470,21 @@ Declaration: TypeAlias = NamedDecl | OutputsDecl | RemoveDecl
 
 @dataclass(frozen=True, slots=True)
 class Uses:
-    """`uses "uk-flexible-working" [version "2007-04-06"] as statute`."""
+    """`uses "uk-flexible-working" version "2007-04-06" as statute` (pinned) or `... in force as statute` (following).
+
+    `version` is None when the use follows the version in force; `in_force` records whether the author wrote
+    `in force` (a bare `uses "p" as a` means the same, and lint asks for the explicit words).
+    """
 
     policy: str
     version: str | None
     alias: str
+    in_force: bool = field(default=False, compare=False)  # spelling only: same meaning as a bare `uses`
     span: Span = _span()
+
+    @property
+    def pinned(self) -> bool:
+        return self.version is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,10 @@ from writ.dsl.errors import Diagnostic, Note
 from writ.dsl.loader import Library, LoadedVersion
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.spaces import empty
+from writ.dsl.uses import SupersededPin, superseded_pins
 
 CODES = ("unused-definition", "unused-input", "missing-citation", "unknown-section", "unreachable-row",
-         "dead-exception", "empty-amends", "empty-override", "duplicate-label")
+         "dead-exception", "empty-amends", "empty-override", "duplicate-label", "implicit-in-force", "superseded-pin")
 _ALLOW = re.compile(r"#\s*writ:\s*allow\s+([a-z-]+(?:\s*,\s*[a-z-]+)*)")
 
 
@@ -45,6 +46,7 @@ class LintUnit:
     base: ResolvedPolicy | None = None
     used_elsewhere: set[str] = field(default_factory=set)
     source: SourceText | None = None
+    superseded: list[SupersededPin] = field(default_factory=list)  # pins already superseded on `effective`
 
 
 def warn(code: str, message: str, span: ast.Span, help: str | None = None,
@@ -55,7 +57,7 @@ def warn(code: str, message: str, span: ast.Span, help: str | None = None,
 def lint(unit: LintUnit) -> list[Diagnostic]:
     """Every warning for one version file, less those silenced by `# writ: allow CODE` comments."""
     found = [*_unused(unit), *_unused_inputs(unit), *_citations(unit), *_unreachable(unit),
-             *_dead_exceptions(unit), *_amends(unit), *_duplicate_labels(unit)]
+             *_dead_exceptions(unit), *_amends(unit), *_duplicate_labels(unit), *_uses(unit)]
     allowed = allowed_codes(unit.text)
     starts = [d.span.line for d in unit.file.declarations] + [len(unit.text.splitlines()) + 1]
     for start, end in zip(starts, starts[1:], strict=False):  # an allow on a declaration's first line covers it
@@ -276,6 +278,21 @@ def _duplicate_labels(unit: LintUnit) -> Iterator[Diagnostic]:
                        (Note(first.name_span, f"`{first.name}` is here"),))
 
 
+def _uses(unit: LintUnit) -> Iterator[Diagnostic]:
+    """A bare `uses` follows the law without saying so; a pin superseded on the version's own first day is drift."""
+    for u in unit.file.header.uses:
+        if u.version is None and not u.in_force:
+            yield warn("implicit-in-force", f"`uses \"{u.policy}\"` without a version follows the version in force",
+                       u.span, f"say so: `uses \"{u.policy}\" in force as {u.alias}`, or pin one with "
+                               f"`version \"...\"`")
+    for pin in unit.superseded:
+        if _own(unit, pin.span):
+            yield warn("superseded-pin", f"`{pin.alias}` pins `{pin.policy}` version `{pin.pinned}`, but version "
+                       f"`{pin.in_force}` is already in force on this version's effective date", pin.span,
+                       f"follow it (`uses \"{pin.policy}\" in force as {pin.alias}`), pin `{pin.in_force}`, or "
+                       "silence with a reason if the text restates the older law on purpose (see `writ drift`)")
+
+
 # ------------------------------------------------------------ a whole library
 
 
@@ -305,8 +322,9 @@ def unit_for(library: Library, v: LoadedVersion, elsewhere: dict[str, set[str]],
              sources_dir: Path | None) -> LintUnit:
     amends = v.file.header.amends
     base = library.load(v.policy_id, amends).resolved if amends else None
+    pins = superseded_pins(library, v, v.effective) if v.effective is not None else []
     return LintUnit(v.file, v.path.read_text(encoding="utf-8"), v.resolved, v.checked, v.compiled, base,
-                    elsewhere.get(v.policy_id, set()), find_source(v.resolved.header.source, sources_dir))
+                    elsewhere.get(v.policy_id, set()), find_source(v.resolved.header.source, sources_dir), pins)
 
 
 def lint_library(library: Library, policy_ids: list[str] | None = None,

@@ -21,6 +21,7 @@ from writ.dsl.compiler import CompiledPolicy, compile_policy
 from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
 from writ.dsl.lower import lower
 from writ.dsl.resolve import ResolvedPolicy, resolve
+from writ.dsl.uses import check_in_force_uses, name_checked_versions, version_for_checking
 
 
 @dataclass
@@ -138,25 +139,36 @@ class Library:
         header = parsed.header
         base = self.load(folder.policy_id, header.amends) if header.amends in folder.files else None
         uses = header.uses or (base.file.header.uses if base else ())
-        used = {u.alias: self._used_version(u) for u in uses}
+        used = {u.alias: self._used_version(u, folder.policy_id, version) for u in uses}
         resolved = resolve(parsed, base.resolved if base else None, {a: v.resolved for a, v in used.items()})
-        checked = check(resolved, {a: v.checked for a, v in used.items()})
+        try:
+            checked = check(resolved, {a: v.checked for a, v in used.items()})
+        except PolicyError as exc:
+            raise PolicyError(name_checked_versions(exc.diagnostics, used)) from None
         compiled = compile_policy(checked)
         digest = hashlib.sha256()
         for name in resolved.files:
             digest.update(Path(name).read_bytes())
         for alias in sorted(used):
             digest.update(used[alias].content_hash.encode())
-        return LoadedVersion(folder.policy_id, version, path, parsed, resolved, checked, compiled, lower(compiled),
-                             digest.hexdigest()[:16])
+        loaded = LoadedVersion(folder.policy_id, version, path, parsed, resolved, checked, compiled, lower(compiled),
+                               digest.hexdigest()[:16])
+        if problems := check_in_force_uses(self, loaded):
+            raise PolicyError(problems)
+        return loaded
 
-    def _used_version(self, uses: ast.Uses) -> LoadedVersion:
-        """For checking: the pinned version, else the latest (the run-time choice is by date)."""
+    def file_of(self, policy_id: str, version: str) -> ast.PolicyFile:
+        """The parsed file of one version (not resolved, checked or compiled)."""
+        return self._folder(policy_id).files[version][1]
+
+    def _used_version(self, uses: ast.Uses, policy_id: str, version: str) -> LoadedVersion:
+        """For checking: the pinned version, else the latest that can be in force while the using version is (the
+        run-time choice is by date; `check_in_force_uses` compares the using version with every other one)."""
         try:
             labels = self.version_labels(uses.policy)
         except NotFoundError as exc:
             raise PolicyError([Diagnostic("uses", str(exc), uses.span)]) from None
-        version = uses.version or labels[-1]
+        version = version_for_checking(self, uses, policy_id, version)
         if version not in labels:
             raise PolicyError([Diagnostic("uses", f"policy `{uses.policy}` has no version `{version}`", uses.span,
                                           help=did_you_mean(version, labels))])

@@ -364,6 +364,11 @@ class _Builder(Transformer[Token, Any]):
         span = self._span(meta)
         return ("uses", ast.Uses(_unquote(policy), self._text(version), str(alias), span=span), span)
 
+    def h_uses_in_force(self, meta: Any, c: list[Any]) -> tuple[str, Any, ast.Span]:
+        policy, alias = c
+        span = self._span(meta)
+        return ("uses", ast.Uses(_unquote(policy), None, str(alias), in_force=True, span=span), span)
+
     def h_convention(self, meta: Any, c: list[Any]) -> tuple[str, Any, ast.Span]:
         span = self._span(meta)
         return ("convention", ast.Convention(str(c[0]), str(c[1]), span=span), span)

@@ -146,7 +146,7 @@ class _Printer:
         if h.amends is not None:
             items.append(("amends", f"amends{_q(h.amends)}", where.get("amends", start)))
         for u in h.uses:
-            version = f" version{_q(u.version)}" if u.version is not None else ""
+            version = f" version{_q(u.version)}" if u.version is not None else " in force" if u.in_force else ""
             items.append(("uses", f"uses{_q(u.policy)}{version} as {u.alias}", u.span.line or start))
         for c in h.conventions:
             items.append(("convention", f"convention {c.name} = {c.value}", c.span.line or start))

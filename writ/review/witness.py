@@ -281,10 +281,14 @@ class _Search:
 
 def find_witnesses(pair: VersionPair, baselines: Sequence[Facts], changes: Sequence[Change] = (),
                    budget: int = 40_000, pair_values: int = 6,
-                   progress: Callable[[int], None] | None = None) -> SearchReport:
-    """Vary each baseline one field, then two fields, at a time through the boundaries; keep differing cases."""
+                   progress: Callable[[int], None] | None = None,
+                   also_boundaries: Sequence[Program] = ()) -> SearchReport:
+    """Vary each baseline one field, then two fields, at a time through the boundaries; keep differing cases.
+
+    `also_boundaries`: more programs whose literals and constants are boundaries too (the versions of a used
+    policy, whose limits decide through `alias.name` without appearing in either side's own rules)."""
     programs = (pair.old_program, pair.new_program)
-    b = boundaries(programs)
+    b = boundaries((*programs, *also_boundaries))
     ops = pair.new_program.dates
     focus = set().union(*(c.reads for c in changes)) if changes else set()
     specs = sorted(field_specs(programs), key=lambda s: s.path not in focus)
