@@ -28,8 +28,8 @@ from writ.dsl.loader import LoadedVersion
 from writ.dsl.lower import lower
 from writ.dsl.uses import SupersededPin, names_read, repoint, superseded_pins
 from writ.evaluator.engine import Program
-from writ.evaluator.impact import Facts, VersionPair, project
-from writ.evaluator.witness import SearchReport, find_witnesses
+from writ.review.impact import Facts, VersionPair, project
+from writ.review.witness import SearchReport, find_witnesses
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from writ.drift import AliasDrift, DriftReport
-    from writ.evaluator.witness import Witness
+    from writ.review.witness import Witness
 
 
 def register(subparsers: Any) -> None:
@@ -66,7 +66,7 @@ def _witness_lines(w: Witness) -> list[str]:
     lines = [f"{w.output}: {_v(w.old_value)} as pinned, {_v(w.new_value)} following the law",
              f"  case: {_v(w.case)}"]
     if w.neighbour is not None and w.neighbour_field is not None:
-        from writ.evaluator.witness import get
+        from writ.review.witness import get
         lines.append(f"  with {w.neighbour_field} = {_v(get(w.neighbour, w.neighbour_field))} instead, both decide "
                      f"{_v(w.neighbour_value)}")
     return lines
@@ -121,7 +121,7 @@ def render_markdown(report: DriftReport) -> str:
 
 
 def render_json(report: DriftReport) -> dict[str, Any]:
-    from writ.evaluator.witness import get
+    from writ.review.witness import get
     return {
         "policy": report.policy_id, "version": report.version, "on": report.on.isoformat(), "drift": report.found,
         "uses": [{

@@ -14,37 +14,15 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from writ.dsl import ast, ir
+from writ.dsl import ast
 from writ.dsl.cache import parse_cached
-from writ.dsl.checker import CheckedPolicy, check
-from writ.dsl.compiler import CompiledPolicy, compile_policy
+from writ.dsl.checker import check
+from writ.dsl.compiler import compile_policy
 from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
+from writ.dsl.loaded import LoadedVersion
 from writ.dsl.lower import lower
-from writ.dsl.resolve import ResolvedPolicy, resolve
+from writ.dsl.resolve import resolve
 from writ.dsl.uses import check_in_force_uses, name_checked_versions, version_for_checking
-
-
-@dataclass
-class LoadedVersion:
-    """One version of one policy, every stage's result kept for the tools that need it."""
-
-    policy_id: str
-    version: str
-    path: Path
-    file: ast.PolicyFile
-    resolved: ResolvedPolicy
-    checked: CheckedPolicy
-    compiled: CompiledPolicy
-    ir: ir.Program
-    content_hash: str
-
-    @property
-    def effective(self) -> dt.date | None:
-        return self.resolved.header.effective
-
-    @property
-    def until(self) -> dt.date | None:
-        return self.resolved.header.until
 
 
 @dataclass

@@ -15,16 +15,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from writ.dsl import ast
 from writ.dsl.checker import CheckedPolicy, check
 from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError
+from writ.dsl.loaded import LoadedVersion
 from writ.dsl.resolve import ResolvedPolicy, resolve
 from writ.dsl.typerules import walk
 
-if TYPE_CHECKING:
-    from writ.dsl.loader import Library, LoadedVersion
+
+class Library(Protocol):
+    """What checking `uses` needs of the policy library (`writ.dsl.loader.Library` is one)."""
+
+    def version_labels(self, policy_id: str) -> list[str]: ...
+
+    def file_of(self, policy_id: str, version: str) -> ast.PolicyFile: ...
+
+    def load(self, policy_id: str, version: str) -> LoadedVersion: ...
+
+    def in_force(self, policy_id: str, on: dt.date) -> LoadedVersion: ...
 
 Window = tuple[dt.date, dt.date | None]
 """First and last day a version can be in force (None: no end yet)."""
