@@ -19,6 +19,7 @@ from typing import Any, Literal
 from writ.dsl import ast
 from writ.dsl.errors import InputError, InputProblem, NotFoundError, SourceMap, WritError
 from writ.dsl.loader import Library, LoadedVersion
+from writ.dsl.uses import SupersededPin, superseded_pins
 from writ.evaluator.engine import Decision, Program
 
 _HERE = Path(__file__).resolve().parent
@@ -80,6 +81,7 @@ class Policy:
         self._labels = workspace.library.version_labels(policy_id)
         self._decided_by: tuple[str, ...] | None = None  # the deciding input's path, read on first use
         self._in_force: dict[str, tuple[Program, dt.date]] = {}  # the deciding date as written -> its version
+        self._pins: dict[tuple[str, dt.date | None], tuple[SupersededPin, ...]] = {}
 
     @property
     def library(self) -> Library:
@@ -168,7 +170,21 @@ class Policy:
         decision = program.evaluate(facts, when, outputs, explain)
         if when is None:
             self._undecidable(program)
+        if explain and program.ir.uses:
+            decision.superseded = self._superseded(program, when)
         return decision
+
+    def _superseded(self, program: Program, on: dt.date | None) -> tuple[SupersededPin, ...]:
+        """The version's pinned `uses` that are not the version in force on the decision's date (cached)."""
+        key = (program.version, on)
+        found = self._pins.get(key)
+        if found is None:
+            loaded = self.library.load(self.id, program.version)
+            found = tuple(superseded_pins(self.library, loaded, on or dt.date.today()))
+            if len(self._pins) >= 4096:
+                self._pins.clear()
+            self._pins[key] = found
+        return found
 
     def evaluate_outputs(self, facts: Any, on: dt.date | None = None) -> tuple[Program, dict[str, Any]]:
         """Every output as runtime values, with the version that computed them: `evaluate` without the `Decision`,

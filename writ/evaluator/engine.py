@@ -112,6 +112,7 @@ class Decision:
     content_hash: str = ""
     trace: Trace | None = None
     program: Program | None = field(default=None, repr=False)
+    superseded: tuple[Any, ...] = ()  # pinned `uses` behind the version in force on `on` (writ.dsl.uses.SupersededPin)
 
 
 @dataclass

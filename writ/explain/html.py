@@ -12,7 +12,15 @@ from html import escape
 from pathlib import Path
 
 from writ.dsl.citations import SourceText, anchor, parse_citation
-from writ.explain.render import comparison_words, counterfactual_words, mark, output_summary, show, visible_children
+from writ.explain.render import (
+    comparison_words,
+    counterfactual_words,
+    mark,
+    output_summary,
+    show,
+    superseded_words,
+    visible_children,
+)
 from writ.explain.tree import Explanation, Step
 
 _STYLE = """
@@ -99,6 +107,7 @@ def render_html(explanation: Explanation, full: bool = False, source_text: str |
            f"<p>In force from {escape(show(explanation.effective))}"
            + (f"; decided on {escape(show(explanation.on))}" if explanation.on is not None else "")
            + f". Policy content hash <code>{escape(explanation.content_hash)}</code>.</p>",
+           *(f"<p><strong>{escape(note)}</strong></p>" for note in superseded_words(explanation)),
            "<table><tr><th>output</th><th>value</th></tr>"]
     out += [f'<tr><td><a href="#out-{escape(k)}"><code>{escape(k)}</code></a></td><td>{escape(show(v))}</td></tr>'
             for k, v in explanation.outputs.items()]

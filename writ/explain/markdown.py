@@ -7,7 +7,15 @@ citations in bold brackets and source expressions in code spans.
 
 from __future__ import annotations
 
-from writ.explain.render import comparison_words, counterfactual_words, mark, output_summary, show, visible_children
+from writ.explain.render import (
+    comparison_words,
+    counterfactual_words,
+    mark,
+    output_summary,
+    show,
+    superseded_words,
+    visible_children,
+)
 from writ.explain.tree import Explanation, Step
 
 
@@ -63,7 +71,10 @@ def render_markdown(explanation: Explanation, full: bool = False) -> str:
     meta = f"In force from {show(explanation.effective)}"
     if explanation.on is not None:
         meta += f"; decided on {show(explanation.on)}"
-    lines += [meta + f". Policy content hash `{explanation.content_hash}`.", "", "| output | value |", "|---|---|"]
+    lines += [meta + f". Policy content hash `{explanation.content_hash}`.", ""]
+    lines += [f"> {_escape(note)}" for note in superseded_words(explanation)]
+    lines += [""] if explanation.superseded else []
+    lines += ["| output | value |", "|---|---|"]
     lines += [f"| {_code(k)} | {_escape(show(v))} |" for k, v in explanation.outputs.items()]
     for step in explanation.steps:
         name = step.name or step.id

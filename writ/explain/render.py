@@ -185,11 +185,20 @@ def details(step: Step) -> list[str]:
     return out
 
 
+def superseded_words(explanation: Explanation) -> list[str]:
+    """One line per pinned `uses` behind the law in force on the decision's date."""
+    on = show(explanation.on) if explanation.on is not None else "today"
+    return [f"note: this decision rests on {p.policy} version {p.pinned} (pinned as `{p.alias}`); version "
+            f"{p.in_force} is in force on {on} (`writ drift {explanation.policy_id}` shows what differs)"
+            for p in explanation.superseded]
+
+
 def render_text(explanation: Explanation, full: bool = False) -> str:
     """The plain-text tree; without `full`, branches that did not decide the result are left out."""
     lines = [f"{explanation.policy_id} version {explanation.version} (in force from {show(explanation.effective)})"]
     if explanation.on is not None:
         lines[0] += f", decided on {show(explanation.on)}"
+    lines.extend(superseded_words(explanation))
     for step in explanation.steps:
         lines.append("")
         lines.append(f"{step.name or step.id} = {show(explanation.outputs.get(step.name or step.id))}")
@@ -268,10 +277,13 @@ def render_json(explanation: Explanation) -> dict[str, Any]:
         "content_hash": explanation.content_hash,
         "outputs": {k: to_json_value(v) for k, v in explanation.outputs.items()},
         "missing_information": {s.name or s.id: list(s.needed) for s in explanation.steps if s.needed},
+        "superseded": [{"alias": p.alias, "policy": p.policy, "pinned": p.pinned, "in_force": p.in_force,
+                        "words": words} for p, words in zip(explanation.superseded, superseded_words(explanation),
+                                                             strict=True)],
         "explanation": [step_json(s) for s in explanation.steps],
     }
 
 
 __all__ = ["SCHEMA_VERSION", "comparison_words", "counterfactual_words", "details", "headline", "mark",
-           "output_summary", "print_text", "render_json", "render_text", "show", "step_json", "to_json_value",
+           "output_summary", "print_text", "render_json", "render_text", "show", "step_json", "superseded_words", "to_json_value",
            "visible_children", "walk"]

@@ -66,6 +66,7 @@ class Explanation:
     content_hash: str
     outputs: dict[str, Any]
     steps: list[Step]
+    superseded: tuple[Any, ...] = ()  # pinned `uses` behind the law in force on the date (writ.dsl.uses.SupersededPin)
 
 
 _KINDS = {"rule": "rule", "value": "value", "decide": "decide", "table": "table", "constant": "constant"}
@@ -308,4 +309,4 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
         else:
             steps.append(Step(name, "input", None, None, name, decision.outputs[name], name=name))
     return Explanation(decision.policy_id, decision.version, decision.effective, decision.on,
-                       decision.content_hash, decision.outputs, steps)
+                       decision.content_hash, decision.outputs, steps, decision.superseded)
