@@ -113,7 +113,7 @@ def test_every_failed_condition_is_listed_and_no_single_change_suffices() -> Non
     text = _text("tvp-flexible-working", CASES["tvp-flexible-working", "two-reasons"])
     assert "26 weeks are required" in text
     assert "has made no application in the previous 12 months" in text
-    assert "(not reached at run time)" in text
+    assert "(not needed: an earlier condition decided)" in text
     assert "no single change to one fact makes statutory_eligible true" in text
 
 

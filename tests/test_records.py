@@ -31,7 +31,7 @@ def test_record_has_every_field(tmp_path: Path) -> None:
     assert record["policy"] == "tvp-flexible-working" and record["version"] == "2007-04-06"
     assert record["content_hash"] == decision.content_hash and record["on"] == "2008-01-01"
     assert record["input"] == facts and record["outputs"]["appeal_in_time"] is False
-    assert record["explanation"]["explanation_schema"] == "2"
+    assert record["explanation"]["explanation_schema"] == "3"
 
 
 def test_replay_same_outputs(tmp_path: Path) -> None:

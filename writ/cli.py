@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
         e.add_argument("--format", "-f", choices=["text", "json", "md", "html"],
                        default="text" if name == "explain" else "json")
         e.add_argument("--full", action="store_true", help="show every branch, not only those that decided")
+        if name == "eval":
+            e.add_argument("--explain", choices=["none", "summary", "full"], default="summary",
+                           help="with --format json: the explanation's detail (default: each output's deciding "
+                                "step; full: the whole tree, as `writ explain --format json`)")
         e.add_argument("--record", metavar="DIR", help="also write a JSON decision record into DIR (see `writ replay`)")
         e.add_argument("--source-text", metavar="FILE",
                        help="with --format html: embed this policy text, linking citations to its sections")
@@ -151,8 +155,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     """`writ eval` / `writ explain`: outputs (eval) or the explanation (explain) in the chosen format."""
-    from writ.evaluator.values import to_json_value
-    from writ.explain.render import print_text, render_json, render_text
+    from writ.explain.render import output_line, print_text, render_json, render_text
     from writ.explain.tree import explain as build
     policy = _load(args.policy)
     facts = _read_facts(args.input)
@@ -169,7 +172,10 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
         from writ.records import make_record, write_record
         path = write_record(make_record(decision, facts, policy.library.sources), args.record)
         print(f"recorded: {path}", file=sys.stderr)
-    if tree is not None and args.format == "json":
+    if tree is not None and args.format == "json" and not explain and args.explain != "full":
+        from writ.api import decision_json
+        print(json.dumps(decision_json(decision, args.explain, policy.library.sources), indent=2, ensure_ascii=False))
+    elif tree is not None and args.format == "json":
         print(json.dumps(render_json(tree), indent=2, ensure_ascii=False))
     elif tree is not None and args.format == "md":
         from writ.explain.markdown import render_markdown
@@ -184,7 +190,7 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     else:
         print(f"{decision.policy_id} version {decision.version}")
         for name, value in decision.outputs.items():
-            print(f"  {name} = {json.dumps(to_json_value(value), ensure_ascii=False)}")
+            print(f"  {output_line(name, value)}")
     return 0
 
 

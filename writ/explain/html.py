@@ -12,14 +12,16 @@ from html import escape
 from pathlib import Path
 
 from writ.dsl.citations import SourceText, anchor, parse_citation
+from writ.explain.layout import Section, sections
 from writ.explain.render import (
-    comparison_words,
-    counterfactual_words,
+    detail_parts,
+    head_parts,
     mark,
+    output_line,
     output_summary,
+    reference_words,
     show,
     superseded_words,
-    visible_children,
 )
 from writ.explain.tree import Explanation, Step
 
@@ -29,7 +31,7 @@ details{margin-left:1.2rem} summary{cursor:pointer} .held{color:#176317} .failed
 .unset{color:#777} .note{margin:.1rem 0 .1rem 2.4rem;color:#444} .cf{color:#7a4b00}
 code{background:#f3f3f3;padding:0 .2rem} table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:.2rem .5rem}
 pre.source{white-space:pre-wrap;background:#fafafa;border:1px solid #ddd;padding:1rem}
-.anchor:target{background:#ffef9e}
+.anchor:target{background:#ffef9e} .ref{margin-left:1.2rem}
 """
 
 
@@ -59,41 +61,50 @@ def _class(step: Step) -> str:
     return {True: "held", False: "failed"}.get(step.value, "unset") if isinstance(step.value, bool) else "unset"
 
 
-def _summary(step: Step, anchors: dict[str, int]) -> str:
-    head = step.label or step.text or step.name or step.id
-    if step.kind == "default":
-        head = f"overrides the default: {head}"
-    parts = [f'<span class="{_class(step)}">{escape(mark(step))}</span> {escape(head)}']
-    if step.label and step.text and step.text != step.label and step.kind not in ("rule", "default", "row"):
-        parts.append(f"<code>{escape(step.text)}</code>")
-    if not isinstance(step.value, bool) and step.kind not in ("row", "otherwise", "default"):
-        parts.append(f"= <strong>{escape(show(step.value))}</strong>")
-    if step.kind == "condition" and not step.reached:
-        parts.append("<em>(not reached at run time)</em>")
-    if step.kind == "exception" and step.value is True:
-        parts.append("— <em>exception applied</em>")
-    if step.citation:
-        parts.append(_cite(step.citation, anchors))
-    if step.policy and step.kind in ("rule", "value", "decide", "table"):
-        parts.append(f"<em>({escape(step.policy)})</em>")
+def _summary(step: Step, anchors: dict[str, int], top: bool) -> str:
+    marked = {"code": lambda t: f"<code>{escape(t)}</code>", "value": lambda t: f"= <strong>{escape(t)}</strong>",
+              "note": lambda t: f"<em>{escape(t)}</em>", "cite": lambda t: _cite(t, anchors),
+              "policy": lambda t: f"<em>{escape(t)}</em>"}
+    parts = [f'<span class="{_class(step)}">{escape(mark(step))}</span>']
+    parts += [marked.get(kind, escape)(text) for kind, text in head_parts(step, top)]
     return " ".join(parts)
 
 
-def _walk(step: Step, out: list[str], full: bool, anchors: dict[str, int]) -> None:
+def _notes(step: Step) -> list[str]:
     notes = []
-    if step.comparison is not None:
-        notes.append(f'<div class="note">{escape(comparison_words(step.comparison))}</div>')
-    if step.inputs:
-        read = ", ".join(f"<code>{escape(k)}</code> = {escape(show(v))}" for k, v in step.inputs.items())
-        notes.append(f'<div class="note">read: {read}</div>')
-    notes += [f'<div class="note cf">{escape(counterfactual_words(cf, "would not apply" if step.kind == "exception" else "would hold"))}</div>' for cf in step.counterfactuals]
-    children = visible_children(step, full)
-    opened = " open" if step.value is not True or step.kind != "condition" or not full else ""
-    out.append(f'<details id="step-{escape(step.id)}"{opened}><summary>{_summary(step, anchors)}</summary>')
-    out.extend(notes)
-    for child in children:
-        _walk(child, out, full, anchors)
-    out.append("</details>")
+    for kind, content in detail_parts(step):
+        if kind == "read":
+            read = ", ".join(f"<code>{escape(k)}</code> = {escape(v)}" for k, v in content)
+            notes.append(f'<div class="note">read: {read}</div>')
+        else:
+            notes.append(f'<div class="note{" cf" if kind == "change" else ""}">{escape(content)}</div>')
+    return notes
+
+
+def _section(section: Section, out: list[str], full: bool, anchors: dict[str, int]) -> None:
+    """The section's lines as nested `<details>`, opened along the branches that decided."""
+    depth = 0
+    for line in section.lines:
+        while depth > line.depth:
+            out.append("</details>")
+            depth -= 1
+        step, top = line.step, line.depth == 0 and section.output
+        if line.see is not None:
+            out.append(f'<div class="ref">{_summary(step, anchors, top)} '
+                       f'<a href="#{escape(_target(line.see))}">{escape(reference_words(line.see, section.title))}</a>'
+                       "</div>")
+            continue
+        opened = " open" if step.value is not True or step.kind != "condition" or not full else ""
+        out.append(f'<details id="step-{escape(step.id)}"{opened}><summary>{_summary(step, anchors, top)}</summary>')
+        out.extend(_notes(step))
+        depth = line.depth + 1
+    while depth > 0:
+        out.append("</details>")
+        depth -= 1
+
+
+def _target(see: str) -> str:
+    return f"out-{see}"
 
 
 def render_html(explanation: Explanation, full: bool = False, source_text: str | None = None,
@@ -112,12 +123,15 @@ def render_html(explanation: Explanation, full: bool = False, source_text: str |
     out += [f'<tr><td><a href="#out-{escape(k)}"><code>{escape(k)}</code></a></td><td>{escape(show(v))}</td></tr>'
             for k, v in explanation.outputs.items()]
     out.append("</table>")
-    for step in explanation.steps:
-        name = step.name or step.id
-        out.append(f'<h2 id="out-{escape(name)}"><code>{escape(name)}</code> = '
-                   f"{escape(show(explanation.outputs.get(name)))}</h2>")
-        out += [f"<p><em>{escape(s)}</em></p>" for s in output_summary(step, full)]
-        _walk(step, out, full, anchors)
+    for section in sections(explanation, full):
+        if section.output:
+            out.append(f'<h2 id="{escape(_target(section.title))}">'
+                       f"{escape(output_line(section.title, explanation.outputs.get(section.title)))}</h2>")
+            out += [f"<p><em>{escape(s)}</em></p>" for s in output_summary(section.step, full)]
+        else:
+            out.append(f'<h2 id="{escape(_target(section.title))}"><code>{escape(section.title)}</code>, '
+                       "continued from above</h2>")
+        _section(section, out, full, anchors)
     if lines:
         out.append(f"<h2 id=\"source\">{escape(source_title)}</h2><pre class=\"source\">")
         by_line = {k: s for s, k in anchors.items()}

@@ -7,14 +7,16 @@ citations in bold brackets and source expressions in code spans.
 
 from __future__ import annotations
 
+from writ.explain.layout import Section, sections
 from writ.explain.render import (
-    comparison_words,
-    counterfactual_words,
+    detail_parts,
+    head_parts,
     mark,
+    output_line,
     output_summary,
+    reference_words,
     show,
     superseded_words,
-    visible_children,
 )
 from writ.explain.tree import Explanation, Step
 
@@ -23,26 +25,10 @@ def _code(text: str) -> str:
     return f"`{text.replace('`', '')}`" if text else ""
 
 
-def _item(step: Step) -> str:
-    head = step.label or step.text or step.name or step.id
-    if step.kind == "default":
-        head = f"overrides the default: {head}"
-    parts = [f"{mark(step)} {_escape(head)}"]
-    if step.kind == "row":
-        parts = [f"{mark(step)} row {_code(step.text)}" + (f" ({_escape(step.label)})" if step.label else "")]
-    elif step.label and step.text and step.text != step.label and step.kind not in ("rule", "default"):
-        parts.append(_code(step.text))
-    if not isinstance(step.value, bool) and step.kind not in ("row", "otherwise", "default"):
-        parts.append(f"= **{_escape(show(step.value))}**")
-    if step.kind == "condition" and not step.reached:
-        parts.append("*(not reached at run time)*")
-    if step.kind == "exception" and step.value is True:
-        parts.append("— *exception applied*")
-    if step.citation:
-        parts.append(f"**[{_escape(step.citation)}]**")
-    if step.policy and step.kind in ("rule", "value", "decide", "table"):
-        parts.append(f"*({step.policy})*")
-    return " ".join(parts)
+def _item(step: Step, top: bool) -> str:
+    marked = {"code": _code, "value": lambda t: f"= **{_escape(t)}**", "note": lambda t: f"*{_escape(t)}*",
+              "cite": lambda t: f"**[{_escape(t)}]**", "policy": lambda t: f"*{_escape(t)}*"}
+    return " ".join([mark(step)] + [marked.get(kind, _escape)(text) for kind, text in head_parts(step, top)])
 
 
 def _escape(text: str) -> str:
@@ -51,18 +37,22 @@ def _escape(text: str) -> str:
     return text
 
 
-def _walk(step: Step, depth: int, lines: list[str], full: bool) -> None:
-    pad = "  " * depth
-    lines.append(f"{pad}- {_item(step)}")
-    if step.comparison is not None:
-        lines.append(f"{pad}  - {_escape(comparison_words(step.comparison))}")
-    if step.inputs:
-        lines.append(f"{pad}  - read: " + ", ".join(f"{_code(k)} = {_code(show(v))}" for k, v in step.inputs.items()))
-    verb = "would not apply" if step.kind == "exception" else "would hold"
-    for cf in step.counterfactuals:
-        lines.append(f"{pad}  - *{_escape(counterfactual_words(cf, verb))}*")
-    for child in visible_children(step, full):
-        _walk(child, depth + 1, lines, full)
+def _lines(section: Section) -> list[str]:
+    lines = []
+    for line in section.lines:
+        pad = "  " * line.depth
+        top = line.depth == 0 and section.output
+        if line.see is not None:
+            lines.append(f"{pad}- {_item(line.step, top)} {_escape(reference_words(line.see, section.title))}")
+            continue
+        lines.append(f"{pad}- {_item(line.step, top)}")
+        for kind, content in detail_parts(line.step):
+            if kind == "read":
+                said = "read: " + ", ".join(f"{_code(k)} = {_code(v)}" for k, v in content)
+            else:
+                said = f"*{_escape(content)}*" if kind == "change" else _escape(content)
+            lines.append(f"{pad}  - {said}")
+    return lines
 
 
 def render_markdown(explanation: Explanation, full: bool = False) -> str:
@@ -76,11 +66,13 @@ def render_markdown(explanation: Explanation, full: bool = False) -> str:
     lines += [""] if explanation.superseded else []
     lines += ["| output | value |", "|---|---|"]
     lines += [f"| {_code(k)} | {_escape(show(v))} |" for k, v in explanation.outputs.items()]
-    for step in explanation.steps:
-        name = step.name or step.id
-        lines += ["", f"## {_code(name)} = {_escape(show(explanation.outputs.get(name)))}", ""]
-        summary = output_summary(step, full)
-        if summary:
-            lines += [f"> {_escape(s)}" for s in summary] + [""]
-        _walk(step, 0, lines, full)
+    for section in sections(explanation, full):
+        if section.output:
+            lines += ["", f"## {_escape(output_line(section.title, explanation.outputs.get(section.title)))}", ""]
+            summary = output_summary(section.step, full)
+            if summary:
+                lines += [f"> {_escape(s)}" for s in summary] + [""]
+        else:
+            lines += ["", f"## {_code(section.title)}, continued from above", ""]
+        lines += _lines(section)
     return "\n".join(lines) + "\n"

@@ -4,9 +4,10 @@ The text form is an indented tree: each output's value, the rule that decided
 it with its label and citation, and beneath it each condition with its value,
 the facts it read and, for a comparison, the quantities compared and by how
 much it failed; then what single change would make a failed condition hold.
-The sentence builders here (`comparison_words`, `counterfactual_words`,
-`visible_children`) are shared by the Markdown and HTML renderers so that
-every format says the same thing.
+The sentence builders here (`head_parts`, `comparison_words`,
+`counterfactual_words`) are shared by the Markdown and HTML renderers so that
+every format says the same thing, and every renderer walks the same layout
+(writ/explain/layout.py): each definition explained once, nothing recursive.
 """
 
 from __future__ import annotations
@@ -19,22 +20,24 @@ from typing import IO, Any
 from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.values import to_json_value
 from writ.evaluator.whynot import Comparison, period, weeks_days
+from writ.explain.layout import JSON_DEPTH, Section, sections, shown_steps, visible_children
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step, walk
 
-SCHEMA_VERSION = "2"
-SCHEMA_ID = "https://writ.example/schemas/explanation/2.json"
+SCHEMA_VERSION = "3"
+SCHEMA_ID = "https://writ.example/schemas/explanation/3.json"
 
 _DATE_OPS = {"=": "on", "!=": "not on", "<": "before", "<=": "on or before", ">": "after", ">=": "on or after"}
 _NUM_OPS = {"=": "equal to", "!=": "other than", "<": "less than", "<=": "at most", ">": "more than", ">=": "at least"}
 _SYMBOLS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
-def show(value: Any) -> str:
-    """A value for people: `2024-04-06`, `1.5`, `26 weeks`, `missing`, `[a, b]`."""
+def show(value: Any, absent: str = "does not apply") -> str:
+    """A value for people: `2024-04-06`, `1.5`, `26 weeks`, `[a, b]`; a missing value as `absent` (a result that
+    does not apply, or a fact that was `not given`)."""
     if value is NOT_EVALUATED:
         return "not evaluated"
     if value is None:
-        return "missing"
+        return absent
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
@@ -98,29 +101,13 @@ def counterfactual_words(cf: Counterfactual, verb: str = "would hold") -> str:
     return said
 
 
-def visible_children(step: Step, full: bool) -> list[Step]:
-    """The branches that mattered: failed items of a failed `all of`, the first held item of a held `any of`."""
-    children = step.children
-    if full:
-        return children
-    children = [c for c in children if not (c.kind == "exception" and c.value is not True)]
-    if step.kind == "condition" and step.text.endswith(" of") and isinstance(step.value, bool):
-        if step.text.startswith("all") and step.value is False:
-            return [c for c in children if c.value is False] or children
-        if step.text.startswith("any") and step.value is True:
-            return [c for c in children if c.value is True][:1]
-        if step.text.startswith("none") and step.value is False:
-            return [c for c in children if c.value is True]
-    return children
-
-
 def output_summary(step: Step, full: bool) -> list[str]:
     """Lines under an output: what single changes would alter it, or that none would; facts still needed."""
     lines = []
     if step.needed:
         lines.append("missing: would need " + ", ".join(step.needed))
     name = step.name or step.id
-    shown = [s for s in _visible_walk(step, full)]
+    shown = shown_steps(step, full)
     cfs = [cf for s in shown for cf in s.counterfactuals]
     changing = [cf for cf in cfs if cf.verified and name in cf.output_changes]
     for cf in changing:
@@ -128,13 +115,6 @@ def output_summary(step: Step, full: bool) -> list[str]:
     if not changing and step.value is False and any(s.value is False and s.kind == "condition" for s in shown):
         lines.append(f"no single change to one fact makes {name} true")
     return lines
-
-
-def _visible_walk(step: Step, full: bool) -> list[Step]:
-    out = [step]
-    for child in visible_children(step, full):
-        out.extend(_visible_walk(child, full))
-    return out
 
 
 def mark(step: Step) -> str:
@@ -147,42 +127,70 @@ def mark(step: Step) -> str:
     return "="
 
 
-def headline(step: Step) -> str:
-    """The one-line description of a step (without its mark)."""
+def head_parts(step: Step, top: bool = False) -> list[tuple[str, str]]:
+    """The one-line description of a step as (kind, text) parts, for each renderer to mark up: `text` (the
+    label, or the source), `code` (the source beside a label), `value`, `note`, `cite` and `policy`.
+
+    `top` is the step directly under its output's heading, which already gives the value.
+    """
     head = step.label or step.text or step.name or step.id
-    parts = [head]
     if step.kind == "row":
-        parts = [f"row `{step.text}`" + (f" ({step.label})" if step.label else "")]
+        parts = [("text", "row"), ("code", step.text)] + ([("note", f"({step.label})")] if step.label else [])
     elif step.kind == "default":
-        parts = [f"overrides the default: {head}"]
-    elif step.kind in ("rule", "condition", "when", "exception") and isinstance(step.value, bool):
-        if step.label and step.text and step.text != step.label and step.kind != "rule":
-            parts.append(f"({step.text})")
-    elif step.value is not NOT_EVALUATED and step.kind not in ("row", "otherwise"):
-        parts.append(f"= {show(step.value)}")
+        parts = [("text", f"overrides the default: {head}")]
+    else:
+        parts = [("text", head)]
+        if step.label and step.text and step.text not in (step.label, step.name) \
+                and step.kind in ("condition", "when", "exception"):
+            parts.append(("code", step.text))
+        if not isinstance(step.value, bool) and step.value is not NOT_EVALUATED and not top \
+                and step.kind not in ("otherwise",):
+            parts.append(("note", "(does not apply)") if step.value is None else ("value", show(step.value)))
     if not step.reached and step.kind == "condition" and step.value is not NOT_EVALUATED:
-        parts.append("(not reached at run time)")
+        parts.append(("note", "(not needed: an earlier condition decided)"))
     elif step.value is NOT_EVALUATED and step.kind != "default":
-        parts.append("(not evaluated: an earlier condition decided)")
+        parts.append(("note", "(not evaluated: an earlier condition decided)"))
     if step.kind == "exception" and step.value is True:
-        parts.append("— exception applied")
+        parts.append(("note", "— exception applied"))
     if step.citation:
-        parts.append(f"[{step.citation}]")
+        parts.append(("cite", step.citation))
     if step.policy and step.kind in ("rule", "value", "decide", "table"):
-        parts.append(f"({step.policy})")
-    return " ".join(parts)
+        parts.append(("policy", f"({step.policy})"))
+    return parts
+
+
+def headline(step: Step, top: bool = False) -> str:
+    """The one-line description of a step (without its mark), as plain text."""
+    words = {"code": "({})", "value": "= {}", "cite": "[{}]"}
+    return " ".join(words.get(kind, "{}").format(text) if kind != "code" or step.kind != "row" else f"`{text}`"
+                    for kind, text in head_parts(step, top))
+
+
+def reference_words(see: str, section: str) -> str:
+    """How a step explained elsewhere is referred to."""
+    return "(as above)" if see == section else f"(explained under `{see}`)"
+
+
+def detail_parts(step: Step) -> list[tuple[str, Any]]:
+    """What is said under a step, as (kind, content) for each renderer to mark up: `comparison` (words),
+    `read` (the facts read, as (field, shown value) pairs) and `change` (words), in that order."""
+    out: list[tuple[str, Any]] = []
+    if step.comparison is not None:
+        words = comparison_words(step.comparison)
+        if not step.reached:  # evaluated apart: what it would have said, had the run got there
+            words = words.replace("failed: ", "would also fail: ", 1).replace("held: ", "would hold: ", 1)
+        out.append(("comparison", words))
+    if step.inputs:
+        out.append(("read", [(k, show(v, "not given")) for k, v in step.inputs.items()]))
+    verb = "would not apply" if step.kind == "exception" else "would hold"
+    out.extend(("change", counterfactual_words(cf, verb)) for cf in step.counterfactuals)
+    return out
 
 
 def details(step: Step) -> list[str]:
     """The lines under a step: the comparison, the facts read, the changes that would flip it."""
-    out = []
-    if step.comparison is not None:
-        out.append(comparison_words(step.comparison))
-    if step.inputs:
-        out.append("read: " + ", ".join(f"{k} = {show(v)}" for k, v in step.inputs.items()))
-    verb = "would not apply" if step.kind == "exception" else "would hold"
-    out.extend(counterfactual_words(cf, verb) for cf in step.counterfactuals)
-    return out
+    return [f"read: {', '.join(f'{k} = {v}' for k, v in content)}" if kind == "read" else content
+            for kind, content in detail_parts(step)]
 
 
 def superseded_words(explanation: Explanation) -> list[str]:
@@ -193,26 +201,33 @@ def superseded_words(explanation: Explanation) -> list[str]:
             for p in explanation.superseded]
 
 
+def output_line(name: str, value: Any) -> str:
+    """An output's heading: `decision_due_by = 2024-06-30`, or `meeting_due_by: does not apply`."""
+    return f"{name}: does not apply" if value is None else f"{name} = {show(value)}"
+
+
 def render_text(explanation: Explanation, full: bool = False) -> str:
     """The plain-text tree; without `full`, branches that did not decide the result are left out."""
     lines = [f"{explanation.policy_id} version {explanation.version} (in force from {show(explanation.effective)})"]
     if explanation.on is not None:
         lines[0] += f", decided on {show(explanation.on)}"
     lines.extend(superseded_words(explanation))
-    for step in explanation.steps:
+    for section in sections(explanation, full):
         lines.append("")
-        lines.append(f"{step.name or step.id} = {show(explanation.outputs.get(step.name or step.id))}")
-        lines.extend("  " + line for line in output_summary(step, full))
-        _walk(step, 1, lines, full)
+        if section.output:
+            lines.append(output_line(section.title, explanation.outputs.get(section.title)))
+            lines.extend("  " + line for line in output_summary(section.step, full))
+        else:
+            lines.append(f"{section.title}, continued from above:")
+        for line in section.lines:
+            pad = "  " * (line.depth + 1)
+            head = headline(line.step, top=line.depth == 0 and section.output)
+            if line.see is not None:
+                lines.append(f"{pad}{mark(line.step)} {head} {reference_words(line.see, section.title)}")
+                continue
+            lines.append(f"{pad}{mark(line.step)} {head}")
+            lines.extend(f"{pad}    {detail}" for detail in details(line.step))
     return "\n".join(lines) + "\n"
-
-
-def _walk(step: Step, depth: int, lines: list[str], full: bool) -> None:
-    pad = "  " * depth
-    lines.append(f"{pad}{mark(step)} {headline(step)}")
-    lines.extend(f"{pad}    {detail}" for detail in details(step))
-    for child in visible_children(step, full):
-        _walk(child, depth + 1, lines, full)
 
 
 def print_text(explanation: Explanation, full: bool = False, file: IO[str] | None = None) -> None:
@@ -234,13 +249,18 @@ def print_text(explanation: Explanation, full: bool = False, file: IO[str] | Non
         console.print(Text(line, style=style))
 
 
-def step_json(step: Step) -> dict[str, Any]:
+def step_json(step: Step, see: str | None = None) -> dict[str, Any]:
+    """One step's fields, without its children (see `render_json`); a reference names where it is explained."""
     data: dict[str, Any] = {
         "id": step.id, "kind": step.kind, "rule": step.name, "policy": step.policy, "label": step.label,
         "citation": step.citation, "text": step.text, "value": to_json_value(step.value),
         "evaluated": step.value is not NOT_EVALUATED, "reached": step.reached,
         "inputs": {k: to_json_value(v) for k, v in step.inputs.items()},
     }
+    if see is not None:
+        data["see"] = see
+        data["children"] = []
+        return data
     if step.comparison is not None:
         c = step.comparison
         data["comparison"] = {"left": to_json_value(c.left), "op": c.op, "right": to_json_value(c.right),
@@ -252,8 +272,24 @@ def step_json(step: Step) -> dict[str, Any]:
         data["needed"] = list(step.needed)
     if step.overridden_by:
         data["overridden_by"] = step.overridden_by
-    data["children"] = [step_json(c) for c in step.children]
+    data["children"] = []
     return data
+
+
+def _nested(section: Section) -> dict[str, Any]:
+    """A section's lines as nested step objects (the depth of each line gives its parent)."""
+    root: dict[str, Any] | None = None
+    parents: list[dict[str, Any]] = []
+    for line in section.lines:
+        data = step_json(line.step, line.see)
+        del parents[line.depth:]
+        if parents:
+            parents[-1]["children"].append(data)
+        else:
+            root = data
+        parents.append(data)
+    assert root is not None
+    return root
 
 
 def counterfactual_json(cf: Counterfactual) -> dict[str, Any]:
@@ -266,7 +302,12 @@ def counterfactual_json(cf: Counterfactual) -> dict[str, Any]:
 
 
 def render_json(explanation: Explanation) -> dict[str, Any]:
-    """The versioned document (`explain/explanation.schema.json`): policy, version, hash, outputs, steps."""
+    """The versioned document (`explain/explanation.schema.json`): policy, version, hash, outputs, steps.
+
+    Every step is included; a definition read in several places is given in full once and as a reference
+    (`see`) elsewhere, and definitions nested more than `JSON_DEPTH` deep continue in `continued`.
+    """
+    laid = sections(explanation, True, JSON_DEPTH)
     return {
         "$schema": SCHEMA_ID,
         "explanation_schema": SCHEMA_VERSION,
@@ -280,10 +321,11 @@ def render_json(explanation: Explanation) -> dict[str, Any]:
         "superseded": [{"alias": p.alias, "policy": p.policy, "pinned": p.pinned, "in_force": p.in_force,
                         "words": words} for p, words in zip(explanation.superseded, superseded_words(explanation),
                                                              strict=True)],
-        "explanation": [step_json(s) for s in explanation.steps],
+        "explanation": [_nested(s) for s in laid if s.output],
+        "continued": [_nested(s) for s in laid if not s.output],
     }
 
 
 __all__ = ["SCHEMA_VERSION", "comparison_words", "counterfactual_words", "details", "headline", "mark",
-           "output_summary", "print_text", "render_json", "render_text", "show", "step_json", "superseded_words", "to_json_value",
+           "detail_parts", "head_parts", "output_line", "output_summary", "print_text", "reference_words", "render_json", "render_text", "show", "step_json", "superseded_words", "to_json_value",
            "visible_children", "walk"]

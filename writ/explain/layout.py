@@ -1,0 +1,98 @@
+"""An `Explanation` in, the order its steps are shown in out: sections of lines, each definition explained once.
+
+Every renderer (text, Markdown, HTML, JSON) walks these lines rather than the
+tree itself, for two reasons. A definition read in several places is one
+shared step: shown in full where it is first met (or in its own output's
+section) and as a one-line reference everywhere else, so an explanation grows
+with the policy, never with the number of paths through it. And nothing here
+recurses: a chain of thousands of definitions is laid out with an explicit
+stack, nesting at most `max_depth` levels (deeper definitions continue in
+sections of their own), so no renderer and no JSON reader meets a recursion
+limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from writ.explain.tree import Explanation, Step
+
+DEFINITIONS = ("rule", "value", "decide", "table", "constant")
+TEXT_DEPTH = 24
+JSON_DEPTH = 48
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One step at a depth; `see` names the section that explains it when it is only a reference here."""
+
+    depth: int
+    step: Step
+    see: str | None = None
+
+
+@dataclass
+class Section:
+    """An output's explanation (`output` True), or the continuation of a definition nested too deeply."""
+
+    title: str
+    step: Step
+    output: bool
+    lines: list[Line] = field(default_factory=list)
+
+
+def visible_children(step: Step, full: bool) -> list[Step]:
+    """The branches that mattered: failed items of a failed `all of`, the first held item of a held `any of`."""
+    children = step.children
+    if full:
+        return children
+    children = [c for c in children if not (c.kind == "exception" and c.value is not True)]
+    if step.kind == "condition" and step.text.endswith(" of") and isinstance(step.value, bool):
+        if step.text.startswith("all") and step.value is False:
+            return [c for c in children if c.value is False] or children
+        if step.text.startswith("any") and step.value is True:
+            return [c for c in children if c.value is True][:1]
+        if step.text.startswith("none") and step.value is False:
+            return [c for c in children if c.value is True]
+    return children
+
+
+def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) -> list[Section]:
+    """The output sections in order, then any continuations, each a list of lines in reading order."""
+    where: dict[int, str] = {id(s): s.name or s.id for s in explanation.steps if s.kind in DEFINITIONS}
+    queue = [Section(s.name or s.id, s, True) for s in explanation.steps]
+    k = 0
+    while k < len(queue):
+        section = queue[k]
+        k += 1
+        stack = [(section.step, 0)]
+        while stack:
+            step, depth = stack.pop()
+            if step is not section.step and step.kind in DEFINITIONS:
+                if id(step) in where:
+                    section.lines.append(Line(depth, step, where[id(step)]))
+                    continue
+                if depth >= max_depth:  # explained in a section of its own, after the outputs
+                    where[id(step)] = step.id
+                    queue.append(Section(step.id, step, False))
+                    section.lines.append(Line(depth, step, step.id))
+                    continue
+                where[id(step)] = section.title
+            section.lines.append(Line(depth, step))
+            stack.extend((child, depth + 1) for child in reversed(visible_children(step, full)))
+    return queue
+
+
+def shown_steps(step: Step, full: bool) -> list[Step]:
+    """Every step visible beneath `step` (itself included), each once, in reading order."""
+    out: list[Step] = []
+    seen: set[int] = set()
+    stack = [step]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        out.append(current)
+        stack.extend(reversed(visible_children(current, full)))
+    return out
