@@ -32,7 +32,8 @@ traces, in that order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, assert_never
@@ -62,6 +63,7 @@ class Generated:
     globals: dict[str, Any]
     slots: tuple[int, ...] = ()       # nids whose values a traced run returns, in order
     regions: tuple[int, ...] = ()     # nids of conditions with a reached flag, in order
+    aliases: dict[int, int] = field(default_factory=dict)  # nid -> the recorded nid that holds its value
     definitions: tuple[str, ...] = ()  # the definitions computed, in order
     used: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -75,10 +77,28 @@ class _Gen:
         self.globals: dict[str, Any] = {}
         self.slots: dict[int, None] = {}
         self.regions: dict[int, None] = {}
+        self.aliases: dict[int, int] = {}  # nid -> the nid whose slot holds the same value
+        self.maybe: set[int] = set()  # slots a run may leave unassigned: they start as _UNSET
+        self.conditional = 0  # > 0 while generating code that runs only on some paths
         self.inputs: dict[str, None] = {}
         self.used: dict[str, dict[str, None]] = {}
         self.in_loop = 0
         self.current = ""  # the definition being generated, for located errors
+
+    # -- recording
+    def record(self, nid: int) -> None:
+        self.slots.setdefault(nid)
+        if self.conditional:
+            self.maybe.add(nid)
+
+    @contextmanager
+    def branch(self) -> Iterator[None]:
+        """Code generated inside runs on some paths only: its slots must start unset."""
+        self.conditional += 1
+        try:
+            yield
+        finally:
+            self.conditional -= 1
 
     # -- values
     def hoist(self, value: Any, prefix: str = "K") -> str:
@@ -117,7 +137,7 @@ class _Gen:
         if self.mode.checked and _may_fail(e):
             return f"_chk({e.nid}, lambda: {code})"
         if self.mode.traced and not self.in_loop:
-            self.slots.setdefault(e.nid)
+            self.record(e.nid)
             return f"(_t{e.nid} := {code})"
         return code if atomic else f"({code})"
 
@@ -135,7 +155,9 @@ class _Gen:
                     return f"_neg_duration({self.expr(x)})", True
                 return f"-{self.expr(x)}", False
             case ir.Logic(op=op, left=a, right=b):
-                return f"{self.expr(a)} {op} {self.expr(b)}", False
+                left = self.expr(a)
+                with self.branch():
+                    return f"{left} {op} {self.expr(b)}", False
             case ir.Arith(op="/", left=a, right=b):
                 return f"_div({self.expr(a)}, {self.expr(b)})", True
             case ir.Arith(op=op, left=a, right=b):
@@ -155,7 +177,9 @@ class _Gen:
             case ir.IsMissing(operand=x, negated=neg):
                 return f"{self.expr(x)} is {'not ' if neg else ''}None", False
             case ir.If(cond=c, then=a, otherwise=b):
-                return f"{self.expr(a)} if {self.expr(c)} else {self.expr(b)}", False
+                cond = self.expr(c)
+                with self.branch():
+                    return f"{self.expr(a)} if {cond} else {self.expr(b)}", False
             case ir.Between(unit="days", start=a, end=b):
                 return f"({self.expr(b)} - {self.expr(a)}).days", True
             case ir.Between(unit=u, start=a, end=b):
@@ -248,23 +272,32 @@ class _Gen:
         reads as present is present (its guard), its failures left unrecorded instead of raised, and its
         region flag `_r<nid>` set False. Each item's statements appear once, whether reached or not.
         """
-        self.slots.setdefault(c.nid)
+        self.record(c.nid)
         if isinstance(c, ir.CondItem):
-            return [f"_t{c.nid} = {self.expr(c.expr)}"]
+            leaf = self.leaf(c.expr)
+            if leaf is not None:
+                return [f"_t{c.nid} = {leaf}"]
+            self.aliases[c.expr.nid] = c.nid  # the item's value is its expression's: one store, not two
+            return [f"_t{c.nid} = {self._expr(c.expr)[0]}"]
         go = f"_g{c.nid}"  # True while the items are still reached
         lines = [f"{go} = True"]
         for i, item in enumerate(c.items):
-            body = self.cond_traced(item)
+            if i == 0:
+                body = self.cond_traced(item)
+            else:
+                with self.branch():
+                    body = self.cond_traced(item)
             decided = f"{'not ' if c.kind == 'all' else ''}_t{item.nid}"
             if i == 0:
                 lines += [*body, f"if {decided}: {go} = False"]
                 continue
             flag = f"_r{item.nid}"
             self.regions.setdefault(item.nid)
-            guard = " and ".join(f"{self.expr(g)} is not None" for g in item.guard) or "True"
-            lines += [f"{flag} = {go}", f"if {flag} or {guard}:",
-                      *_indent(["try:", *_indent(body), "except _EXPLAIN_ERRORS:", f"    if {flag}: raise",
-                                f"if {flag} and {decided}: {go} = False"])]
+            attempt = ["try:", *_indent(body), "except _EXPLAIN_ERRORS:", f"    if {flag}: raise"]
+            if item.guard:
+                guard = " and ".join(f"{self.expr(g)} is not None" for g in item.guard)
+                attempt = [f"if {flag} or {guard}:", *_indent(attempt)]
+            lines += [f"{flag} = {go}", *attempt, f"if {flag} and {decided}: {go} = False"]
         lines.append(f"_t{c.nid} = {'not ' if c.kind == 'any' else ''}{go}")
         return lines
 
@@ -286,13 +319,14 @@ class _Gen:
         for a, b in d.conflicts:
             fa, fb = (next(f for x, f in flags if x.name == n) for n in (a, b))
             lines.append(f"if {fa} and {fb}: _conflict({d.name!r}, {a!r}, {b!r})")
-        for k, (x, flag) in enumerate(flags):
-            lines += [f"{'if' if k == 0 else 'elif'} {flag}:", f"    {target} = {self.expr(x.clause.result)}"]
-        return [*lines, "else:", *_indent(self.body(d, target))]
+        with self.branch():
+            for k, (x, flag) in enumerate(flags):
+                lines += [f"{'if' if k == 0 else 'elif'} {flag}:", f"    {target} = {self.expr(x.clause.result)}"]
+            return [*lines, "else:", *_indent(self.body(d, target))]
 
     def case_value(self, case: ir.Case | ir.Row, code: str) -> str:
         if self.mode.traced:
-            self.slots.setdefault(case.nid)
+            self.record(case.nid)
             return f"(_t{case.nid} := {code})"
         return code
 
@@ -308,9 +342,15 @@ class _Gen:
                 lines = []
                 for k, case in enumerate(cases):
                     assert case.cond is not None
-                    lines += [f"{'if' if k == 0 else 'elif'} {self.case_value(case, self.expr(case.cond))}:",
-                              f"    {target} = {self.expr(case.result)}"]
-                return [*lines, "else:", *_indent(self.otherwise(other, target))]
+                    if k == 0:
+                        held = self.case_value(case, self.expr(case.cond))
+                    else:
+                        with self.branch():
+                            held = self.case_value(case, self.expr(case.cond))
+                    with self.branch():
+                        lines += [f"{'if' if k == 0 else 'elif'} {held}:", f"    {target} = {self.expr(case.result)}"]
+                with self.branch():
+                    return [*lines, "else:", *_indent(self.otherwise(other, target))]
             case ir.TableBody():
                 return self.table(d, d.body, target)
             case _:
@@ -319,7 +359,7 @@ class _Gen:
     def otherwise(self, case: ir.Case, target: str) -> list[str]:
         lines = [f"{target} = {self.expr(case.result)}"]
         if self.mode.traced:
-            self.slots.setdefault(case.nid)
+            self.record(case.nid)
             lines.insert(0, f"_t{case.nid} = True")
         return lines
 
@@ -330,13 +370,16 @@ class _Gen:
             lines.append(f"{column} = {self.expr(g)}")
             columns.append(column)
         for k, row in enumerate(table.rows):
-            tests = [self.test(column, t) for column, cell in zip(columns, row.cells, strict=True) for t in cell]
-            held = self.case_value(row, " and ".join(tests) or "True")
-            lines += [f"{'if' if k == 0 else 'elif'} {held}:", f"    {target} = {self.expr(row.result)}"]
-        if table.otherwise is not None:
-            fallback = self.otherwise(table.otherwise, target)
-        else:
-            fallback = [f"_no_match({d.name!r}, ({''.join(c + ', ' for c in columns)}))"]
+            with self.branch() if k else nullcontext():
+                tests = [self.test(column, t) for column, cell in zip(columns, row.cells, strict=True) for t in cell]
+                held = self.case_value(row, " and ".join(tests) or "True")
+            with self.branch():
+                lines += [f"{'if' if k == 0 else 'elif'} {held}:", f"    {target} = {self.expr(row.result)}"]
+        with self.branch() if table.rows else nullcontext():
+            if table.otherwise is not None:
+                fallback = self.otherwise(table.otherwise, target)
+            else:
+                fallback = [f"_no_match({d.name!r}, ({''.join(c + ', ' for c in columns)}))"]
         if not table.rows:
             return [*lines, *fallback]
         return [*lines, "else:", *_indent(fallback)]
@@ -395,8 +438,9 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     prologue: list[str] = []
     if mode.traced:
         prologue.append("    _ut = {}")
-        if slots:
-            prologue.append("    " + " = ".join(f"_t{k}" for k in slots) + " = _UNSET")
+        unset = [k for k in slots if k in gen.maybe]
+        if unset:
+            prologue.append("    " + " = ".join(f"_t{k}" for k in unset) + " = _UNSET")
         if regions:
             prologue.append("    " + " = ".join(f"_r{k}" for k in regions) + " = True")
         trace = "".join(f"_t{k}, " for k in slots)
@@ -411,7 +455,7 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     if reader is not None:
         source += _fused(reader, names, list(gen.inputs), prologue, used_lines, body_lines, returned)
     return Generated("\n".join(source), {**gen.globals, **(reader.globals if reader else {})}, slots, regions,
-                     tuple(needed), {a: tuple(n) for a, n in gen.used.items()})
+                     gen.aliases, tuple(needed), {a: tuple(n) for a, n in gen.used.items()})
 
 
 def _fused(reader: ReaderParts, names: Names, inputs: list[str], prologue: list[str], used: list[str],
@@ -422,4 +466,4 @@ def _fused(reader: ReaderParts, names: Names, inputs: list[str], prologue: list[
     taken = [f"    {names.input(p)} = {local[p]}" if p in local else f"    {names.input(p)} = v[{p!r}]"
              for p in inputs]
     return ["def _decide(f, _on):", *reader.lines, f"    v = {{{values}}}", *prologue, *taken, *used, *body,
-            f"    return v, {returned}", ""]
+            f"    return v, ({returned})", ""]

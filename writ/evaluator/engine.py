@@ -41,6 +41,7 @@ class Layout:
     def __init__(self, program: Program, generated: Generated) -> None:
         self.program = program
         self.slots = {nid: k for k, nid in enumerate(generated.slots)}
+        self.slots.update((nid, self.slots[holder]) for nid, holder in generated.aliases.items())
         self.flags = {nid: k for k, nid in enumerate(generated.regions)}
         self.chains = {nid: chain for nid, chain in ir.regions(program.ir).items()
                        if any(region in self.flags for region in chain)}
@@ -51,17 +52,20 @@ class Layout:
         return Trace(self, values, flags, definitions, used, facts, on)
 
 
-@dataclass(frozen=True, slots=True)
 class Trace:
     """The values of one traced run: per computed node, per definition, per used policy, and the facts read."""
 
-    layout: Layout
-    values: tuple[Any, ...]
-    flags: tuple[bool, ...]
-    definitions: dict[str, Any]
-    used: dict[str, Trace]
-    facts: Mapping[str, Any]
-    on: dt.date | None
+    __slots__ = ("layout", "values", "flags", "definitions", "used", "facts", "on")
+
+    def __init__(self, layout: Layout, values: tuple[Any, ...], flags: tuple[bool, ...], definitions: dict[str, Any],
+                 used: dict[str, Trace], facts: Mapping[str, Any], on: dt.date | None) -> None:
+        self.layout = layout
+        self.values = values
+        self.flags = flags
+        self.definitions = definitions
+        self.used = used
+        self.facts = facts
+        self.on = on
 
     @property
     def program(self) -> Program:
