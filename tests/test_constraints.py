@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -393,3 +394,47 @@ def test_policy_evaluation_refuses_bad_facts_on_both_routes(tmp_path: Path) -> N
         with pytest.raises(InputError) as info:
             policy.evaluate(bad, explain=explain)
         assert [p.path for p in info.value.problems] == ["duty.notified_on", "worker.weekly_hours"]
+
+
+# --------------------------------------------------------------------- the tools
+
+
+POLICIES = Path(__file__).parent.parent / "policies"
+
+
+def test_language_server_shows_ranges_and_finds_fields_in_checks() -> None:
+    from writ.lsp import analyse, hover_text, references
+
+    path = POLICIES / "tvp-part-time-conditions" / "2003-04-01.writ"
+    a = analyse(path, path.read_text(encoding="utf-8"))
+    assert "`decimal >= 0 or missing`" in (hover_text(a, "duty.hours") or "")
+    assert "`decimal >= 0`" in (hover_text(a, "weekly_hours") or "")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = {lines[s.line - 1].strip() for s in references(a, "duty.notified_on")}
+    assert 'check duty.notified_on <= duty.date "a duty is not notified after its date"' in found
+
+
+def test_handbook_lists_ranges_and_checks() -> None:
+    from writ.doc import handbook, to_markdown
+    from writ.dsl.loader import Library
+
+    md = to_markdown(handbook(Library(POLICIES), "tvp-part-time-conditions")[0])
+    inputs = md[md.index("## Inputs"):md.index("## Tables")]
+    assert "- **duty.hours** (decimal >= 0, optional): hours worked on that day" in inputs
+    assert "- check: a duty is not notified after its date: `duty.notified_on <= duty.date`" in inputs
+
+
+def test_lint_checks_the_citation_of_a_check(tmp_path: Path) -> None:
+    from writ.dsl.lint import lint_library
+    from writ.dsl.loader import Library
+
+    folder = tmp_path / "policies" / "tvp-part-time-conditions"
+    shutil.copytree(POLICIES / "tvp-part-time-conditions", folder, ignore=shutil.ignore_patterns("tests"))
+    base = folder / "2003-04-01.writ"
+    base.write_text(base.read_text(encoding="utf-8").replace(
+        '"a duty is not notified after its date"', '"a duty is not notified after its date" [App C 9.7]'))
+    sources = POLICIES.parent.parent / "shared" / "sources"
+    if not sources.is_dir():
+        pytest.skip("the source texts are not beside the repository")
+    (warning,) = lint_library(Library(tmp_path / "policies"), sources_dir=sources)
+    assert warning.code == "unknown-section" and "no section 9.7" in warning.message
