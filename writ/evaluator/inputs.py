@@ -5,6 +5,10 @@ for this model with every field's check unrolled (evaluator/readers.py; ~30x che
 `is_valid`) that bails out at the first doubt; only then does the JSON Schema validator's `iter_errors` list every
 problem with its path. Tests check that the three agree: the generated reader, the plain per-field reading it
 unrolls (`convert_plain`), and the schema.
+
+Valid facts are also within each field's declared range and pass the policy's input checks (evaluator/checks.py):
+the reader tests both, the schema states the ranges (`minimum`, ...) and lists the checks (`x-writ-checks`), and
+the slow route reports a failing check, with its path and message, beside the schema's problems.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import cache, reduce
 from typing import TYPE_CHECKING, Any
@@ -21,22 +25,18 @@ from typing import TYPE_CHECKING, Any
 from writ.dsl import ast
 from writ.dsl.constraints import RuntimeBound, runtime_bounds, within
 from writ.dsl.errors import InputError, InputProblem, did_you_mean
-from writ.dsl.layout import expr_doc, render
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.types import Duration
-from writ.evaluator.checks import plan_check
+from writ.evaluator.checks import BOUND_WORDS, DATE_BOUNDS, Checks, inside, range_schema, ranged
 from writ.evaluator.readers import (
     ABSENT,
     READ_ERRORS,
     Bad,
-    CheckPlan,
     Converter,
     FieldPlan,
     GroupPlan,
     ReaderParts,
     build_reader,
-    check_function,
-    read_field,
     read_fields,
     read_plain,
     reader_parts,
@@ -117,15 +117,6 @@ def _validator_kind() -> tuple[Any, Any]:
     return kind, formats
 
 
-DATE_BOUNDS = {"formatMinimum": ">=", "formatExclusiveMinimum": ">", "formatMaximum": "<=",
-               "formatExclusiveMaximum": "<"}
-"""A date field's range in its JSON Schema, by the keywords of ajv-formats (JSON Schema itself orders numbers only)."""
-NUMBER_BOUNDS = {">=": "minimum", ">": "exclusiveMinimum", "<=": "maximum", "<": "exclusiveMaximum"}
-_BOUND_WORDS = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most",
-                "exclusiveMaximum": "less than", "formatMinimum": "on or after", "formatExclusiveMinimum": "after",
-                "formatMaximum": "on or before", "formatExclusiveMaximum": "before"}
-
-
 def _date_bound(op: str) -> Any:
     """The validator of one date-range keyword: a real date outside the bound is an error (others are the
     `format` keyword's to report)."""
@@ -139,34 +130,6 @@ def _date_bound(op: str) -> Any:
         if not within(value, ((op, date.fromisoformat(bound)),)):
             yield ValidationError(f"{instance!r} is not {op} {bound}")
     return validate
-
-
-def _ranged(convert: Converter, bounds: tuple[RuntimeBound, ...]) -> Converter:
-    """A converter that also tests the range (list items; a field's own range is the field plan's)."""
-    def read(v: Any) -> object:
-        value = convert(v)
-        if within(value, bounds):
-            return value
-        raise Bad
-    return read
-
-
-def _range_schema(name: str, bounds: tuple[RuntimeBound, ...]) -> dict[str, Any]:
-    if name == "date":
-        words = {op: keyword for keyword, op in DATE_BOUNDS.items()}
-        return {words[op]: json_value(value) for op, value in bounds}
-    return {NUMBER_BOUNDS[op]: json_value(value) for op, value in bounds}
-
-
-def _inside(example: object, bounds: tuple[RuntimeBound, ...]) -> object:
-    """An example value in the range: the plain one if it is, else a bound or the nearest value inside one."""
-    values = [example] + [v for _, v in bounds]
-    for _, v in bounds:
-        step: Any = timedelta(days=1) if isinstance(v, date) else 1
-        values += [v + step, v - step]
-    if len(bounds) == 2 and not isinstance(example, date):
-        values.append((bounds[0][1] + bounds[1][1]) / 2)  # type: ignore[operator]
-    return next((v for v in values if within(v, bounds)), example)
 
 
 _PRIM_CONVERTERS: dict[str, Converter] = {"bool": _bool, "int": _int, "decimal": _decimal, "text": _text,
@@ -287,18 +250,11 @@ class InputModel:
             self._schema["description"] = policy.header.title
         if self._records:
             self._schema["$defs"] = self._records
-        types = {(f"{g.name}.{f.name}" if g.name else f.name): f.type for g in policy.inputs.values() for f in g.fields}
-        checks = [c for g in policy.inputs.values() for c in g.checks]
-        self._checks: tuple[CheckPlan, ...] = tuple(plan_check(c, types) for c in checks)
-        if checks:  # integrators see the conditions JSON Schema cannot state
-            self._schema["x-writ-checks"] = [
-                {"path": plan.path, "message": plan.message, "check": render(expr_doc(c.expr), 10_000, 0),
-                 **({"citation": c.citation.text} if c.citation else {})} for c, plan in zip(checks, self._checks,
-                                                                                              strict=True)]
-        self._fields = {plan.key: (group, plan) for group in self._groups for plan in group.fields}
-        self._tests: list[Any] | None = None
+        self._checks = Checks(policy, self._groups, lambda value: _shown(json_value(value)))
+        if self._checks.plans:  # integrators see the conditions JSON Schema cannot state
+            self._schema["x-writ-checks"] = self._checks.annotation()
         self._checker: Validator | None = None
-        self._read = build_reader(self._groups, self._group_names, _READER_HELPERS, self._checks)
+        self._read = build_reader(self._groups, self._group_names, _READER_HELPERS, self._checks.plans)
 
     @property
     def _validator(self) -> Validator:
@@ -356,8 +312,8 @@ class InputModel:
                 if not bounds:
                     return schema, _PRIM_CONVERTERS[t.name], example
                 plain = _PRIM_CONVERTERS[t.name](example)
-                return ({**schema, **_range_schema(t.name, bounds)}, _ranged(_PRIM_CONVERTERS[t.name], bounds),
-                        json_value(_inside(plain, bounds)))
+                return ({**schema, **range_schema(t.name, bounds)}, ranged(_PRIM_CONVERTERS[t.name], bounds),
+                        json_value(inside(plain, bounds)))
             case ast.ListType():
                 item_schema, item, _ = self._kind(t.item)
                 return {"type": "array", "items": item_schema}, _list(item), []
@@ -410,16 +366,11 @@ class InputModel:
     def reader_parts(self) -> ReaderParts:
         """The converter as lines to fuse into a policy's generated code (see `evaluator.codegen.generate`): the
         lines read every field, test its range, then test the input checks, raising `Bad` at the first doubt."""
-        return reader_parts(self._groups, self._group_names, _READER_HELPERS, self._checks)
+        return reader_parts(self._groups, self._group_names, _READER_HELPERS, self._checks.plans)
 
     def convert_plain(self, facts: Any) -> dict[str, object]:
         """The same reading as the generated reader, field plan by field plan (tests check the two agree)."""
-        return read_plain(self._groups, self._group_names, facts, self._check_tests())
-
-    def _check_tests(self) -> list[Any]:
-        if self._tests is None:
-            self._tests = [check_function(plan) for plan in self._checks]
-        return self._tests
+        return read_plain(self._groups, self._group_names, facts, self._checks.tests())
 
     def violations(self, values: Mapping[str, object]) -> list[InputProblem]:
         """The input checks that converted values (keyed `group.field`, as `convert` returns them) fail.
@@ -427,14 +378,7 @@ class InputModel:
         `convert` and the reader lines test the checks already; this is for a
         caller that converts facts some other way.
         """
-        return [self._violation(plan, values) for plan, passes in zip(self._checks, self._check_tests(), strict=True)
-                if not passes(values)]
-
-    @staticmethod
-    def _violation(plan: CheckPlan, values: Mapping[str, object]) -> InputProblem:
-        shown = ", ".join(f"{key} is " + ("missing" if values[key] is None else _shown(json_value(values[key])))
-                          for key in plan.keys)
-        return InputProblem(plan.path, f"{plan.message} ({shown})" if shown else plan.message)
+        return self._checks.violations(values)
 
     def problems(self, facts: object) -> list[InputProblem]:
         """Every problem with the facts, sorted by path (empty when `convert` would succeed): each field that does
@@ -444,22 +388,8 @@ class InputModel:
             for path, message in self._describe(error):
                 found.setdefault(path, message)
         problems = [InputProblem(p, m) for p, m in found.items()]
-        problems += [p for p in self._check_problems(facts) if p not in problems]
+        problems += [p for p in self._checks.problems(facts) if p not in problems]
         return sorted(problems, key=_path_key)
-
-    def _check_problems(self, facts: object) -> list[InputProblem]:
-        """The checks that fail, among those whose every field reads cleanly on its own."""
-        out: list[InputProblem] = []
-        if type(facts) is not dict:
-            return out
-        for plan, passes in zip(self._checks, self._check_tests(), strict=True):
-            try:
-                values = {key: read_field(facts, *self._fields[key]) for key in plan.keys}
-            except READ_ERRORS:
-                continue  # a field the schema's errors name already
-            if not passes(values):
-                out.append(self._violation(plan, values))
-        return out
 
     def _describe(self, error: ValidationError) -> Iterator[tuple[str, str]]:
         """One jsonschema error as (path, plain-English message) pairs."""
@@ -481,8 +411,8 @@ class InputModel:
                     yield from self._describe(sub)
         elif error.validator == "format" and _STRICT_DATE.fullmatch(str(error.instance)):
             yield path, f"`{error.instance}` is not a real date"
-        elif error.validator in _BOUND_WORDS:
-            yield path, f"must be {_BOUND_WORDS[str(error.validator)]} {error.validator_value}, got `{_shown(error.instance)}`"
+        elif error.validator in BOUND_WORDS:
+            yield path, f"must be {BOUND_WORDS[str(error.validator)]} {error.validator_value}, got `{_shown(error.instance)}`"
         else:
             yield path, f"expected {self._expected(schema)}, got `{_shown(error.instance)}`"
 
