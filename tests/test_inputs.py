@@ -92,6 +92,35 @@ input process "what has happened so far", optional:
 outputs: x
 '''
 
+# Ranges on every kind of field they may constrain, and input checks of every form a check may use.
+CONSTRAINED = HEADER + '''
+record shift "a shift":
+  hours: decimal >= 0 and <= 24
+  starts: date >= 2000-01-01, optional
+
+input worker "the worker":
+  weekly_hours: decimal >= 0 and < 168
+  count: int > -1, default 0
+  scores: list of int >= 1 and <= 5, default []
+  shifts: list of shift, default []
+  rate: decimal > 0.1 and <= 2.5, optional
+
+input duty "a duty", optional:
+  kind: enum(a, b)
+  notified_on: date > 1999-12-31
+  date: date <= 2099-12-31
+  hours: decimal >= 0.25
+  hours_in_week: decimal >= 0
+  n: int >= 0 and <= 10, optional
+  check duty.hours_in_week >= duty.hours "the week's hours include this duty's"
+  check duty.notified_on <= duty.date "a duty is not notified after its date"
+  check duty.kind != "b" or duty.n is not missing "a duty of kind b has n"
+  check duty.date - duty.notified_on <= 365 and duty.hours * 2 <= worker.weekly_hours + 1 "within a year"
+  check duty.kind in ["a", "b"] and not (duty.n = 3) "never 3"
+
+outputs: x
+'''
+
 FLEXIBLE_FACTS: dict[str, Any] = {
     "person": {"role": "staff", "employed": True, "service_start": "2012-01-09"},
     "application": {"received_on": "2024-04-13", "previous_requests": ["2023-01-02"], "caring_for": "child",
@@ -115,6 +144,9 @@ def model(text: str) -> InputModel:
 
 TYPES_MODEL = model(TYPES)
 FLEXIBLE_MODEL = model(FLEXIBLE)
+CONSTRAINED_MODEL = model(CONSTRAINED)
+MODELS = [TYPES_MODEL, FLEXIBLE_MODEL, CONSTRAINED_MODEL]
+MODEL_IDS = ["types", "flexible", "constrained"]
 
 
 def problems(m: InputModel, facts: object) -> list[InputProblem]:
@@ -337,7 +369,7 @@ def test_schema_is_a_copy() -> None:
 
 
 def test_example_is_minimal_and_valid() -> None:
-    for m in (TYPES_MODEL, FLEXIBLE_MODEL):
+    for m in MODELS:
         example = m.example()
         Draft202012Validator(m.schema()).validate(example)
         m.convert(example)
@@ -363,7 +395,23 @@ plausible = st.one_of(
 
 
 def _valid(m: InputModel, t: ast.TypeExpr) -> st.SearchStrategy[object]:
-    """Values of declared type `t`, in every JSON form the schema accepts."""
+    """Values of declared type `t`, in every JSON form the schema accepts (near a ranged field's bounds too)."""
+    if isinstance(t, ast.PrimType) and t.bounds:
+        return st.one_of(_typed(m, t), *(_near_bound(t.name, b) for b in t.bounds))
+    return _typed(m, t)
+
+
+def _near_bound(name: str, b: ast.Bound) -> st.SearchStrategy[object]:
+    """A bound's value and its neighbours, as JSON: the values a range check can get wrong."""
+    value = b.value.value if isinstance(b.value, (ast.IntLit, ast.DecimalLit, ast.DateLit)) else 0
+    if isinstance(value, dt.date):
+        return st.sampled_from([(value + dt.timedelta(days=k)).isoformat() for k in (-1, 0, 1)])
+    steps = [Decimal(0), Decimal(1), Decimal(-1), Decimal("0.01"), Decimal("-0.01"), Decimal("1e-9")]
+    near = [Decimal(value) + k for k in steps]
+    return st.sampled_from([int(x) if name == "int" and x == int(x) else float(x) for x in near])
+
+
+def _typed(m: InputModel, t: ast.TypeExpr) -> st.SearchStrategy[object]:
     match t:
         case ast.PrimType(name="bool"):
             return st.booleans()
@@ -437,10 +485,10 @@ def test_convert_raises_only_input_error_on_any_json(facts: object) -> None:
     _check_agreement(TYPES_MODEL, facts)
 
 
-@given(_near(TYPES_MODEL) | _near(FLEXIBLE_MODEL))
+@given(_near(TYPES_MODEL) | _near(FLEXIBLE_MODEL) | _near(CONSTRAINED_MODEL))
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 def test_fast_route_agrees_with_the_schema(facts: object) -> None:
-    for m in (TYPES_MODEL, FLEXIBLE_MODEL):
+    for m in MODELS:
         _check_agreement(m, facts)
 
 
@@ -453,7 +501,7 @@ ATOM_LIST: list[object] = [
 ATOMS = st.sampled_from(ATOM_LIST)
 
 
-@pytest.mark.parametrize("m", [TYPES_MODEL, FLEXIBLE_MODEL], ids=["types", "flexible"])
+@pytest.mark.parametrize("m", MODELS, ids=MODEL_IDS)
 def test_every_field_with_every_atom_agrees_with_the_schema(m: InputModel) -> None:
     base = m.example()
     for group in m.policy.inputs.values():
@@ -465,7 +513,7 @@ def test_every_field_with_every_atom_agrees_with_the_schema(m: InputModel) -> No
 @given(st.data())
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 def test_one_wrong_value_agrees_with_the_schema(data: st.DataObject) -> None:
-    m = data.draw(st.sampled_from([TYPES_MODEL, FLEXIBLE_MODEL]))
+    m = data.draw(st.sampled_from(MODELS))
     facts = data.draw(_near(m, corrupt=False))
     group = data.draw(st.sampled_from(sorted(m.policy.inputs)))
     name = data.draw(st.sampled_from([f.name for f in m.policy.inputs[group].fields]))
@@ -492,14 +540,14 @@ def _same_reading(m: InputModel, facts: object) -> None:
         assert plain is Bad and isinstance(generated, type) and issubclass(generated, READ_ERRORS)
 
 
-@given(_near(TYPES_MODEL) | _near(FLEXIBLE_MODEL))
+@given(_near(TYPES_MODEL) | _near(FLEXIBLE_MODEL) | _near(CONSTRAINED_MODEL))
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 def test_generated_reader_agrees_with_the_plain_reading(facts: object) -> None:
-    for m in (TYPES_MODEL, FLEXIBLE_MODEL):
+    for m in MODELS:
         _same_reading(m, facts)
 
 
-@pytest.mark.parametrize("m", [TYPES_MODEL, FLEXIBLE_MODEL], ids=["types", "flexible"])
+@pytest.mark.parametrize("m", MODELS, ids=MODEL_IDS)
 def test_generated_reader_with_every_atom(m: InputModel) -> None:
     base = m.example()
     _same_reading(m, base)

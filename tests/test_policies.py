@@ -88,6 +88,7 @@ VERSIONS = [(pid, label) for pid in IDS for label in Library(POLICIES).version_l
 @pytest.mark.parametrize(("policy_id", "version"), VERSIONS, ids=[f"{p}@{v}" for p, v in VERSIONS])
 def test_schema_valid_facts_never_crash(policy_id: str, version: str) -> None:
     policy = writ.load(POLICIES / policy_id)
+    checks = {(c["path"], c["message"]) for c in policy.version(version).inputs.schema().get("x-writ-checks", [])}
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(_strategy(policy, version))
@@ -95,6 +96,10 @@ def test_schema_valid_facts_never_crash(policy_id: str, version: str) -> None:
         try:
             decision = policy.evaluate(facts, version=version, explain=True)
         except (writ.EvaluationError, writ.NotFoundError):
+            return
+        except writ.InputError as exc:  # only what the schema cannot say: the checks it lists under x-writ-checks
+            assert all(any(p.path == path and p.message.startswith(message) for path, message in checks)
+                       for p in exc.problems), exc
             return
         assert set(decision.outputs) == set(policy.version(version).outputs)
 

@@ -154,6 +154,7 @@ def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 EXPRS = st.recursive(ATOMS, _combine, max_leaves=8)
+RANGES = st.sampled_from(["", " >= 0", " >  -1 and <=168", " >= 2.5", " < 2024-01-01", " <= -0.75 and > -3"])
 LABEL = st.one_of(st.just(""), st.sampled_from([' "a label"', ' "x # y"']))
 CITE = st.one_of(st.just(""), st.sampled_from([" [§3.3.1]", " [App C 9.1]", " [ERA 1996 s.80F]"]))
 
@@ -198,7 +199,14 @@ def policies(draw: st.DrawFn) -> str:
             lines += [f"table t{i}: int{label}:", "  hit unique", f"  given {e}, b",
                       f"  < 6, - -> 1{maybe_trailing()}", "  otherwise -> 2"]
         else:
-            lines += [f"input g{i}{label}, optional:", f"  f: enum(a, b), default {draw(ATOMS)} \"d\""]
+            ranged = draw(st.sampled_from(["int", "decimal", "date", "list of int"])) + draw(RANGES)
+            items = [f"  f: enum(a, b), default {draw(ATOMS)} \"d\"", f"  h: {ranged}{maybe_trailing()}"]
+            for _ in range(draw(st.integers(0, 2))):  # checks anywhere among the fields: printed after them
+                check = f"  check {draw(EXPRS)} \"why\"{cite}{maybe_trailing()}"
+                items.insert(draw(st.integers(0, len(items))), check)
+                if draw(st.booleans()):
+                    items.insert(items.index(check), f"  {comment()}")
+            lines += [f"input g{i}{label}, optional:", *items]
     lines.append("outputs: r0, k1")
     if draw(st.booleans()):
         lines.append(comment())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, assert_never
 
@@ -100,6 +101,28 @@ def _test(t: ast.Test) -> str:
     return prefix + _expr(t.value)
 
 
+def _inputs(groups: Iterable[ast.InputGroup]) -> list[Block]:
+    """The facts the policy reads, each field with its type and range, and each group's checks: what valid
+    input is (anything else is refused, each problem with its path)."""
+    blocks = [Block("heading", "Inputs", 2)]
+    for group in groups:
+        title = f"`{group.name}`" if group.name else "Top-level fields"
+        blocks.append(Block("heading", f"{title}: {group.description}" if group.description else title, 3))
+        items: list[tuple[int, str]] = []
+        for f in group.fields:
+            path = f"{group.name}.{f.name}" if group.name else f.name
+            marks = ", optional" if f.optional or group.optional else ""
+            marks += f", default `{_expr(f.default)}`" if f.default is not None else ""
+            items.append((0, f"**{path}** ({type_text(f.type)}{marks})" + (f": {f.description}" if f.description
+                                                                          else "")))
+        for c in group.checks:
+            items.append((0, f"check: {c.label}{_cite(c.citation)}: `{_expr(c.expr)}`"))
+        if group.optional:
+            items.append((0, "the whole group may be absent"))
+        blocks.append(Block("list", items=items))
+    return blocks
+
+
 def changes(old: LoadedVersion, new: LoadedVersion) -> list[str]:
     """What `new` changed from `old`: declarations added, removed or changed (compared as syntax trees)."""
     out: list[str] = []
@@ -159,6 +182,7 @@ def handbook(library: Library, policy_id: str, version: str | None = None) -> tu
                                  f"{_cite(exc.citation)}"))
                 items.append((1, f"when `{_expr(exc.clause.condition)}`: `{_expr(exc.clause.result)}`"))
         blocks.append(Block("list", items=items))
+    blocks += _inputs(policy.inputs.values())
     tables = [d for d in policy.definitions.values() if isinstance(d, ast.TableDecl)]
     if tables:
         blocks.append(Block("heading", "Tables", 2))

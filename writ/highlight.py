@@ -18,7 +18,7 @@ DECLARATIONS = ("policy", "input", "record", "enum", "constant", "rule", "value"
 HEADER = ("title", "version", "effective", "until", "source", "decided", "by", "amends", "uses", "as", "convention")
 KEYWORDS = ("all", "any", "none", "of", "when", "otherwise", "hit", "given", "to", "if", "then", "else", "is",
             "in", "not", "and", "or", "between", "age", "on", "for", "where", "optional", "default", "unique",
-            "first")
+            "first", "check")
 TYPES = ("bool", "int", "decimal", "text", "date", "duration", "list")
 BUILTINS = ("min", "max", "round", "abs", "count", "filter", "sum")
 UNITS = ("days", "day", "weeks", "week", "months", "month", "years", "year")

@@ -18,7 +18,9 @@ from urllib.parse import unquote, urlparse
 from writ.dsl import ast
 from writ.dsl.checker import CheckedPolicy, check
 from writ.dsl.compiler import compile_policy, definition_exprs
+from writ.dsl.constraints import typed_bounds
 from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError
+from writ.dsl.layout import type_text
 from writ.dsl.lint import LintUnit, SourceText, default_sources, find_source, lint, used_elsewhere
 from writ.dsl.loader import Library, LoadedVersion
 from writ.dsl.parser import parse
@@ -30,7 +32,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 KEYWORDS = ("policy", "title", "version", "effective", "until", "source", "decided by", "amends", "uses", "convention",
             "input", "record", "enum", "constant", "rule", "value", "decide", "exception", "table", "outputs",
             "override", "remove", "all of", "any of", "none of", "when", "otherwise", "hit unique", "hit first",
-            "given", "missing", "is missing", "is not missing", "not in", "if", "then", "else")
+            "given", "missing", "is missing", "is not missing", "not in", "if", "then", "else", "check")
 
 
 @dataclass
@@ -136,7 +138,10 @@ def hover_text(a: Analysis, name: str) -> str | None:
     checked = owner.checked
     key = name.partition(".")[2] if isinstance(owner, LoadedVersion) else name
     t = checked.definition_types.get(key) or checked.input_types.get(key) if checked is not None else None
-    lines = [f"**{_kind(decl)}** `{name}`" + (f": `{t}`" if t is not None else "")]
+    shown = None if t is None else str(t)
+    if shown is not None and isinstance(decl, ast.Field) and any(typed_bounds(decl.type)):  # with its range
+        shown = type_text(decl.type) + (" or missing" if shown.endswith(" or missing") else "")
+    lines = [f"**{_kind(decl)}** `{name}`" + (f": `{shown}`" if shown is not None else "")]
     label = decl.description if isinstance(decl, (ast.Field, ast.InputGroup, ast.RecordDecl)) else \
         decl.description if isinstance(decl, ast.EnumDecl) else decl.label
     if label:
@@ -183,6 +188,7 @@ def _refs(resolved: ResolvedPolicy, checked: CheckedPolicy) -> list[ast.Ref]:
         exprs.extend(definition_exprs(decl))
     for exc in resolved.exceptions.values():
         exprs += [exc.clause.condition, exc.clause.result]
+    exprs += [c.expr for group in resolved.inputs.values() for c in group.checks]
     return [e for top in exprs for e in walk(top) if isinstance(e, ast.Ref)]
 
 

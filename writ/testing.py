@@ -122,9 +122,14 @@ def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> C
             ok = any(str(expect_error["message"]) in p.message for p in exc.problems)
             return CaseResult(file, name, ok, [] if ok else [f"no problem says {expect_error['message']!r}: {exc}"])
         wanted = str(expect_error.get("path", "")) if isinstance(expect_error, dict) else ""
+        says = str(expect_error.get("message", "")) if isinstance(expect_error, dict) else ""
         paths = [p.path for p in exc.problems]
-        ok = not wanted or any(p == wanted or p.startswith(wanted + "[") for p in paths)
-        return CaseResult(file, name, ok, [] if ok else [f"expected an error at `{wanted}`, got {paths}"])
+        ok = any((not wanted or p.path == wanted or p.path.startswith(wanted + "[")) and says in p.message
+                 for p in exc.problems)
+        if ok:
+            return CaseResult(file, name, True, [])
+        detail = f"expected an error at `{wanted}`" + (f" saying {says!r}" if says else "")
+        return CaseResult(file, name, False, [f"{detail}, got {paths if not says else str(exc)}"])
     except WritError as exc:
         wanted_message = expect_error.get("message") if isinstance(expect_error, dict) else None
         if wanted_message and str(wanted_message) in str(exc):

@@ -39,10 +39,25 @@ def _span() -> Span:
 # --------------------------------------------------------------------- types
 
 @dataclass(frozen=True, slots=True)
+class Bound:
+    """One side of a field's range: `>= 0` in `hours: decimal >= 0 and <= 168`."""
+
+    op: Literal["<", "<=", ">", ">="]
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class PrimType:
-    """`bool`, `int`, `decimal`, `text`, `date` or `duration`."""
+    """`bool`, `int`, `decimal`, `text`, `date` or `duration`, with the range an input field's values must lie in.
+
+    The bounds belong to the type (not the field) so that `list of int >= 0`
+    constrains each item; the checker allows them on input and record fields
+    of type int, decimal and date only.
+    """
 
     name: Literal["bool", "int", "decimal", "text", "date", "duration"]
+    bounds: tuple[Bound, ...] = ()
     span: Span = _span()
 
 
@@ -283,14 +298,29 @@ class Field:
 
 
 @dataclass(frozen=True, slots=True)
+class Check:
+    """`check duty.notified_on <= duty.date "label"` in an input group: facts for which it is false are bad input.
+
+    The condition reads input fields only; a check whose fields are missing
+    passes, unless it tests them itself with `is missing`.
+    """
+
+    expr: Expr
+    label: str
+    citation: Citation | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class InputGroup:
-    """`input person "...":` with its fields; an optional group may be absent from the facts."""
+    """`input person "...":` with its fields and checks; an optional group may be absent from the facts."""
 
     name: str
     description: str | None
     optional: bool
     fields: tuple[Field, ...]
     override: bool = False
+    checks: tuple[Check, ...] = ()
     span: Span = _span()
     name_span: Span = _span()
 

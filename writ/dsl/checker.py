@@ -8,6 +8,7 @@ from typing import assert_never
 from writ.dsl import ast
 from writ.dsl.analysis import analyse_exceptions, analyse_table
 from writ.dsl.checked import CheckedPolicy
+from writ.dsl.constraints import check_problems, default_problems, guarded, range_problems, typed_bounds
 from writ.dsl.errors import PolicyError, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.typecheck import ExprTyper
@@ -147,6 +148,8 @@ class _Checker(ExprTyper):
                 self.error("name", f"field `{f.name}` is declared twice in {owner}", f.span)
             seen.add(f.name)
             t = self.resolve_type(f.type)
+            for ranged in typed_bounds(f.type):
+                self.errors.extend(range_problems(ranged))
             if f.default is not None:
                 self.check_default(f, t)
             out.append((f, t))
@@ -161,6 +164,8 @@ class _Checker(ExprTyper):
             self.error("type", f"the default of `{f.name}` must be a literal value", d.span)
         elif not fits(dt, t):
             self.error("type", f"the default of `{f.name}` is `{dt}` but the field is `{t}`", d.span)
+        elif not any(range_problems(r) for r in typed_bounds(f.type)):
+            self.errors.extend(default_problems(f))
 
     def check_inputs(self) -> None:
         for group in self.policy.inputs.values():
@@ -169,6 +174,14 @@ class _Checker(ExprTyper):
                 path = f"{group.name}.{f.name}" if group.name else f.name  # unnamed block: top-level fields
                 self.input_types[path] = OptionalT(t) if may_miss else t
         self.check_decided_by()
+        for group in self.policy.inputs.values():
+            for check in group.checks:
+                self.input_check(check)
+
+    def input_check(self, check: ast.Check) -> None:
+        """Type a check like a rule's condition, the fields it does not test for absence known present."""
+        self.cond(check.expr, Env(present=frozenset(guarded(check.expr))))
+        self.errors.extend(check_problems(check, self.expr_types, self.ref_targets))
 
     # -- definitions
     def definition_type(self, name: str) -> Type:
@@ -179,6 +192,9 @@ class _Checker(ExprTyper):
         if name in self.busy:  # a cycle: the compiler reports it
             return BOOL if isinstance(decl, ast.RuleDecl) else declared or ERROR
         self.busy.add(name)
+        for ranged in typed_bounds(decl.type) if not isinstance(decl, ast.RuleDecl) and decl.type else ():
+            self.error("range", "only input and record fields can have a range", ranged.bounds[0].span,
+                       "drop the bound: a definition's value is what its rules make it")
         t = self.check_definition(decl, declared)
         self.busy.discard(name)
         self.definition_types[name] = t

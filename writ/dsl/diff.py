@@ -158,7 +158,7 @@ def _aspects(old: ast.NamedDecl, new: ast.NamedDecl) -> tuple[str, ...]:
              "cases": "when clauses", "otherwise": "otherwise", "clause": "condition or result",
              "given": "columns", "rows": "rows", "values": "values", "fields": "fields", "type": "type",
              "label": "label", "citation": "citation", "description": "description", "target": "target",
-             "hit": "hit policy", "optional": "optional"}
+             "hit": "hit policy", "optional": "optional", "checks": "checks"}
     return tuple(words.get(n, n) for n in names if getattr(old, n) != getattr(new, n))
 
 

@@ -89,7 +89,7 @@ def render(doc: Doc, width: int, start: int) -> str:
 def type_text(t: ast.TypeExpr) -> str:
     match t:
         case ast.PrimType():
-            return t.name
+            return t.name + "".join((" and " if i else " ") + bound_text(b) for i, b in enumerate(t.bounds))
         case ast.EnumType():
             return f"enum({', '.join(t.values)})"
         case ast.ListType():
@@ -98,6 +98,11 @@ def type_text(t: ast.TypeExpr) -> str:
             return t.name
         case _:
             assert_never(t)
+
+
+def bound_text(b: ast.Bound) -> str:
+    """`>= 0`: one side of a field's range."""
+    return f"{b.op} {render(expr_doc(b.value, 5), 10_000, 0)}"
 
 
 _BINARY_LEVEL = {"or": 1, "and": 2, "+": 5, "-": 5, "*": 6, "/": 6}

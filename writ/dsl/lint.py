@@ -127,7 +127,9 @@ def _unused_inputs(unit: LintUnit) -> Iterator[Diagnostic]:
 def _labelled(decl: ast.Declaration) -> Iterator[tuple[str | None, ast.Citation | None]]:
     """Every (label, citation) pair a declaration carries, its own first."""
     match decl:
-        case ast.InputGroup() | ast.RecordDecl() | ast.OutputsDecl() | ast.RemoveDecl():
+        case ast.InputGroup():
+            yield from ((c.label, c.citation) for c in decl.checks)
+        case ast.RecordDecl() | ast.OutputsDecl() | ast.RemoveDecl():
             return
         case ast.EnumDecl():
             yield decl.description, decl.citation

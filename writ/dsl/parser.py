@@ -164,6 +164,7 @@ _TOKEN_NAMES = {
     "DATE": "a date (YYYY-MM-DD)", "CITATION": "a citation like `[§3.3.1]`", "COLON": "`:`",
     "COMMA": "`,`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "COMP_OP": "a comparison",
     "ADD_OP": "`+` or `-`", "MUL_OP": "`*` or `/`", "EQUAL": "`=`", "VBAR": "`|`", "MINUS": "`-`",
+    "BOUND_OP": "a bound like `>= 0`",
     "$END": "the end of the file",
 }
 
@@ -388,11 +389,17 @@ class _Builder(Transformer[Token, Any]):
 
     def input_decl(self, meta: Any, c: list[Any]) -> ast.InputGroup:
         over, c = self._split_override(c)
-        name, desc, optional, *fields = c
+        name, desc, optional, *items = c
         # an unnamed `input "...":` block declares top-level fields, read by their bare names
         name_span = self._tspan(name) if name is not None else self._span(meta)
-        return ast.InputGroup(str(name) if name is not None else "", self._text(desc), bool(optional), tuple(fields),
-                              over, span=self._span(meta), name_span=name_span)
+        fields = tuple(i for i in items if isinstance(i, ast.Field))
+        checks = tuple(i for i in items if isinstance(i, ast.Check))
+        return ast.InputGroup(str(name) if name is not None else "", self._text(desc), bool(optional), fields,
+                              over, checks, span=self._span(meta), name_span=name_span)
+
+    def check(self, meta: Any, c: list[Any]) -> ast.Check:
+        expr, label, cite = c
+        return ast.Check(expr, _unquote(label), self._cite(cite), span=self._span(meta))
 
     def record_decl(self, meta: Any, c: list[Any]) -> ast.RecordDecl:
         over, c = self._split_override(c)
@@ -417,22 +424,41 @@ class _Builder(Transformer[Token, Any]):
         return ("default", c[0])
 
     def t_bool(self, meta: Any, c: list[Any]) -> ast.PrimType:
-        return ast.PrimType("bool", span=self._span(meta))
+        return ast.PrimType("bool", c[0] or (), span=self._span(meta))
 
     def t_int(self, meta: Any, c: list[Any]) -> ast.PrimType:
-        return ast.PrimType("int", span=self._span(meta))
+        return ast.PrimType("int", c[0] or (), span=self._span(meta))
 
     def t_decimal(self, meta: Any, c: list[Any]) -> ast.PrimType:
-        return ast.PrimType("decimal", span=self._span(meta))
+        return ast.PrimType("decimal", c[0] or (), span=self._span(meta))
 
     def t_text(self, meta: Any, c: list[Any]) -> ast.PrimType:
-        return ast.PrimType("text", span=self._span(meta))
+        return ast.PrimType("text", c[0] or (), span=self._span(meta))
 
     def t_date(self, meta: Any, c: list[Any]) -> ast.PrimType:
-        return ast.PrimType("date", span=self._span(meta))
+        return ast.PrimType("date", c[0] or (), span=self._span(meta))
 
     def t_duration(self, meta: Any, c: list[Any]) -> ast.PrimType:
-        return ast.PrimType("duration", span=self._span(meta))
+        return ast.PrimType("duration", c[0] or (), span=self._span(meta))
+
+    def bounds(self, meta: Any, c: list[Any]) -> tuple[ast.Bound, ...]:
+        return tuple(c)
+
+    def bound(self, meta: Any, c: list[Any]) -> ast.Bound:
+        op, minus, token = c
+        span = ast.Span(self.file, (minus or token).line, (minus or token).column, token.end_line, token.end_column,
+                        (minus or token).start_pos, token.end_pos)
+        sign = -1 if minus is not None else 1
+        value: ast.Expr
+        if token.type == "DATE":
+            value = ast.DateLit(self._date(token), span=span)
+            if minus is not None:
+                self.errors.append(Diagnostic("syntax", "a date cannot be negative", span))
+        elif token.type == "DECIMAL":
+            value = ast.DecimalLit(sign * Decimal(str(token)), span=span)
+        else:
+            value = ast.IntLit(sign * int(token), span=span)
+        return ast.Bound(str(op), value, span=self._span(meta))  # type: ignore[arg-type]
 
     def t_enum(self, meta: Any, c: list[Any]) -> ast.EnumType:
         return ast.EnumType(tuple(str(v) for v in c), span=self._span(meta))

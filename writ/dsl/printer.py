@@ -183,6 +183,9 @@ class _Printer:
                 name = f" {d.name}" if d.name else ""
                 self.emit(f"{_over(d)}input{name}{_q(d.description)}{', optional' if d.optional else ''}:", 0, line)
                 self.fields(d.fields)
+                for check in d.checks:
+                    self.expr("check ", check.expr, f"{_q(check.label)}{_c(check.citation)}", 2, check.span.line,
+                              _cline(check.citation, check.span.line))
             case ast.RecordDecl():
                 self.emit(f"{_over(d)}record {d.name}{_q(d.description)}:", 0, line)
                 self.fields(d.fields)

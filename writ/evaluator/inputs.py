@@ -5,6 +5,10 @@ for this model with every field's check unrolled (evaluator/readers.py; ~30x che
 `is_valid`) that bails out at the first doubt; only then does the JSON Schema validator's `iter_errors` list every
 problem with its path. Tests check that the three agree: the generated reader, the plain per-field reading it
 unrolls (`convert_plain`), and the schema.
+
+Valid facts are also within each field's declared range and pass the policy's input checks (evaluator/checks.py):
+the reader tests both, the schema states the ranges (`minimum`, ...) and lists the checks (`x-writ-checks`), and
+the slow route reports a failing check, with its path and message, beside the schema's problems.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from functools import cache, reduce
 from typing import TYPE_CHECKING, Any
 
 from writ.dsl import ast
+from writ.dsl.constraints import RuntimeBound, runtime_bounds, within
 from writ.dsl.errors import InputError, InputProblem, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.types import Duration
+from writ.evaluator.checks import BOUND_WORDS, DATE_BOUNDS, Checks, inside, range_schema, ranged
 from writ.evaluator.readers import (
     ABSENT,
     READ_ERRORS,
@@ -106,8 +112,24 @@ def _validator_kind() -> tuple[Any, Any]:
     formats.checks("date")(_is_date)
     # JSON numbers are finite: NaN and Infinity (which Python's json module lets through) are not numbers.
     kind = validators.extend(Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
-        "number", lambda _, v: type(v) is int or type(v) is float and math.isfinite(v)))
+        "number", lambda _, v: type(v) is int or type(v) is float and math.isfinite(v)),
+        validators={keyword: _date_bound(op) for keyword, op in DATE_BOUNDS.items()})
     return kind, formats
+
+
+def _date_bound(op: str) -> Any:
+    """The validator of one date-range keyword: a real date outside the bound is an error (others are the
+    `format` keyword's to report)."""
+    from jsonschema import ValidationError
+
+    def validate(validator: Any, bound: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        try:
+            value = _date(instance)
+        except Bad:
+            return
+        if not within(value, ((op, date.fromisoformat(bound)),)):
+            yield ValidationError(f"{instance!r} is not {op} {bound}")
+    return validate
 
 
 _PRIM_CONVERTERS: dict[str, Converter] = {"bool": _bool, "int": _int, "decimal": _decimal, "text": _text,
@@ -228,8 +250,11 @@ class InputModel:
             self._schema["description"] = policy.header.title
         if self._records:
             self._schema["$defs"] = self._records
+        self._checks = Checks(policy, self._groups, lambda value: _shown(json_value(value)))
+        if self._checks.plans:  # integrators see the conditions JSON Schema cannot state
+            self._schema["x-writ-checks"] = self._checks.annotation()
         self._checker: Validator | None = None
-        self._read = build_reader(self._groups, self._group_names, _READER_HELPERS)
+        self._read = build_reader(self._groups, self._group_names, _READER_HELPERS, self._checks.plans)
 
     @property
     def _validator(self) -> Validator:
@@ -266,21 +291,29 @@ class InputModel:
         fallback = literal_value(f.default) if f.default is not None else None
         required = not (group_optional or f.optional or f.default is not None)
         convert = self._kind(f.type)[1]
-        kind, allowed = "", frozenset[str]()
-        if isinstance(f.type, ast.PrimType) and f.type.name in ("bool", "int", "text", "date"):
-            kind = f.type.name  # the generated reader checks these inline; others call `convert`
+        kind, allowed, bounds = "", frozenset[str](), tuple[RuntimeBound, ...]()
+        if isinstance(f.type, ast.PrimType):
+            convert, bounds = _PRIM_CONVERTERS[f.type.name], runtime_bounds(f.type)  # the range: the plan's own
+            if f.type.name in ("bool", "int", "text", "date"):
+                kind = f.type.name  # the generated reader checks these inline; others call `convert`
         elif isinstance(f.type, ast.EnumType) or isinstance(f.type, ast.NamedType) and f.type.name in self.policy.enums:
             kind = "enum"
             allowed = frozenset(f.type.values if isinstance(f.type, ast.EnumType) else self.policy.enums[f.type.name].values)
-        return FieldPlan(f.name, key, convert, required, f.optional or group_optional, fallback, kind, allowed)
+        return FieldPlan(f.name, key, convert, required, f.optional or group_optional, fallback, kind, allowed, bounds)
 
     def _kind(self, t: ast.TypeExpr) -> tuple[dict[str, Any], Converter, object]:
         """A declared type's JSON Schema, converter and example value."""
         match t:
-            case ast.PrimType(name="date") if self.policy.header.effective:
-                return dict(_PRIM_SCHEMAS["date"]), _date, self.policy.header.effective.isoformat()
             case ast.PrimType():
-                return json.loads(json.dumps(_PRIM_SCHEMAS[t.name])), _PRIM_CONVERTERS[t.name], _EXAMPLES[t.name]
+                schema: dict[str, Any] = json.loads(json.dumps(_PRIM_SCHEMAS[t.name]))
+                effective = self.policy.header.effective
+                example = effective.isoformat() if t.name == "date" and effective else _EXAMPLES[t.name]
+                bounds = runtime_bounds(t)
+                if not bounds:
+                    return schema, _PRIM_CONVERTERS[t.name], example
+                plain = _PRIM_CONVERTERS[t.name](example)
+                return ({**schema, **range_schema(t.name, bounds)}, ranged(_PRIM_CONVERTERS[t.name], bounds),
+                        json_value(inside(plain, bounds)))
             case ast.ListType():
                 item_schema, item, _ = self._kind(t.item)
                 return {"type": "array", "items": item_schema}, _list(item), []
@@ -311,7 +344,11 @@ class InputModel:
         return read
 
     def convert(self, facts: object) -> dict[str, object]:
-        """Facts (parsed JSON) to runtime values keyed `group.field`; `InputError` lists every problem."""
+        """Facts (parsed JSON) to runtime values keyed `group.field`; `InputError` lists every problem.
+
+        Ranges and checks are part of the reading: facts outside a field's
+        range, or for which a check fails, are bad input like a wrong type.
+        """
         try:
             return self._read(facts)
         except READ_ERRORS:
@@ -327,20 +364,32 @@ class InputModel:
         return {**values, **missing} if missing else values
 
     def reader_parts(self) -> ReaderParts:
-        """The converter as lines to fuse into a policy's generated code (see `evaluator.codegen.generate`)."""
-        return reader_parts(self._groups, self._group_names, _READER_HELPERS)
+        """The converter as lines to fuse into a policy's generated code (see `evaluator.codegen.generate`): the
+        lines read every field, test its range, then test the input checks, raising `Bad` at the first doubt."""
+        return reader_parts(self._groups, self._group_names, _READER_HELPERS, self._checks.plans)
 
     def convert_plain(self, facts: Any) -> dict[str, object]:
         """The same reading as the generated reader, field plan by field plan (tests check the two agree)."""
-        return read_plain(self._groups, self._group_names, facts)
+        return read_plain(self._groups, self._group_names, facts, self._checks.tests())
+
+    def violations(self, values: Mapping[str, object]) -> list[InputProblem]:
+        """The input checks that converted values (keyed `group.field`, as `convert` returns them) fail.
+
+        `convert` and the reader lines test the checks already; this is for a
+        caller that converts facts some other way.
+        """
+        return self._checks.violations(values)
 
     def problems(self, facts: object) -> list[InputProblem]:
-        """Every problem with the facts, sorted by path (empty when `convert` would succeed)."""
+        """Every problem with the facts, sorted by path (empty when `convert` would succeed): each field that does
+        not fit the schema, and each check that fails on fields that do."""
         found: dict[str, str] = {}
         for error in self._validator.iter_errors(facts):
             for path, message in self._describe(error):
                 found.setdefault(path, message)
-        return sorted((InputProblem(p, m) for p, m in found.items()), key=_path_key)
+        problems = [InputProblem(p, m) for p, m in found.items()]
+        problems += [p for p in self._checks.problems(facts) if p not in problems]
+        return sorted(problems, key=_path_key)
 
     def _describe(self, error: ValidationError) -> Iterator[tuple[str, str]]:
         """One jsonschema error as (path, plain-English message) pairs."""
@@ -362,6 +411,8 @@ class InputModel:
                     yield from self._describe(sub)
         elif error.validator == "format" and _STRICT_DATE.fullmatch(str(error.instance)):
             yield path, f"`{error.instance}` is not a real date"
+        elif error.validator in BOUND_WORDS:
+            yield path, f"must be {BOUND_WORDS[str(error.validator)]} {error.validator_value}, got `{_shown(error.instance)}`"
         else:
             yield path, f"expected {self._expected(schema)}, got `{_shown(error.instance)}`"
 

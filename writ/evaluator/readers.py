@@ -13,8 +13,10 @@ the caller asks the JSON Schema validator to describe every problem.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
+
+from writ.dsl.constraints import RuntimeBound, within
 
 Converter = Callable[[Any], object]
 
@@ -41,6 +43,41 @@ class FieldPlan(NamedTuple):
     fallback: object
     kind: str = ""  # "bool", "int", "decimal", "text", "date", an enum's "enum", or "" for any other converter
     allowed: frozenset[str] = frozenset()  # an enum's values
+    bounds: tuple[RuntimeBound, ...] = ()  # the range the converted value must lie in (`>= 0`)
+
+
+class CheckPlan(NamedTuple):
+    """One input check: a condition on converted fields that must hold, and where and how to report it if not.
+
+    `template` is a Python expression with `{0}`, `{1}`, ... for the fields
+    in `keys` and `{c0}`, ... for `constants`; `guarded` indexes the keys
+    whose absence (None) lets the check pass.
+    """
+
+    path: str
+    message: str
+    keys: tuple[str, ...]
+    guarded: tuple[int, ...]
+    constants: tuple[object, ...]
+    template: str
+
+
+def check_source(plan: CheckPlan, names: Sequence[str], hoist: Callable[[object], str]) -> str:
+    """A Python expression, over one name per key of `plan`, that holds when the check passes."""
+    condition = plan.template.format(*names, **{f"c{i}": hoist(c) for i, c in enumerate(plan.constants)})
+    return "".join(f"{names[i]} is None or " for i in plan.guarded) + condition
+
+
+def check_function(plan: CheckPlan) -> Callable[[Mapping[str, object]], bool]:
+    """The check as a function of converted values keyed `group.field` (the plain and the slow route)."""
+    namespace: dict[str, Any] = {"__builtins__": BUILTINS}
+
+    def hoist(value: object) -> str:
+        name = f"_c{len(namespace)}"
+        namespace[name] = value
+        return name
+    source = check_source(plan, [f"v[{key!r}]" for key in plan.keys], hoist)
+    return eval(compile(f"lambda v: bool({source})", "<writ input check>", "eval"), namespace)  # type: ignore[no-any-return]  # noqa: S307 - generated from a checked AST
 
 
 class GroupPlan(NamedTuple):
@@ -69,7 +106,13 @@ class _Source:
         self.lines.append("    " * indent + line)
 
     def check(self, indent: int, var: str, plan: FieldPlan) -> None:
-        """The lines that test `var` (present and not null) and convert it in place."""
+        """The lines that test `var` (present and not null) and convert it in place, then test its range."""
+        self.convert(indent, var, plan)
+        for op, bound in plan.bounds:
+            shown = repr(bound) if type(bound) is int else self.hoist(bound, "B")
+            self.emit(indent, f"if {var} {_OUTSIDE[op]} {shown}: raise _Bad")
+
+    def convert(self, indent: int, var: str, plan: FieldPlan) -> None:
         match plan.kind:
             case "bool" | "text":
                 self.emit(indent, f"if type({var}) is not {'bool' if plan.kind == 'bool' else 'str'}: raise _Bad")
@@ -132,6 +175,17 @@ class _Source:
             self.field(indent, obj, plan, var)
 
 
+    def checks(self, checks: Sequence[CheckPlan]) -> None:
+        """After every field is read: one line per input check, bailing out when it fails."""
+        local = dict(self.results)
+        for plan in checks:
+            names = [local[key] for key in plan.keys]
+            self.emit(1, f"if not ({check_source(plan, names, lambda v: self.hoist(v, 'K'))}): raise _Bad")
+
+
+_OUTSIDE = {">=": "<", ">": "<=", "<=": ">", "<": ">="}  # a bound's negation: the values that break it
+
+
 class ReaderParts(NamedTuple):
     """A reader as parts to build on: its body (lines indented for a function of the facts `f`), the local holding
     each converted value by key, and the globals the lines refer to (helpers included)."""
@@ -141,24 +195,26 @@ class ReaderParts(NamedTuple):
     globals: dict[str, Any]
 
 
-def reader_parts(groups: Sequence[GroupPlan], top_names: frozenset[str], helpers: dict[str, Any]) -> ReaderParts:
+def reader_parts(groups: Sequence[GroupPlan], top_names: frozenset[str], helpers: dict[str, Any],
+                 checks: Sequence[CheckPlan] = ()) -> ReaderParts:
     """The lines that read and check the facts `f` into locals; see `reader_source` for `helpers`."""
     src = _Source(helpers)
     src.emit(1, f"if type(f) is not dict or not {src.hoist(top_names, 'N')}.issuperset(f): raise _Bad")
     for group in groups:
         src.group(group)
+    src.checks(checks)
     return ReaderParts(src.lines, src.results, src.globals)
 
 
-def reader_source(groups: Sequence[GroupPlan], top_names: frozenset[str],
-                  helpers: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def reader_source(groups: Sequence[GroupPlan], top_names: frozenset[str], helpers: dict[str, Any],
+                  checks: Sequence[CheckPlan] = ()) -> tuple[str, dict[str, Any]]:
     """Source of `_read(f)` (facts in, values keyed `group.field` out) and the globals it needs beyond `helpers`.
 
     `helpers` must provide `_Bad`, `_ABSENT`, `_int` and `_fromisoformat`
     (and the builtins of `BUILTINS`); `top_names` are the keys the
     document itself may have (group names and top-level field names).
     """
-    lines, results, globals_ = reader_parts(groups, top_names, helpers)
+    lines, results, globals_ = reader_parts(groups, top_names, helpers, checks)
     pairs = ", ".join(f"{key!r}: {var}" for key, var in results)
     return "\n".join(["def _read(f):", *lines, f"    return {{{pairs}}}", ""]), globals_
 
@@ -166,14 +222,31 @@ def reader_source(groups: Sequence[GroupPlan], top_names: frozenset[str],
 BUILTINS: dict[str, Any] = {"type": type, "len": len, "dict": dict, "bool": bool, "str": str, "int": int}
 
 
-def build_reader(groups: Sequence[GroupPlan], top_names: frozenset[str],
-                 helpers: dict[str, Any]) -> Callable[[Any], dict[str, object]]:
+def build_reader(groups: Sequence[GroupPlan], top_names: frozenset[str], helpers: dict[str, Any],
+                 checks: Sequence[CheckPlan] = ()) -> Callable[[Any], dict[str, object]]:
     """The compiled `_read` function (see `reader_source`)."""
-    source, namespace = reader_source(groups, top_names, helpers)
+    source, namespace = reader_source(groups, top_names, helpers, checks)
     namespace["__builtins__"] = BUILTINS
     exec(compile(source, "<writ input reader>", "exec"), namespace)  # noqa: S102 - names and literals via repr/hoist
     reader: Callable[[Any], dict[str, object]] = namespace["_read"]
     return reader
+
+
+def read_value(obj: dict[str, Any], plan: FieldPlan) -> object:
+    """One field of one object, converted and tested against its range; `Bad` if it is wrong."""
+    v = obj.get(plan.name, ABSENT)
+    if v is ABSENT:
+        if plan.required:
+            raise Bad
+        return plan.fallback
+    if v is None:
+        if not plan.nullable:
+            raise Bad
+        return plan.fallback
+    value = plan.convert(v)
+    if plan.bounds and not within(value, plan.bounds):
+        raise Bad
+    return value
 
 
 def read_fields(obj: dict[str, Any], plans: tuple[FieldPlan, ...], names: frozenset[str],
@@ -181,21 +254,22 @@ def read_fields(obj: dict[str, Any], plans: tuple[FieldPlan, ...], names: frozen
     """Convert one object's fields into `out`, keyed by each plan's key: records, and the plain reading."""
     if not names.issuperset(obj):
         raise Bad
-    for name, key, convert, required, nullable, fallback, _, _ in plans:
-        v = obj.get(name, ABSENT)
-        if v is ABSENT:
-            if required:
-                raise Bad
-            out[key] = fallback
-        elif v is None:
-            if not nullable:
-                raise Bad
-            out[key] = fallback
-        else:
-            out[key] = convert(v)
+    for plan in plans:
+        out[plan.key] = read_value(obj, plan)
 
 
-def read_plain(groups: Sequence[GroupPlan], top_names: frozenset[str], facts: Any) -> dict[str, object]:
+def read_field(facts: Any, group: GroupPlan, plan: FieldPlan) -> object:
+    """One field of the facts on its own, whatever the others hold: what the slow route's checks read."""
+    obj = facts.get(group.name) if group.name else facts
+    if obj is None and group.optional:
+        return plan.fallback
+    if type(obj) is not dict:
+        raise Bad
+    return read_value(obj, plan)
+
+
+def read_plain(groups: Sequence[GroupPlan], top_names: frozenset[str], facts: Any,
+               checks: Sequence[Callable[[Mapping[str, object]], bool]] = ()) -> dict[str, object]:
     """What the generated reader computes, interpreted plan by plan: the specification tests compare it with."""
     if type(facts) is not dict or not top_names.issuperset(facts):
         raise Bad
@@ -211,4 +285,6 @@ def read_plain(groups: Sequence[GroupPlan], top_names: frozenset[str], facts: An
             read_fields(group, plans, names, out)
         else:
             raise Bad
+    if not all(passes(out) for passes in checks):
+        raise Bad
     return out

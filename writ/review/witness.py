@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from writ.dsl import ast
 from writ.dsl.compiler import definition_exprs
+from writ.dsl.constraints import RuntimeBound, runtime_bounds, within
 from writ.dsl.errors import WritError
 from writ.dsl.typerules import walk
 from writ.dsl.types import Duration
+from writ.evaluator.inputs import json_value
 from writ.evaluator.runtime import DateOps
 from writ.review.impact import Facts, Outcome, VersionPair
 
@@ -134,6 +136,20 @@ def candidates(spec: FieldSpec, case: Facts, anchors: Sequence[dt.date], b: Boun
 
 
 def _values(t: ast.TypeExpr, anchors: Sequence[dt.date], b: Boundaries, ops: DateOps) -> list[Any]:
+    values = _typed_values(t, anchors, b, ops)
+    if isinstance(t, ast.PrimType) and t.bounds:  # values outside the field's range are not cases, but bad input
+        bounds = runtime_bounds(t)
+        values += [json_value(v) for _, v in bounds if t.name != "int" or type(v) is int]
+        values = [v for v in dict.fromkeys(values) if _in_range(t, v, bounds)]
+    return values
+
+
+def _in_range(t: ast.PrimType, value: Any, bounds: tuple[RuntimeBound, ...]) -> bool:
+    runtime = dt.date.fromisoformat(value) if t.name == "date" else Decimal(repr(value))
+    return within(runtime, bounds)
+
+
+def _typed_values(t: ast.TypeExpr, anchors: Sequence[dt.date], b: Boundaries, ops: DateOps) -> list[Any]:
     match t:
         case ast.PrimType(name="bool"):
             return [True, False]
