@@ -51,8 +51,12 @@ _SMALL_INT = 2**62
 
 @dataclass(frozen=True)
 class Mode:
+    """`traced` records node values; `probe` (a traced mode) records conditions, cases and rows only: what
+    confirming a counterfactual needs, at little more than a plain run's cost; `checked` locates failures."""
+
     traced: bool = False
     checked: bool = False
+    probe: bool = False
 
 
 @dataclass
@@ -136,7 +140,7 @@ class _Gen:
         code, atomic = self._expr(e)
         if self.mode.checked and _may_fail(e):
             return f"_chk({e.nid}, lambda: {code})"
-        if self.mode.traced and not self.in_loop:
+        if self.mode.traced and not self.in_loop and not self.mode.probe:
             self.record(e.nid)
             return f"(_t{e.nid} := {code})"
         return code if atomic else f"({code})"
@@ -314,7 +318,7 @@ class _Gen:
         for x in d.exceptions:
             flag = f"x{len(flags)}_{target}"
             assert x.clause.cond is not None
-            lines.append(f"{flag} = {self.case_value(x.clause, self.expr(x.clause.cond))}")
+            lines.append(f"{flag} = {self.case_value(x.clause, self.expr(x.clause.cond), x.clause.cond)}")
             flags.append((x, flag))
         for a, b in d.conflicts:
             fa, fb = (next(f for x, f in flags if x.name == n) for n in (a, b))
@@ -324,7 +328,9 @@ class _Gen:
                 lines += [f"{'if' if k == 0 else 'elif'} {flag}:", f"    {target} = {self.expr(x.clause.result)}"]
             return [*lines, "else:", *_indent(self.body(d, target))]
 
-    def case_value(self, case: ir.Case | ir.Row, code: str) -> str:
+    def case_value(self, case: ir.Case | ir.Row, code: str, cond: ir.Expr | None = None) -> str:
+        if self.mode.probe and cond is not None:
+            self.aliases[cond.nid] = case.nid  # a probe does not record the condition itself: its case holds it
         if self.mode.traced:
             self.record(case.nid)
             return f"(_t{case.nid} := {code})"
@@ -343,10 +349,10 @@ class _Gen:
                 for k, case in enumerate(cases):
                     assert case.cond is not None
                     if k == 0:
-                        held = self.case_value(case, self.expr(case.cond))
+                        held = self.case_value(case, self.expr(case.cond), case.cond)
                     else:
                         with self.branch():
-                            held = self.case_value(case, self.expr(case.cond))
+                            held = self.case_value(case, self.expr(case.cond), case.cond)
                     with self.branch():
                         lines += [f"{'if' if k == 0 else 'elif'} {held}:", f"    {target} = {self.expr(case.result)}"]
                 with self.branch():
@@ -431,7 +437,8 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     for alias, read in sorted(gen.used.items()):
         targets = "".join(names.used_name(alias, n) + ", " for n in read)
         if mode.traced:
-            used_lines.append(f"    ({targets}_ut[{alias!r}],) = _used_traced({alias!r}, {tuple(read)!r}, v, _on)")
+            call = "_used_probe" if mode.probe else "_used_traced"
+            used_lines.append(f"    ({targets}_ut[{alias!r}],) = {call}({alias!r}, {tuple(read)!r}, v, _on)")
         else:
             used_lines.append(f"    ({targets}) = _used({alias!r}, {tuple(read)!r}, v, _on)")
     slots, regions = tuple(gen.slots), tuple(gen.regions)

@@ -57,12 +57,20 @@ class _Need:
 
 
 class Search:
-    """Counterfactual search over one traced decision; re-runs are remembered, so each change runs once."""
+    """Counterfactual search over one traced decision. Each change is confirmed by one probe run of the whole
+    policy (`Program.probe`: every output, and the value of every condition, case and row, used policies
+    included), shared by every condition that proposes the same change."""
 
     def __init__(self, top: Trace) -> None:
         self.top = top
+        self._probes: dict[tuple[str, Any], tuple[dict[str, Any], Trace] | None] = {}
+        self._paths: dict[int, tuple[str, ...]] = {}
+        stack: list[tuple[Trace, tuple[str, ...]]] = [(top, ())]
+        while stack:  # where each used policy's trace sits below the top one
+            trace, path = stack.pop()
+            self._paths[id(trace)] = path
+            stack.extend((sub, (*path, alias)) for alias, sub in trace.used.items())
         self._traced: dict[tuple[int, str, str, Any], Trace | None] = {}
-        self._outputs: dict[tuple[str, Any], dict[str, tuple[Any, Any]]] = {}
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
@@ -93,12 +101,37 @@ class Search:
         base = cf.proposed
         for n in tries:
             value = base if n == 0 else _shift(base, n)
-            after = self.rerun(trace, node, cf.input, value)
+            after = self.value_after(trace, node, cf.input, value)
             if after is None:
                 return  # a change that makes evaluation fail is not a counterfactual
-            if after.value(node) is goal:
+            if after is goal:
                 cf.proposed, cf.verified = value, True
                 return
+
+    def probe(self, key: str, value: Any) -> tuple[dict[str, Any], Trace] | None:
+        """The whole policy run with `key` changed to `value` (None if that run fails)."""
+        memo = (key, value)
+        if memo not in self._probes:
+            top = self.top
+            try:
+                self._probes[memo] = top.program.probe({**top.facts, key: value}, top.on)
+            except WritError:
+                self._probes[memo] = None
+        return self._probes[memo]
+
+    def value_after(self, trace: Trace, node: ir.Expr, key: str, value: Any) -> Any:
+        """`node`'s value (in the policy `trace` belongs to) with `key` changed; None if that run fails."""
+        probed = self.probe(key, value)
+        if probed is None:
+            return None
+        after: Trace | None = probed[1]
+        for alias in self._paths.get(id(trace), ()):
+            after = after.used.get(alias) if after is not None else None
+        found = after.value(node) if after is not None else UNSET
+        if found is UNSET:  # not a condition a probe records (a value's expression): run its definition traced
+            rerun = self.rerun(trace, node, key, value)
+            return None if rerun is None else rerun.value(node)
+        return found
 
     def rerun(self, trace: Trace, node: ir.Expr, key: str, value: Any) -> Trace | None:
         """The definition holding `node`, re-run traced on the facts with `key` changed (None if that fails)."""
@@ -116,20 +149,15 @@ class Search:
 
     def effect(self, key: str, value: Any) -> dict[str, tuple[Any, Any]]:
         """The outputs that changing `key` to `value` alone would alter, before and after."""
-        memo = (key, value)
-        if memo not in self._outputs:
-            top = self.top
-            changes: dict[str, tuple[Any, Any]] = {}
-            try:
-                after, _ = top.program.run({**top.facts, key: value}, top.on)
-            except WritError:
-                after = {}
-            for name, now in after.items():
-                before = top.definition(name) if name in top.program.definitions else top.facts.get(name, UNSET)
-                if before is not UNSET and before != now:
-                    changes[name] = (before, now)
-            self._outputs[memo] = changes
-        return self._outputs[memo]
+        probed = self.probe(key, value)
+        if probed is None:
+            return {}
+        top, changes = self.top, {}
+        for name, now in probed[0].items():
+            before = top.definition(name) if name in top.program.definitions else top.facts.get(name, UNSET)
+            if before is not UNSET and before != now:
+                changes[name] = (before, now)
+        return changes
 
 
 def _solve(e: ir.Expr, goal: bool, trace: Trace) -> list[_Need]:

@@ -29,7 +29,7 @@ from writ.evaluator.readers import BUILTINS, READ_ERRORS
 
 UsedResolver = Callable[[str, dt.date | None], "Program"]
 
-PLAIN, TRACED, CHECKED = Mode(), Mode(traced=True), Mode(checked=True)
+PLAIN, TRACED, CHECKED, PROBE = Mode(), Mode(traced=True), Mode(checked=True), Mode(traced=True, probe=True)
 _EXPLAIN_ERRORS = (EvaluationError, ArithmeticError)
 
 
@@ -74,6 +74,9 @@ class Trace:
     def value(self, node: Any) -> Any:
         """The node's value in this run, or `UNSET` when the run never computed it (short-circuited, or a
         condition not reached whose guard did not hold)."""
+        k = self.layout.slots.get(node.nid)
+        if k is not None:
+            return self.values[k]
         match node:
             case ir.Const(value=v):
                 return v
@@ -84,25 +87,26 @@ class Trace:
             case ir.UsedRef(alias=a, name=n):
                 sub = self.used.get(a)
                 return UNSET if sub is None else sub.definition(n)
-            case ir.Local() | ir.FieldOf():
-                return UNSET
-        k = self.layout.slots.get(node.nid)
-        return UNSET if k is None else self.values[k]
+        return UNSET
 
     def definition(self, name: str) -> Any:
         if name in self.definitions:
             return self.definitions[name]
         return self.layout.program.constants.get(name, UNSET)
 
-    def reached(self, node: Any) -> bool:
+    def reached(self, node: Any, value: Any = UNSET) -> bool:
         """Whether the run itself reached the node (a condition evaluated apart, after its block was decided,
-        was not), and computed it."""
+        was not), and computed it. `value`, when the caller has it, saves looking it up again."""
         chain = self.layout.chains.get(node.nid)
         if chain is not None:
             flags, values = self.layout.flags, self.flags
-            if not all(values[flags[r]] for r in chain if r in flags):
-                return False
-        return isinstance(node, ir.Leaf) or self.value(node) is not UNSET
+            for r in chain:
+                k = flags.get(r)
+                if k is not None and not values[k]:
+                    return False
+        if isinstance(node, ir.Leaf):
+            return True
+        return (value if value is not UNSET else self.value(node)) is not UNSET
 
 
 @dataclass(slots=True)
@@ -185,7 +189,7 @@ class Program:
             "_dur_sub": runtime.subtract_durations, "_div": runtime.div, "_round": runtime.round_half_up,
             "_dec": Decimal, "_EXPLAIN_ERRORS": _EXPLAIN_ERRORS, "_chk": self._checked,
             "_conflict": self._conflict, "_no_match": self._no_match, "_used": self._used,
-            "_used_traced": self._used_traced,
+            "_used_traced": self._used_traced, "_used_probe": self._used_probe,
         }
 
     def _build(self, outputs: tuple[str, ...], mode: Mode) -> _Built:
@@ -238,6 +242,18 @@ class Program:
                 built = self._all[trace] = self.function(self.outputs, TRACED if trace else PLAIN)
             return built
         return self.function(self._asked(outputs), TRACED if trace else PLAIN)
+
+    def probe(self, values: Mapping[str, Any], on: dt.date | None,
+              outputs: tuple[str, ...] | None = None) -> tuple[dict[str, Any], Trace]:
+        """Every output (or those asked) of converted facts, with a trace of the conditions, cases and rows only
+        (`Mode.probe`): what confirming a counterfactual reads, for little more than a plain run."""
+        built = self.function(outputs or self.outputs, PROBE)
+        try:
+            results = built.outputs(values, on)
+        except (ArithmeticError, EvaluationError) as exc:
+            raise self._diagnosed(exc, values, on, built) from None
+        assert built.layout is not None
+        return results[0], built.layout.trace(results, values, on)
 
     def run(self, values: Mapping[str, Any], on: dt.date | None, outputs: Iterable[str] | None = None,
             trace: bool = False) -> tuple[dict[str, Any], Trace | None]:
@@ -348,6 +364,12 @@ class Program:
         other = self._other(alias, on)
         results, _ = other.run(other.inputs.fill_defaults(values), on, names)
         return tuple(results.values())
+
+    def _used_probe(self, alias: str, names: tuple[str, ...], values: dict[str, Any],
+                    on: dt.date | None) -> tuple[Any, ...]:
+        other = self._other(alias, on)
+        results, recorded = other.probe(other.inputs.fill_defaults(values), on, names)
+        return (*results.values(), recorded)
 
     def _used_traced(self, alias: str, names: tuple[str, ...], values: dict[str, Any],
                      on: dt.date | None) -> tuple[Any, ...]:

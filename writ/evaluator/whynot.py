@@ -58,24 +58,40 @@ class Comparison:
     elapsed: Elapsed | None = None
 
 
-def compare(e: ir.Compare, trace: Trace, text: Callable[[Any], str], prefix: str = "") -> Comparison | None:
-    """The comparison described with its quantities; None when a side has no value (never reached).
+class ComparePlan:
+    """What a comparison node says that does not depend on the case: its sides' source text, the quantities it
+    reads, and whether it states a minimum period (`start + period <= end`). Built once per program and node."""
 
-    `text` gives a node's source text; `prefix` names the used policy the trace belongs to (`statute.`).
-    """
-    left, right = trace.value(e.left), trace.value(e.right)
-    held = trace.value(e)
-    if UNSET in (left, right, held) or left is None or right is None:
-        return None
-    result = Comparison(e.op, left, right, text(e.left), text(e.right), bool(held))
-    for leaf in ir.reads(e):
-        value = trace.value(leaf)
-        if value is not UNSET and not isinstance(value, tuple):
-            result.terms.append((_term(leaf, prefix), value))
-    if not held:
-        result.margin, result.unit = _margin(e.op, left, right)
-    result.elapsed = _elapsed(e, trace, text)
-    return result
+    __slots__ = ("node", "left_text", "right_text", "terms", "elapsed")
+
+    def __init__(self, e: ir.Compare, text: Callable[[Any], str], prefix: str = "") -> None:
+        self.node = e
+        self.left_text, self.right_text = text(e.left), text(e.right)
+        self.terms = tuple((_term(leaf, prefix), leaf) for leaf in ir.reads(e))
+        self.elapsed = _period(e, text)
+
+    def compare(self, trace: Trace) -> Comparison | None:
+        """The comparison in this run with its quantities; None when a side has no value (never reached)."""
+        e = self.node
+        left, right = trace.value(e.left), trace.value(e.right)
+        held = trace.value(e)
+        if UNSET in (left, right, held) or left is None or right is None:
+            return None
+        result = Comparison(e.op, left, right, self.left_text, self.right_text, bool(held))
+        for name, leaf in self.terms:
+            value = trace.value(leaf)
+            if value is not UNSET and not isinstance(value, tuple):
+                result.terms.append((name, value))
+        if not held:
+            result.margin, result.unit = _margin(e.op, left, right)
+        if self.elapsed is not None:
+            result.elapsed = self.elapsed.measure(trace)
+        return result
+
+
+def compare(e: ir.Compare, trace: Trace, text: Callable[[Any], str], prefix: str = "") -> Comparison | None:
+    """The comparison described with its quantities (see `ComparePlan`, which callers that explain many cases keep)."""
+    return ComparePlan(e, text, prefix).compare(trace)
 
 
 def _term(leaf: ir.Input | ir.DefRef | ir.UsedRef, prefix: str) -> str:
@@ -110,7 +126,30 @@ def _margin(op: str, left: Any, right: Any) -> tuple[Any, str | None]:
     return gap, unit
 
 
-def _elapsed(e: ir.Compare, trace: Trace, text: Callable[[Any], str]) -> Elapsed | None:
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """`start + required op end` recognised in a comparison: its nodes and their source text."""
+
+    shift: ir.DateShift
+    other: ir.Expr
+    op: str
+    start_text: str
+    end_text: str
+    required_text: str
+
+    def measure(self, trace: Trace) -> Elapsed | None:
+        start, required = trace.value(self.shift.date), trace.value(self.shift.duration)
+        end, boundary = trace.value(self.other), trace.value(self.shift)
+        if not (isinstance(start, dt.date) and isinstance(required, T.Duration) and isinstance(end, dt.date)
+                and isinstance(boundary, dt.date)):
+            return None
+        shortfall = max(0, boundary.toordinal() - end.toordinal() + (1 if self.op == "<" else 0))
+        months = trace.program.dates.between("months", start, end)
+        return Elapsed(self.start_text, start, self.end_text, end, self.required_text, required,
+                       end.toordinal() - start.toordinal(), months, shortfall)
+
+
+def _period(e: ir.Compare, text: Callable[[Any], str]) -> _Period | None:
     """Recognise `a + k op b` (or `b op a + k`) over dates with a duration k: a minimum period."""
     op: str = e.op
     shift, other = e.left, e.right
@@ -118,15 +157,7 @@ def _elapsed(e: ir.Compare, trace: Trace, text: Callable[[Any], str]) -> Elapsed
         shift, other, op = e.right, e.left, FLIP[op]
     if not (isinstance(shift, ir.DateShift) and shift.sign == 1 and op in ("<=", "<")):
         return None
-    start, required, end = trace.value(shift.date), trace.value(shift.duration), trace.value(other)
-    boundary = trace.value(shift)
-    if not (isinstance(start, dt.date) and isinstance(required, T.Duration) and isinstance(end, dt.date)
-            and isinstance(boundary, dt.date)):
-        return None
-    shortfall = max(0, boundary.toordinal() - end.toordinal() + (1 if op == "<" else 0))
-    months = trace.program.dates.between("months", start, end)
-    return Elapsed(text(shift.date), start, text(other), end, text(shift.duration), required,
-                   end.toordinal() - start.toordinal(), months, shortfall)
+    return _Period(shift, other, op, text(shift.date), text(other), text(shift.duration))
 
 
 def weeks_days(days: int) -> str:

@@ -22,7 +22,8 @@ the Python stack.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, assert_never
 
 from writ.dsl import ir
@@ -30,92 +31,175 @@ from writ.dsl.errors import SourceMap
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Decision, Program, Trace
-from writ.evaluator.whynot import Comparison, compare
+from writ.evaluator.whynot import ComparePlan, Comparison
 
 NOT_EVALUATED = UNSET
 
-# Source text per program and node, kept only as long as the program is (a reloaded library frees its texts).
-_TEXTS: weakref.WeakKeyDictionary[Program, dict[int, str]] = weakref.WeakKeyDictionary()
 
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """What a step says whatever the case: built once per program and node, shared by every explanation."""
 
-@dataclass
-class Step:
     id: str
     kind: str                      # rule, value, decide, table, constant, input, condition, when, otherwise, row, exception, default
     label: str | None
     citation: str | None
     text: str                      # the author's source text for this step
-    value: Any
     name: str | None = None        # the definition this step explains, if any
-    comparison: Comparison | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    children: list[Step] = field(default_factory=list)
-    reached: bool = True           # False: the run did not reach it; `value` was recorded apart, when it could be
     policy: str | None = None      # "uk-flexible-working@2007-04-06" when the step belongs to a used policy
-    counterfactuals: list[Counterfactual] = field(default_factory=list)
-    needed: list[str] = field(default_factory=list)   # absent facts that would decide a missing value
-    overridden_by: str | None = None                   # for a default overridden by an exception: its name
 
 
-@dataclass
+class Step:
+    """One step of an explanation: its `StepInfo`, and this case's value, reach, facts read and findings."""
+
+    __slots__ = ("info", "value", "reached", "children", "inputs", "comparison", "counterfactuals", "needed",
+                 "overridden_by")
+
+    def __init__(self, info: StepInfo, value: Any, reached: bool = True, children: list[Step] | None = None,
+                 inputs: dict[str, Any] | None = None) -> None:
+        self.info = info
+        self.value = value
+        self.reached = reached  # False: the run did not reach it; `value` was recorded apart, when it could be
+        self.children: list[Step] = children if children is not None else []
+        self.inputs: dict[str, Any] = inputs if inputs is not None else {}
+        self.comparison: Comparison | None = None
+        self.counterfactuals: list[Counterfactual] = []
+        self.needed: list[str] = []          # absent facts that would decide a missing value
+        self.overridden_by: str | None = None  # for a default overridden by an exception: its name
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def label(self) -> str | None:
+        return self.info.label
+
+    @property
+    def citation(self) -> str | None:
+        return self.info.citation
+
+    @property
+    def text(self) -> str:
+        return self.info.text
+
+    @property
+    def name(self) -> str | None:
+        return self.info.name
+
+    @property
+    def policy(self) -> str | None:
+        return self.info.policy
+
+    def __repr__(self) -> str:
+        return f"Step({self.info.id!r}, {self.info.kind}, value={self.value!r})"
+
+
 class Explanation:
-    policy_id: str
-    version: str
-    effective: Any
-    on: Any
-    content_hash: str
-    outputs: dict[str, Any]
-    steps: list[Step]
-    superseded: tuple[Any, ...] = ()  # pinned `uses` behind the law in force on the date (writ.dsl.uses.SupersededPin)
+    """One decision explained. Everything an explanation says is settled when it is made: the values and reach of
+    every step are the trace's, and every counterfactual is confirmed by re-running the policy. The `Step` objects
+    that present it are built when first read (a renderer reads them; a caller that wants only the outputs'
+    deciding steps, or the counterfactuals, never pays for the whole tree)."""
+
+    def __init__(self, decision: Decision, steps: Callable[[], list[Step]]) -> None:
+        self.policy_id = decision.policy_id
+        self.version = decision.version
+        self.effective = decision.effective
+        self.on = decision.on
+        self.content_hash = decision.content_hash
+        self.outputs = decision.outputs
+        self.superseded: tuple[Any, ...] = decision.superseded  # pinned `uses` behind the law in force on the date
+        self._build: Callable[[], list[Step]] | None = steps
+        self._steps: list[Step] = []
+
+    @property
+    def steps(self) -> list[Step]:
+        """Per output, the step that decided it, with the steps beneath it."""
+        if self._build is not None:
+            self._steps, self._build = self._build(), None
+        return self._steps
 
 
-_KINDS = {"rule": "rule", "value": "value", "decide": "decide", "table": "table", "constant": "constant"}
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """What an expression reads, found once: input paths, this policy's definitions, used definitions."""
+
+    inputs: tuple[str, ...]
+    definitions: tuple[str, ...]
+    used: tuple[tuple[str, str], ...]
 
 
-class _Scope:
-    """One traced program inside the explanation: the top policy, or a used one (`prefix` "statute.")."""
-
-    def __init__(self, trace: Trace, prefix: str, label: str | None) -> None:
-        self.trace = trace
-        self.program = trace.program
-        self.prefix = prefix
-        self.label = label  # the policy@version shown on a used policy's steps
-        self.steps: dict[str, Step] = {}
-        self.used: dict[str, _Scope] = {}
+_Sites = tuple[list[tuple[ir.Case, ir.Expr, str]], list[tuple[ir.CondItem, str]], ir.Expr | None,
+               list[tuple[ir.Case, str]]]
 
 
-class _Builder:
-    def __init__(self, decision: Decision, sources: SourceMap, counterfactuals: bool):
-        assert decision.trace is not None
+def _sites(d: ir.Definition, step_id: str) -> _Sites:
+    """A definition's exceptions, rule conditions, boolean value expression and decision cases, with step ids."""
+    exceptions = [(x.clause, x.clause.cond, f"{step_id}/exception:{x.name}") for x in d.exceptions
+                  if x.clause.cond is not None]
+    rule: list[tuple[ir.CondItem, str]] = []
+    value: ir.Expr | None = None
+    cases: list[tuple[ir.Case, str]] = []
+    match d.body:
+        case ir.RuleBody(cond=c):
+            stack: list[tuple[ir.Cond, str]] = [(c, f"{step_id}/1")]
+            while stack:
+                cond, cond_id = stack.pop()
+                if isinstance(cond, ir.CondBlock):
+                    stack.extend((item, f"{cond_id}/{k}") for k, item in enumerate(cond.items, 1))
+                else:
+                    rule.append((cond, cond_id))
+        case ir.ExprBody(expr=e):
+            value = e
+        case ir.DecideBody(cases=decide):
+            cases = [(case, f"{step_id}/when{k}") for k, case in enumerate(decide, 1)]
+        case ir.TableBody():
+            pass
+        case _:
+            assert_never(d.body)
+    return exceptions, rule, value, cases
+
+
+class _Plan:
+    """The case-independent part of explaining one program under one prefix: step infos, reads and comparison
+    plans by node, computed on first need and kept as long as the program is (a reloaded library frees them)."""
+
+    def __init__(self, program: Program, sources: SourceMap, prefix: str, label: str | None) -> None:
+        self.program = program
         self.sources = sources
-        self.search = Search(decision.trace) if counterfactuals else None
-        self.top = self.scope(decision.trace, "", None)
+        self.prefix = prefix
+        self.label = label
+        self.infos: dict[tuple[int, str], StepInfo] = {}
+        self.reads: dict[int, _Reads] = {}
+        self.compares: dict[int, ComparePlan] = {}
+        self.texts: dict[int, str] = {}
+        self.site_lists: dict[str, _Sites] = {}
 
-    # -- scopes, built bottom-up: used policies first, then each definition after those it reads
-    def scope(self, trace: Trace, prefix: str, label: str | None) -> _Scope:
-        scope = _Scope(trace, prefix, label)
-        for alias, sub in trace.used.items():
-            scope.used[alias] = self.scope(sub, f"{prefix}{alias}.", f"{sub.program.policy_id}@{sub.program.version}")
-        for d in scope.program.ir.definitions:
-            if d.name in trace.definitions and d.kind != "constant":
-                scope.steps[d.name] = self.definition(d, scope)
-        return scope
+    def info(self, key: int, suffix: str, make: Any) -> StepInfo:
+        """The info of a step for node `key` (with an id suffix for nodes that give several steps)."""
+        found = self.infos.get((key, suffix))
+        if found is None:
+            found = self.infos[key, suffix] = make()
+        return found
 
-    def text(self, node: Any, scope: _Scope) -> str:
-        """The author's source text of a node (per program: the same IR serves every case)."""
-        texts = _TEXTS.setdefault(scope.program, {})
+    def text(self, node: Any) -> str:
+        """The author's source text of a node."""
         nid = getattr(node, "nid", -1)
-        cached = texts.get(nid) if nid >= 0 else None
+        cached = self.texts.get(nid) if nid >= 0 else None
         if cached is None:
-            cached = self._text(node, scope)
+            cached = self._text(node)
             if nid >= 0:
-                texts[nid] = cached
+                self.texts[nid] = cached
         return cached
 
-    def _text(self, node: Any, scope: _Scope) -> str:
+    def _text(self, node: Any) -> str:
         if isinstance(node, ir.Row):
-            cells = ", ".join(" and ".join(self._text(t, scope) for t in c) or "-" for c in node.cells)
-            return f"{cells} -> {self.text(node.result, scope)}"
+            cells = ", ".join(" and ".join(self._text(t) for t in c) or "-" for c in node.cells)
+            return f"{cells} -> {self.text(node.result)}"
         span = node.span
         if span.line <= 0:
             return ""
@@ -124,132 +208,254 @@ class _Builder:
             return first[span.column - 1: span.end_column - 1].strip()
         return first[span.column - 1:].strip() + " ..."
 
+    def read(self, node: ir.Expr) -> _Reads:
+        found = self.reads.get(node.nid)
+        if found is None:
+            inputs, definitions, used = [], [], []
+            for leaf in ir.reads(node):
+                if isinstance(leaf, ir.Input):
+                    inputs.append(leaf.path)
+                elif isinstance(leaf, ir.DefRef):
+                    definitions.append(leaf.name)
+                else:
+                    used.append((leaf.alias, leaf.name))
+            found = self.reads[node.nid] = _Reads(tuple(inputs), tuple(definitions), tuple(used))
+        return found
+
+    def sites(self, d: ir.Definition) -> _Sites:
+        """Where a definition may show a condition that failed (or an exception that applied), with step ids."""
+        found = self.site_lists.get(d.name)
+        if found is None:
+            found = self.site_lists[d.name] = _sites(d, self.prefix + d.name)
+        return found
+
+    def compare(self, node: ir.Expr) -> ComparePlan | None:
+        if not isinstance(node, ir.Compare):
+            return None
+        found = self.compares.get(node.nid)
+        if found is None:
+            found = self.compares[node.nid] = ComparePlan(node, self.text, self.prefix)
+        return found
+
+
+_PLANS: weakref.WeakKeyDictionary[Program, dict[tuple[str, str | None], _Plan]] = weakref.WeakKeyDictionary()
+
+
+def _plan(program: Program, sources: SourceMap, prefix: str, label: str | None) -> _Plan:
+    plans = _PLANS.setdefault(program, {})
+    found = plans.get((prefix, label))
+    if found is None or found.sources is not sources:
+        found = plans[prefix, label] = _Plan(program, sources, prefix, label)
+    return found
+
+
+class _Scope:
+    """One traced program inside the explanation: the top policy, or a used one (`prefix` "statute.")."""
+
+    def __init__(self, trace: Trace, plan: _Plan) -> None:
+        self.trace = trace
+        self.plan = plan
+        self.program = trace.program
+        self.prefix = plan.prefix
+        self.label = plan.label  # the policy@version shown on a used policy's steps
+        self.steps: dict[str, Step] = {}
+        self.used: dict[str, _Scope] = {}
+        self.definitions = [d for d in self.program.ir.definitions
+                            if d.kind != "constant" and d.name in trace.definitions]
+
+
+class _Builder:
+    def __init__(self, decision: Decision, sources: SourceMap, counterfactuals: bool):
+        assert decision.trace is not None
+        self.sources = sources
+        self.found: dict[tuple[int, int], list[Counterfactual]] = {}
+        self.top = self.scope(decision.trace, "", None)
+        if counterfactuals:
+            self.search_all(Search(decision.trace))
+
+    def scope(self, trace: Trace, prefix: str, label: str | None) -> _Scope:
+        scope = _Scope(trace, _plan(trace.program, self.sources, prefix, label))
+        for alias, sub in trace.used.items():
+            scope.used[alias] = self.scope(sub, f"{prefix}{alias}.", f"{sub.program.policy_id}@{sub.program.version}")
+        return scope
+
+    # -- counterfactuals, found for every failed condition the explanation shows, when the explanation is made
+    def search_all(self, search: Search) -> None:
+        stack = [self.top]
+        while stack:
+            scope = stack.pop()
+            stack.extend(scope.used.values())
+            trace = scope.trace
+            for d in scope.definitions:
+                for node, goal, step_id in self.sites(d, scope):
+                    self.found[id(trace), node.nid] = search.suggest(node, goal, trace, step_id)
+
+    def sites(self, d: ir.Definition, scope: _Scope) -> list[tuple[ir.Expr, bool, str]]:
+        """Where the tree shows a condition that did not go the way its step would need: (node, goal, step id)."""
+        trace = scope.trace
+        found: list[tuple[ir.Expr, bool, str]] = []
+        exceptions, rule, value, cases = scope.plan.sites(d)
+        for clause, cond, step_id in exceptions:
+            if trace.value(clause) is True:
+                return [(cond, False, step_id)]  # the exception decided: the definition's own body is not shown
+        for item, step_id in rule:
+            if trace.value(item) is False:
+                found.append((item.expr, True, step_id))
+        if value is not None and trace.definition(d.name) is False:
+            found.append((_taken(value, trace), True, scope.prefix + d.name))
+        for case, step_id in cases:
+            held = trace.value(case)
+            if held is not False:
+                break
+            assert case.cond is not None
+            found.append((case.cond, True, step_id))
+        return found
+
+    # -- the steps, built on first read: used policies first, then each definition after those it reads
+    def steps(self, scope: _Scope) -> None:
+        for sub in scope.used.values():
+            self.steps(sub)
+        for d in scope.definitions:
+            scope.steps[d.name] = self.definition(d, scope)
+
+    def text(self, node: Any, scope: _Scope) -> str:
+        return scope.plan.text(node)
+
     def inputs_of(self, node: ir.Expr, scope: _Scope) -> dict[str, Any]:
         facts = scope.trace.facts
-        return {leaf.path: facts.get(leaf.path) for leaf in ir.reads(node) if isinstance(leaf, ir.Input)}
+        return {path: facts.get(path) for path in scope.plan.read(node).inputs}
 
     def refs_below(self, node: ir.Expr, scope: _Scope) -> list[Step]:
         """Definitions an expression reads (this policy's or a used one's), each explained beneath it."""
-        out = []
-        for leaf in ir.reads(node):
-            if isinstance(leaf, ir.DefRef) and leaf.name in scope.steps:
-                out.append(scope.steps[leaf.name])
-            elif isinstance(leaf, ir.UsedRef) and leaf.alias in scope.used:
-                step = scope.used[leaf.alias].steps.get(leaf.name)
-                if step is not None:
-                    out.append(step)
+        reads = scope.plan.read(node)
+        steps = scope.steps
+        out = [steps[name] for name in reads.definitions if name in steps]
+        for alias, name in reads.used:
+            sub = scope.used.get(alias)
+            if sub is not None and name in sub.steps:
+                out.append(sub.steps[name])
         return out
 
     def suggest(self, node: ir.Expr, step_id: str, scope: _Scope, goal: bool = True) -> list[Counterfactual]:
-        """Changes making `node` be `goal` (True for a failed condition, False for an exception that applied)."""
-        if self.search is None:
-            return []
-        return self.search.suggest(node, goal, scope.trace, step_id)
+        """Changes making `node` be `goal` (True for a failed condition, False for an exception that applied), as
+        found when the explanation was made."""
+        return self.found.get((id(scope.trace), node.nid), [])
 
     def comparison(self, node: ir.Expr, scope: _Scope) -> Comparison | None:
-        if not isinstance(node, ir.Compare):
-            return None
-        return compare(node, scope.trace, lambda n: self.text(n, scope), scope.prefix)
+        plan = scope.plan.compare(node)
+        return None if plan is None else plan.compare(scope.trace)
 
     # -- definitions
     def definition(self, d: ir.Definition, scope: _Scope) -> Step:
-        step_id = scope.prefix + d.name
-        step = Step(step_id, _KINDS[d.kind], d.label, d.citation, d.name, scope.trace.definition(d.name),
-                    name=d.name, policy=scope.label)
+        plan = scope.plan
+        info = plan.info(-1, d.name, lambda: StepInfo(plan.prefix + d.name, d.kind, d.label, d.citation,
+                                                       self._definition_text(d, plan), d.name, plan.label))
+        step = Step(info, scope.trace.definition(d.name))
         if self.exceptions(d, step, scope):
             return step
         match d.body:
             case ir.RuleBody(cond=c):
-                step.children.append(self.cond(c, f"{step_id}/1", scope))
+                step.children.append(self.cond(c, f"{info.id}/1", scope))
             case ir.ExprBody(expr=e):
-                step.text = self.text(e, scope) or d.name
                 step.inputs = self.inputs_of(e, scope)
                 step.children.extend(self.refs_below(e, scope))
                 decided_by = _taken(e, scope.trace)
                 step.comparison = self.comparison(decided_by, scope)
                 if step.value is False:
-                    step.counterfactuals = self.suggest(decided_by, step_id, scope)
+                    step.counterfactuals = self.suggest(decided_by, info.id, scope)
             case ir.DecideBody():
-                step.children.extend(self.decide(d.body, step_id, scope))
+                step.children.extend(self.decide(d.body, info.id, scope))
             case ir.TableBody():
-                step.children.extend(self.table(d.body, step_id, scope))
+                step.children.extend(self.table(d.body, info.id, scope))
             case _:
                 assert_never(d.body)
         return step
 
+    def _definition_text(self, d: ir.Definition, plan: _Plan) -> str:
+        return (plan.text(d.body.expr) or d.name) if isinstance(d.body, ir.ExprBody) else d.name
+
     def exceptions(self, d: ir.Definition, step: Step, scope: _Scope) -> bool:
         """Exceptions to `d`: the one that applied (with the default it overrode), or those that did not."""
-        trace = scope.trace
+        trace, plan = scope.trace, scope.plan
         for x in d.exceptions:
             cond = x.clause.cond
             assert cond is not None
             held = trace.value(x.clause)
-            child = Step(f"{step.id}/exception:{x.name}", "exception", x.label, x.citation, self.text(cond, scope),
-                         held, name=x.name, inputs=self.inputs_of(cond, scope), policy=step.policy)
-            child.children = self.refs_below(cond, scope)
+            info = plan.info(x.clause.nid, "exception", lambda x=x, cond=cond: StepInfo(
+                f"{step.id}/exception:{x.name}", "exception", x.label, x.citation, plan.text(cond), x.name,
+                plan.label))
+            child = Step(info, held, inputs=self.inputs_of(cond, scope), children=self.refs_below(cond, scope))
             if held is True:
-                child.counterfactuals = self.suggest(cond, child.id, scope, goal=False)
-                step.children = [child, Step(f"{step.id}/default", "default", d.label, d.citation, d.name, UNSET,
-                                             name=d.name, reached=False, overridden_by=x.name, policy=step.policy)]
+                child.counterfactuals = self.suggest(cond, info.id, scope, goal=False)
+                default = plan.info(x.clause.nid, "default", lambda: StepInfo(
+                    f"{step.id}/default", "default", d.label, d.citation, d.name, d.name, plan.label))
+                overridden = Step(default, UNSET, reached=False)
+                overridden.overridden_by = x.name
+                step.children = [child, overridden]
                 return True
             step.children.append(child)
         return False
 
     def cond(self, c: ir.Cond, step_id: str, scope: _Scope) -> Step:
-        trace = scope.trace
-        value, reached = trace.value(c), trace.reached(c)
+        trace, plan = scope.trace, scope.plan
+        value = trace.value(c)
+        reached = trace.reached(c, value)
         match c:
             case ir.CondItem(expr=x):
-                step = Step(step_id, "condition", c.label, c.citation, self.text(x, scope), value, reached=reached,
-                            comparison=self.comparison(x, scope), inputs=self.inputs_of(x, scope),
-                            policy=scope.label)
-                step.children = self.refs_below(x, scope)
+                info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, plan.text(x),
+                                                             policy=plan.label))
+                step = Step(info, value, reached, self.refs_below(x, scope), self.inputs_of(x, scope))
+                step.comparison = self.comparison(x, scope)
                 if value is False:
                     step.counterfactuals = self.suggest(x, step_id, scope)
                 return step
             case ir.CondBlock(kind=kind, items=items):
-                step = Step(step_id, "condition", c.label, c.citation, f"{kind} of", value, reached=reached,
-                            policy=scope.label)
-                step.children = [self.cond(item, f"{step_id}/{k}", scope) for k, item in enumerate(items, 1)]
-                return step
+                info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, f"{kind} of",
+                                                             policy=plan.label))
+                return Step(info, value, reached,
+                            [self.cond(item, f"{step_id}/{k}", scope) for k, item in enumerate(items, 1)])
             case _:
                 assert_never(c)
 
     def decide(self, body: ir.DecideBody, step_id: str, scope: _Scope) -> list[Step]:
+        trace, plan = scope.trace, scope.plan
         out = []
         for k, case in enumerate(body.cases, 1):
-            held = scope.trace.value(case)
+            held = trace.value(case)
             if held is UNSET:
                 break
-            assert case.cond is not None
-            step = Step(f"{step_id}/when{k}", "when", case.label, case.citation, self.text(case.cond, scope),
-                        held, comparison=self.comparison(case.cond, scope),
-                        inputs=self.inputs_of(case.cond, scope), policy=scope.label)
-            step.children = self.refs_below(case.cond, scope)
+            cond = case.cond
+            assert cond is not None
+            info = plan.info(case.nid, "", lambda k=k, case=case, cond=cond: StepInfo(
+                f"{step_id}/when{k}", "when", case.label, case.citation, plan.text(cond), policy=plan.label))
+            step = Step(info, held, True, self.refs_below(cond, scope), self.inputs_of(cond, scope))
+            step.comparison = self.comparison(cond, scope)
             if held is False:
-                step.counterfactuals = self.suggest(case.cond, step.id, scope)
+                step.counterfactuals = self.suggest(cond, info.id, scope)
             out.append(step)
             if held:
                 return out
         other = body.otherwise
-        out.append(Step(f"{step_id}/otherwise", "otherwise", other.label, other.citation,
-                        self.text(other.result, scope), True))
+        out.append(Step(plan.info(other.nid, "", lambda: StepInfo(
+            f"{step_id}/otherwise", "otherwise", other.label, other.citation, plan.text(other.result))), True))
         return out
 
     def table(self, body: ir.TableBody, step_id: str, scope: _Scope) -> list[Step]:
-        trace = scope.trace
-        given = {self.text(g, scope): trace.value(g) for g in body.given}
+        trace, plan = scope.trace, scope.plan
+        given = {plan.text(g): trace.value(g) for g in body.given}
         below: list[Step] = []
         for g in body.given:
             below.extend(self.refs_below(g, scope))
         for k, row in enumerate(body.rows, 1):
             if trace.value(row) is True:
-                return [*below, Step(f"{step_id}/row{k}", "row", row.label, row.citation, self.text(row, scope),
-                                     True, inputs=given)]
+                info = plan.info(row.nid, "", lambda k=k, row=row: StepInfo(
+                    f"{step_id}/row{k}", "row", row.label, row.citation, plan.text(row)))
+                return [*below, Step(info, True, inputs=given)]
         if body.otherwise is not None:
             o = body.otherwise
-            below.append(Step(f"{step_id}/otherwise", "otherwise", o.label, o.citation,
-                              f"otherwise -> {self.text(o.result, scope)}", True, inputs=given))
+            info = plan.info(o.nid, "", lambda: StepInfo(f"{step_id}/otherwise", "otherwise", o.label, o.citation,
+                                                         f"otherwise -> {plan.text(o.result)}"))
+            below.append(Step(info, True, inputs=given))
         return below
 
 
@@ -290,23 +496,31 @@ def walk(steps: list[Step]) -> list[Step]:
 
 
 def explain(decision: Decision, sources: SourceMap | None = None, counterfactuals: bool = True) -> Explanation:
-    """The explanation tree of a traced decision (evaluate with `explain=True`)."""
+    """The explanation of a traced decision (evaluate with `explain=True`)."""
     if decision.trace is None:
         raise ValueError("this decision was evaluated without a trace; evaluate with explain=True")
     builder = _Builder(decision, sources or SourceMap(), counterfactuals)
-    steps = []
-    for name in decision.outputs:
-        step = builder.top.steps.get(name)
-        if step is None and name in builder.top.program.definitions:  # a constant
-            d = builder.top.program.definitions[name]
-            assert isinstance(d.body, ir.ExprBody)
-            step = Step(name, "constant", d.label, d.citation, builder.text(d.body.expr, builder.top),
-                        decision.outputs[name], name=name)
-        if step is not None:
-            if decision.outputs[name] is None:
-                step.needed = _absent_inputs(step)
-            steps.append(step)
-        else:
-            steps.append(Step(name, "input", None, None, name, decision.outputs[name], name=name))
-    return Explanation(decision.policy_id, decision.version, decision.effective, decision.on,
-                       decision.content_hash, decision.outputs, steps, decision.superseded)
+
+    def build() -> list[Step]:
+        top = builder.top
+        builder.steps(top)
+        steps = []
+        plan = top.plan
+        for name in decision.outputs:
+            step = top.steps.get(name)
+            if step is None and name in top.program.definitions:  # a constant
+                d = top.program.definitions[name]
+                assert isinstance(d.body, ir.ExprBody)
+                info = plan.info(-1, name, lambda d=d: StepInfo(d.name, "constant", d.label, d.citation,
+                                                                plan.text(d.body.expr), d.name))  # type: ignore[union-attr]
+                step = Step(info, decision.outputs[name])
+            if step is not None:
+                if decision.outputs[name] is None:
+                    step.needed = _absent_inputs(step)
+                steps.append(step)
+            else:
+                info = plan.info(-2, name, lambda name=name: StepInfo(name, "input", None, None, name, name))
+                steps.append(Step(info, decision.outputs[name]))
+        return steps
+
+    return Explanation(decision, build)
