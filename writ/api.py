@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from writ.dsl import ast
-from writ.dsl.errors import InputError, InputProblem, NotFoundError, SourceMap, WritError
+from writ.dsl.errors import (
+    Diagnostic,
+    EvaluationError,
+    InputError,
+    InputProblem,
+    NotFoundError,
+    SourceMap,
+    WritError,
+)
 from writ.dsl.loader import Library, LoadedVersion
 from writ.dsl.uses import SupersededPin, superseded_pins
 from writ.evaluator.engine import Decision, Program
@@ -48,8 +56,8 @@ class VersionInfo:
 class Workspace:
     """A library of policies plus their built programs, shared by every `Policy` loaded from it."""
 
-    def __init__(self, root: Path | None = None):
-        self.library = Library(Path(root) if root is not None else default_root())
+    def __init__(self, root: Path | None = None, library: Library | None = None):
+        self.library = library or Library(Path(root) if root is not None else default_root())
         self._programs: dict[tuple[str, str], Program] = {}
 
     def program(self, loaded: LoadedVersion) -> Program:
@@ -70,6 +78,19 @@ class Workspace:
 
     def policy(self, policy_id: str) -> Policy:
         return Policy(self, policy_id)
+
+    def build(self, versions: Iterable[LoadedVersion]) -> list[Diagnostic]:
+        """Generate and compile every version's code (plain and traced) and compute its constants: what `writ
+        check` adds to checking, so that a policy it passes runs. A constant that cannot be computed (a date
+        past the calendar's end) is a diagnostic at its declaration."""
+        problems: list[Diagnostic] = []
+        for loaded in versions:
+            try:
+                self.program(loaded).prepare()
+            except EvaluationError as exc:
+                problems.append(Diagnostic(exc.code, f"constant cannot be computed: {exc.message}", exc.span,
+                                           "change the constant's expression"))
+        return problems
 
 
 class Policy:

@@ -143,7 +143,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             root, ids = path.resolve(), None
         library = Library(root)
         try:
-            checked += len(library.check_all(ids))
+            loaded = library.check_all(ids)
+            from writ.api import Workspace
+            if problems := Workspace(library=library).build(loaded):
+                raise PolicyError(problems)
+            checked += len(loaded)
         except PolicyError as exc:
             print(render_all(exc.diagnostics, library.sources, color=sys.stderr.isatty()), file=sys.stderr)
             count = len(exc.diagnostics)
