@@ -22,7 +22,9 @@ from jsonschema import Draft202012Validator
 import writ
 from writ.dsl import ast
 from writ.dsl.checker import check
+from writ.dsl.compiler import compile_policy
 from writ.dsl.errors import Diagnostic, InputError, InputProblem, PolicyError
+from writ.dsl.lower import lower
 from writ.dsl.parser import parse
 from writ.dsl.printer import format_text
 from writ.dsl.resolve import resolve
@@ -65,7 +67,8 @@ GOOD: dict[str, Any] = {"worker": {"weekly_hours": 20},
 
 
 def model(text: str) -> InputModel:
-    return InputModel(check(resolve(parse(text, "t.writ"))).policy)
+    checked = check(resolve(parse(text, "t.writ")))
+    return InputModel(checked.policy, lower(compile_policy(checked)))
 
 
 MODEL = model(DUTY)
@@ -208,8 +211,9 @@ def test_an_inherited_group_brings_its_checks() -> None:
                             '  check g.a <= g.b "a within b"\noutputs: g.a\n'))
     user = HEADER + '  uses "s" version "1" as s\noutputs: g.a\n'
     resolved = resolve(parse(user), used={"s": statute})
-    problems_ = InputModel(resolved).problems({"g": {"a": -1, "b": 3}}) + \
-        InputModel(resolved).problems({"g": {"a": 4, "b": 3}})
+    checked = check(resolved, {"s": check(statute)})
+    inputs = InputModel(resolved, lower(compile_policy(checked)))
+    problems_ = inputs.problems({"g": {"a": -1, "b": 3}}) + inputs.problems({"g": {"a": 4, "b": 3}})
     assert [p.path for p in problems_] == ["g.a", "g.a"]
     assert problems_[1].message.startswith("a within b")
 

@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from writ.dsl import ast
+from writ.dsl.checker import check
+from writ.dsl.compiler import compile_policy
 from writ.dsl.errors import InputError, InputProblem
+from writ.dsl.lower import lower
 from writ.dsl.parser import parse
 from writ.dsl.resolve import resolve
 from writ.dsl.types import Duration
@@ -118,7 +121,7 @@ input duty "a duty", optional:
   check duty.date - duty.notified_on <= 365 and duty.hours * 2 <= worker.weekly_hours + 1 "within a year"
   check duty.kind in ["a", "b"] and not (duty.n = 3) "never 3"
 
-outputs: x
+outputs: worker.count
 '''
 
 FLEXIBLE_FACTS: dict[str, Any] = {
@@ -139,7 +142,11 @@ VALID: dict[str, Any] = {
 
 
 def model(text: str) -> InputModel:
-    return InputModel(resolve(parse(text)))
+    resolved = resolve(parse(text))
+    if not any(g.checks for g in resolved.inputs.values()):
+        return InputModel(resolved)
+    checked = check(resolved)  # checks take their code from the lowered policy
+    return InputModel(resolved, lower(compile_policy(checked)))
 
 
 TYPES_MODEL = model(TYPES)

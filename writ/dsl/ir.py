@@ -450,6 +450,23 @@ class InputField:
 
 
 @dataclass(frozen=True, slots=True)
+class InputCheck:
+    """`check COND "message"` among an input group's fields: facts for which `cond` is false are bad input.
+
+    `cond` already says what absence means: a field the check reads but does not itself test with `is missing`
+    lets it pass when absent (`x is missing or ...` is spelled out in front). The problem is reported at `path`
+    (the first field it reads) with `message`, and the values of `keys`, the fields it reads.
+    """
+
+    path: str
+    message: str
+    keys: tuple[str, ...]
+    cond: Expr
+    citation: str | None
+    span: Span = _meta(NO_SPAN)
+
+
+@dataclass(frozen=True, slots=True)
 class Use:
     """`uses "policy" [version "V"] as alias`: pinned to a version, or (None) the one in force on the date."""
 
@@ -481,6 +498,7 @@ class Program:
     definitions: tuple[Definition, ...]
     outputs: tuple[tuple[str, Expr], ...]  # each output's name and what it reads (a DefRef or an Input)
     uses: tuple[Use, ...]
+    checks: tuple[InputCheck, ...] = ()
     node_count: int = _meta(0)
 
     def definition(self, name: str) -> Definition:

@@ -30,6 +30,12 @@ def lower(compiled: CompiledPolicy) -> ir.Program:
     return _Lowering(compiled.checked).program(compiled.order)
 
 
+def lower_checks(checked: CheckedPolicy) -> tuple[ir.InputCheck, ...]:
+    """The input checks alone, lowered (for an input model built without the rest of the program)."""
+    lowering = _Lowering(checked)
+    return tuple(lowering.input_check(c) for group in checked.policy.inputs.values() for c in group.checks)
+
+
 class _Lowering:
     def __init__(self, checked: CheckedPolicy) -> None:
         self.checked = checked
@@ -50,10 +56,23 @@ class _Lowering:
         definitions = tuple(self.definition(name) for name in order)
         outputs = tuple((ref.name, self.output(ref)) for ref in policy.outputs)
         decided_by = policy.header.decided_by.name if policy.header.decided_by is not None else None
+        checks = tuple(self.input_check(c) for group in policy.inputs.values() for c in group.checks)
         return ir.Program(
             policy.policy_id, policy.version, policy.header.effective, policy.header.until, decided_by,
             ir.Conventions(conventions.get("months", "clamp"), conventions.get("leap_day", "feb28")),  # type: ignore[arg-type]
-            tuple(self.inputs()), definitions, outputs, tuple(self.uses(definitions)), node_count=self.count)
+            tuple(self.inputs()), definitions, outputs, tuple(self.uses(definitions)), checks, node_count=self.count)
+
+    def input_check(self, check: ast.Check) -> ir.InputCheck:
+        """A check with what absence means spelled out: each field it reads without testing it for absence lets
+        it pass when absent."""
+        cond = self.expr(check.expr)
+        keys = tuple(dict.fromkeys(e.path for e in ir.walk(cond) if isinstance(e, ir.Input)))
+        tested = {e.operand.path for e in ir.walk(cond) if isinstance(e, ir.IsMissing) and isinstance(e.operand, ir.Input)}
+        for path in reversed([k for k in keys if k not in tested]):
+            absent = ir.IsMissing(ir.Input(path, self.checked.input_types.get(path, T.ERROR), nid=self.nid()), False,
+                                  T.BOOL, nid=self.nid())
+            cond = ir.Logic("or", absent, cond, T.BOOL, nid=self.nid(), span=check.span)
+        return ir.InputCheck(keys[0] if keys else "", check.label, keys, cond, _cite(check.citation), span=check.span)
 
     def inputs(self) -> Iterator[ir.InputField]:
         for group in self.policy.inputs.values():

@@ -1,17 +1,16 @@
 """A policy's constraints on its input in, what the input model needs to enforce them out: each check as a
-Python expression template (`CheckPlan`) and the problems it finds, and each range as JSON Schema keywords.
+Python expression template (`CheckPlan`, written from the lowered check by the row backend's generator) and the
+problems it finds, and each range as JSON Schema keywords.
 
 The input reader tests the checks after converting the facts, on the fast
 route (lines of the generated reader, fused into each policy's code) and on
 the slow one (a function per check, run on the fields that converted, so that
 every violation is listed). Both are written from the one template made here.
 
-The checker allows in a check only literals, input fields, comparisons,
-`and`/`or`/`not`, `in`, `is missing`, `+ - *` on numbers and `-` between two
-dates (dsl/constraints.py); on those the generated rules' Python is plain
-Python operators on the runtime values (int, Decimal, str, bool, date,
-tuple), which is what is written here, so a check means what the same
-condition means in a rule.
+A check is lowered like a rule's condition (writ/dsl/lower.py, with what an
+absent field means spelled out) and its code comes from the same generator
+as the rules' (`writ.evaluator.codegen.check_template`), so a check means
+what the same condition means in a rule: there is no second translation.
 """
 
 from __future__ import annotations
@@ -19,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, assert_never
+from typing import Any
 
-from writ.dsl import ast
-from writ.dsl.constraints import RuntimeBound, guarded, reads, within
+from writ.dsl import ir
+from writ.dsl.constraints import RuntimeBound, within
 from writ.dsl.errors import InputProblem
 from writ.dsl.layout import expr_doc, render
 from writ.dsl.resolve import ResolvedPolicy
+from writ.evaluator.codegen import check_template
 from writ.evaluator.readers import (
     READ_ERRORS,
     Bad,
@@ -39,66 +39,23 @@ from writ.evaluator.readers import (
 _PY_OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-def plan_check(check: ast.Check, field_types: Mapping[str, ast.TypeExpr]) -> CheckPlan:
-    """The check's template; `field_types` are the declared types of the input fields, by path."""
-    keys = reads(check.expr)
-    index = {key: i for i, key in enumerate(keys)}
-    constants: list[object] = []
-
-    def constant(value: object) -> str:
-        constants.append(value)
-        return f"{{c{len(constants) - 1}}}"
-
-    def is_date(e: ast.Expr) -> bool:
-        if isinstance(e, ast.Ref):
-            t = field_types.get(e.name)
-            return isinstance(t, ast.PrimType) and t.name == "date"
-        return isinstance(e, ast.DateLit)
-
-    def code(e: ast.Expr) -> str:
-        match e:
-            case ast.IntLit() | ast.BoolLit():
-                return repr(e.value)
-            case ast.DecimalLit() | ast.TextLit() | ast.DateLit():
-                return constant(e.value)  # text too: a quoted `{` would upset the template
-            case ast.ListLit():
-                return "(" + "".join(code(item) + ", " for item in e.items) + ")"
-            case ast.Ref():
-                return f"{{{index[e.name]}}}"
-            case ast.Unary(op="not"):
-                return f"(not {code(e.operand)})"
-            case ast.Unary():
-                return f"(-{code(e.operand)})"
-            case ast.Binary(op="-") if is_date(e.left) and is_date(e.right):
-                return f"({code(e.left)} - {code(e.right)}).days"
-            case ast.Binary():
-                return f"({code(e.left)} {e.op} {code(e.right)})"
-            case ast.Compare():
-                return f"({code(e.left)} {_PY_OPS[e.op]} {code(e.right)})"
-            case ast.Member():
-                return f"({code(e.item)} {'not in' if e.negated else 'in'} {code(e.collection)})"
-            case ast.IsMissing():
-                return f"({code(e.operand)} is {'not ' if e.negated else ''}None)"
-            case (ast.MissingLit() | ast.DurationLit() | ast.IfThenElse() | ast.Between() | ast.AgeOn() | ast.Call()
-                  | ast.Aggregate() | ast.SumFor()):
-                raise ValueError(f"a check cannot use `{type(e).__name__}` (the checker refuses it)")
-            case _:
-                assert_never(e)
-
-    template = code(check.expr)
-    passing = guarded(check.expr)
-    return CheckPlan(keys[0] if keys else "", check.label, keys, tuple(index[k] for k in passing),
-                     tuple(constants), template)
+def plan_check(program: ir.Program, check: ir.InputCheck) -> CheckPlan:
+    """The check's plan: its template from the row backend's generator, absence already spelled out in it."""
+    template, constants = check_template(program, check)
+    return CheckPlan(check.path, check.message, check.keys, (), constants, template)
 
 
 class Checks:
     """A policy version's input checks: their plans (for the reader's lines), the schema annotation listing them,
     and the problems they find in facts or converted values."""
 
-    def __init__(self, policy: ResolvedPolicy, groups: Sequence[GroupPlan], show: Callable[[object], str]) -> None:
-        types = {(f"{g.name}.{f.name}" if g.name else f.name): f.type for g in policy.inputs.values() for f in g.fields}
+    def __init__(self, policy: ResolvedPolicy, groups: Sequence[GroupPlan], show: Callable[[object], str],
+                 program: ir.Program | None) -> None:
         self._checks = [c for g in policy.inputs.values() for c in g.checks]
-        self.plans = tuple(plan_check(c, types) for c in self._checks)
+        lowered = program.checks if program is not None else ()
+        if len(lowered) != len(self._checks):
+            raise ValueError("an input model with checks needs them lowered (writ.dsl.lower.lower_checks)")
+        self.plans = tuple(plan_check(program, c) for c in lowered) if program is not None else ()
         self._fields = {plan.key: (group, plan) for group in groups for plan in group.fields}
         self._show = show
         self._tests: list[Callable[[Mapping[str, object]], bool]] | None = None

@@ -143,7 +143,7 @@ class Program:
         self.compiled = compiled
         self.policy = compiled.checked.policy
         self.content_hash = content_hash
-        self.inputs = InputModel(self.policy)
+        self.inputs = InputModel(self.policy, program)
         self.dates = runtime.DateOps(months=program.conventions.months, leap_day=program.conventions.leap_day)
         self.used_resolver = used_resolver
         self.outputs: tuple[str, ...] = tuple(name for name, _ in program.outputs)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from functools import cache, reduce
 from typing import TYPE_CHECKING, Any
 
-from writ.dsl import ast
+from writ.dsl import ast, ir
 from writ.dsl.constraints import RuntimeBound, runtime_bounds, within
 from writ.dsl.errors import InputError, InputProblem, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
@@ -217,7 +217,9 @@ def _path_key(problem: InputProblem) -> tuple[tuple[str, int], ...]:
 class InputModel:
     """The facts a policy version reads: schema, conversion to runtime values, and an example document."""
 
-    def __init__(self, policy: ResolvedPolicy) -> None:
+    def __init__(self, policy: ResolvedPolicy, program: ir.Program | None = None) -> None:
+        """`program`, the version lowered, gives the input checks their code; a model of a policy with no checks
+        needs none."""
         self.policy = policy
         self._records: dict[str, dict[str, Any]] = {}  # JSON Schema `$defs`
         self._readers: dict[str, Converter] = {}
@@ -250,7 +252,7 @@ class InputModel:
             self._schema["description"] = policy.header.title
         if self._records:
             self._schema["$defs"] = self._records
-        self._checks = Checks(policy, self._groups, lambda value: _shown(json_value(value)))
+        self._checks = Checks(policy, self._groups, lambda value: _shown(json_value(value)), program)
         if self._checks.plans:  # integrators see the conditions JSON Schema cannot state
             self._schema["x-writ-checks"] = self._checks.annotation()
         self._checker: Validator | None = None
