@@ -49,7 +49,7 @@ def test_boundary_is_solved_from_the_rule_not_guessed() -> None:
     found = {cf.input: cf for _, cf in _counterfactuals(tree)}
     start = dt.date.fromisoformat(facts["person"]["service_start"])
     assert found["application.received_on"].proposed == start + dt.timedelta(weeks=26)
-    assert found["person.service_start"].proposed == dt.date(2008, 3, 3) - dt.timedelta(weeks=26)
+    assert "person.service_start" not in found  # the policy says a start date is history: `fixed`
     assert all(cf.verified for cf in found.values())
 
 
@@ -75,11 +75,29 @@ def test_two_failures_have_no_single_fix() -> None:
     assert not any("statutory_eligible" in cf.output_changes for _, cf in _counterfactuals(tree))
 
 
-def test_enum_and_bool_counterfactuals_flip() -> None:
-    facts = CASES["tvp-flexible-working/not-employed"]
-    tree = _tree("tvp-flexible-working", facts)
-    employed = [cf for _, cf in _counterfactuals(tree) if cf.input == "person.employed"]
-    assert employed and employed[0].proposed is True and employed[0].verified
+def test_only_facts_a_person_can_change_are_suggested() -> None:
+    """A role, a kind, employment, a relationship are `fixed` by default (enums and booleans) or by the policy
+    (a start of service, a child's birth date): no suggestion ever varies them."""
+    fixed = {"person.employed", "person.role", "person.service_start", "application.relationship",
+             "application.caring_for", "application.child_born_on", "application.responsible_for_upbringing"}
+    for key, facts in CASES.items():
+        policy_id = key.split("/")[0]
+        if policy_id in POLICIES:
+            suggested = {cf.input for _, cf in _counterfactuals(_tree(policy_id, facts))}
+            assert not suggested & fixed, (key, suggested & fixed)
+
+
+def test_a_boolean_the_policy_lets_change_flips() -> None:
+    facts = {"person": {"role": "staff", "employed": True, "service_start": "2015-01-01"},
+             "application": {"received_on": "2024-05-01", "previous_requests": [], "caring_for": "none",
+                             "relationship": "other", "responsible_for_upbringing": False, "child_disabled": False},
+             "process": {"decision": "refused", "decision_notified_on": "2024-05-20",
+                         "refusal_grounds": ["additional_costs"], "refusal_explanation_given": True,
+                         "appeal_procedure_given": True, "consulted_before_refusal": False}}
+    tree = _tree("uk-flexible-working", facts)
+    consulted = [cf for _, cf in _counterfactuals(tree) if cf.input == "process.consulted_before_refusal"]
+    assert consulted and consulted[0].proposed is True and consulted[0].verified
+    assert consulted[0].output_changes.get("refusal_compliant") == (False, True)
 
 
 def _assert_flips(policy_id: str, facts: Any) -> int:

@@ -289,11 +289,15 @@ Cond: TypeAlias = CondExpr | CondBlock
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    """An input or record field. `change` says whether a suggested change may vary it (`fixed`, or `change`,
+    `increase`, `decrease` after `can`); None leaves it to the type's default (see docs/language.md)."""
+
     name: str
     type: TypeExpr
     optional: bool
     default: Expr | None
     description: str | None
+    change: str | None = None
     span: Span = _span()
 
 

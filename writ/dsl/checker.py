@@ -152,8 +152,14 @@ class _Checker(ExprTyper):
                 self.errors.extend(range_problems(ranged))
             if f.default is not None:
                 self.check_default(f, t)
+            self.check_change(f, t)
             out.append((f, t))
         return out
+
+    def check_change(self, f: ast.Field, t: Type) -> None:
+        if f.change in ("increase", "decrease") and strip_optional(t) not in (INT, DECIMAL, DATE, DURATION):
+            self.error("type", f"`can {f.change}` needs a number, a date or a duration; `{f.name}` is `{t}`", f.span,
+                       "write `can change` or `fixed`")
 
     def check_default(self, f: ast.Field, t: Type) -> None:
         d = f.default

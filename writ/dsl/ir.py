@@ -439,14 +439,19 @@ class Definition:
     span: Span = _meta(NO_SPAN)
 
 
+Change = Literal["fixed", "change", "increase", "decrease"]
+
+
 @dataclass(frozen=True, slots=True)
 class InputField:
-    """A field of the input model: its path, its type (optional when it may be missing) and its default."""
+    """An input field of the input model: its path, its type (optional when it may be missing), its default, and
+    how a suggested change may vary it (declared, or by its type: dates and numbers may change, the rest not)."""
 
     path: str
     type: Type
     default: Const | None
     description: str | None
+    change: Change = "fixed"
 
 
 @dataclass(frozen=True, slots=True)

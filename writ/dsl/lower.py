@@ -80,7 +80,7 @@ class _Lowering:
                 path = f"{group.name}.{f.name}" if group.name else f.name
                 t = self.checked.input_types.get(path, T.ERROR)
                 default = self.const_of(f.default, T.strip_optional(t)) if f.default is not None else None
-                yield ir.InputField(path, t, default, f.description)
+                yield ir.InputField(path, t, default, f.description, _change(f.change, T.strip_optional(t)))
 
     def const_of(self, e: ast.Expr, want: T.Type) -> ir.Const | None:
         lowered = self.coerce(self.expr(e), want)
@@ -305,6 +305,14 @@ class _Lowering:
         elif T.DECIMAL in (lt, rt):
             left, right = self.coerce(left, T.DECIMAL), self.coerce(right, T.DECIMAL)
         return ir.Compare(e.op, left, right, domain, t, nid=nid, span=e.span)
+
+
+def _change(declared: str | None, t: T.Type) -> ir.Change:
+    """How a suggested change may vary a field: as declared, else dates and numbers freely and nothing else (a
+    role, a kind, a yes-or-no fact is not something a person changes to get another decision)."""
+    if declared is not None:
+        return declared  # type: ignore[return-value]
+    return "change" if t in (T.DATE, T.INT, T.DECIMAL, T.DURATION) else "fixed"
 
 
 def _day_units(e: ir.Expr) -> bool:

@@ -414,8 +414,19 @@ class _Builder(Transformer[Token, Any]):
         if len(defaults) > 1:
             self.errors.append(Diagnostic("syntax", f"field `{name}` has more than one default",
                                           self._span(meta)))
+        changes = [o[1] for o in options if o[0] == "change"]
+        if len(changes) > 1:
+            self.errors.append(Diagnostic("syntax", f"field `{name}` says more than once how it may change",
+                                          self._span(meta), "keep one of `fixed`, `can change`, `can increase`, "
+                                          "`can decrease`"))
         return ast.Field(str(name), type_, optional, defaults[0] if defaults else None, self._text(desc),
-                         span=self._span(meta))
+                         changes[0] if changes else None, span=self._span(meta))
+
+    def opt_fixed(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("change", "fixed")
+
+    def opt_can(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("change", str(c[0]))
 
     def opt_optional(self, meta: Any, c: list[Any]) -> tuple[str]:
         return ("optional",)

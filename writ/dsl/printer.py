@@ -213,7 +213,8 @@ class _Printer:
 
     def fields(self, fields: tuple[ast.Field, ...]) -> None:
         for f in fields:
-            text = f"{f.name}: {type_text(f.type)}{', optional' if f.optional else ''}"
+            change = {None: "", "fixed": ", fixed"}.get(f.change, f", can {f.change}")
+            text = f"{f.name}: {type_text(f.type)}{', optional' if f.optional else ''}{change}"
             if f.default is None:
                 self.emit(text + _q(f.description), 2, f.span.line)
             else:

@@ -1,7 +1,10 @@
 """A condition that did not go the way asked, and its traced run, in; the smallest changes to single inputs that
 make it go that way, each confirmed by running the policy again, out.
 
-Changes are solved from the IR, never guessed: `a + k <= b` is solved for
+Only facts the policy lets change are varied (`ir.InputField.change`: by
+default dates and numbers, never a role, a kind or a yes-or-no fact unless the
+policy says `can change`; `can increase` and `can decrease` fix the
+direction). Changes are solved from the IR, never guessed: `a + k <= b` is solved for
 `b` (`b >= a + k`) and for `a` (`a <= b - k`), through `+`, `-`, `*` by a
 positive constant, date shifts and days between, `not`, `and`/`or`, the
 branch of an `if` that was taken and the bodies of the values a comparison
@@ -76,13 +79,15 @@ class Search:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
         out: list[Counterfactual] = []
         seen: set[str] = set()
+        changes = trace.program.changes
         for need in _solve(node, goal, trace):
-            if need.key in seen:
-                continue
+            change = changes.get(need.key, "fixed")
+            if need.key in seen or change == "fixed":
+                continue  # a fact the policy says a person cannot change is never suggested
             seen.add(need.key)
             current = trace.facts.get(need.key, UNSET)
             candidate = _proposal(need, current)
-            if candidate is None:
+            if candidate is None or not _allowed(change, current, candidate):
                 continue
             cf = Counterfactual(step_id, need.key, _kind(need.type, current), current, candidate, need.op,
                                 need.bound)
@@ -237,6 +242,16 @@ def _isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[_Need]:
             return found
         case _:
             return []
+
+
+def _allowed(change: str, current: Any, proposed: Any) -> bool:
+    """Whether a field that may only increase (or decrease) may take `proposed`: later dates, larger numbers."""
+    if change == "change" or current is None or current is UNSET:
+        return True
+    try:
+        return bool(proposed > current) if change == "increase" else bool(proposed < current)
+    except TypeError:
+        return False
 
 
 def _positive(v: Any) -> bool:

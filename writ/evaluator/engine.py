@@ -148,6 +148,7 @@ class Program:
         self.used_resolver = used_resolver
         self.outputs: tuple[str, ...] = tuple(name for name, _ in program.outputs)
         self.definitions = {d.name: d for d in program.definitions}
+        self.changes = {f.path: f.change for f in program.inputs}  # how a suggested change may vary each input
         # What every Decision carries, read once here rather than through three properties per case.
         self._stamp = (program.policy_id, program.version, program.effective)
         self._lock = threading.RLock()
