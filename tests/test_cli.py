@@ -41,7 +41,10 @@ def test_eval_json_has_contract_shape(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_exception_overrides_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     officer = {**CASE, "person": {**CASE["person"], "role": "officer"}}
     assert main(["explain", str(DEMO), "--input", write(tmp_path, officer)]) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().out  # the summary: the exception is the reason, with its clause
+    assert "eligible = no: officers hold an office [ERA s.191]" in out
+    assert main(["explain", str(DEMO), "--input", write(tmp_path, officer), "--full"]) == 0
+    out = capsys.readouterr().out  # the audit tree
     assert "eligible = false" in out and "exception applied" in out and "[ERA s.191]" in out
 
 

@@ -282,8 +282,9 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
     """A `Decision` as the integrator contract's JSON object, shared by the HTTP service and `writ batch`.
 
     `explain` is "none" (an empty explanation, and no trace needed), "summary"
-    (each output's deciding step without the conditions beneath it) or "full"
-    (the whole tree, as `writ eval --format json` prints). Explaining needs the
+    (per output the deciding reason and clause, the facts it rests on and the
+    changes a person could make: writ/explain/summary.py) or "full" (the whole
+    tree, as `writ explain --format json` prints it). Explaining needs the
     decision to have been traced (`evaluate(..., explain=True)`) and the
     policy library's `sources` (`policy.library.sources`) to quote the rules.
     """
@@ -302,10 +303,12 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
     if decision.trace is None or sources is None:
         raise ValueError("explaining a decision needs it traced (evaluate(..., explain=True)) and the library's sources")
     from writ.explain.tree import explain as build
-    steps = render_json(build(decision, sources))["explanation"]
+    explanation = build(decision, sources)
     if explain == "summary":
-        steps = [{k: v for k, v in step.items() if k != "children"} | {"children": []} for step in steps]
-    document["explanation"] = steps
+        from writ.explain.summary import summarize, summary_json
+        document["explanation"] = [summary_json(s) for s in summarize(explanation, decision)]
+    else:
+        document["explanation"] = render_json(explanation)["explanation"]
     return document
 
 

@@ -41,7 +41,11 @@ def _parser() -> argparse.ArgumentParser:
         e.add_argument("--output", "-o", action="append", dest="outputs", help="only this output (repeatable)")
         e.add_argument("--format", "-f", choices=["text", "json", "md", "html"],
                        default="text" if name == "explain" else "json")
-        e.add_argument("--full", action="store_true", help="show every branch, not only those that decided")
+        e.add_argument("--full", action="store_true",
+                       help="the audit view: the whole tree, every branch (default for explain: the summary)")
+        if name == "explain":
+            e.add_argument("--tree", action="store_true",
+                           help="the tree of the branches that decided, without the summary's search for facts")
         if name == "eval":
             e.add_argument("--explain", choices=["none", "summary", "full"], default="summary",
                            help="with --format json: the explanation's detail (default: each output's deciding "
@@ -187,6 +191,9 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     elif tree is not None and args.format == "html":
         from writ.explain.html import render_html
         print(render_html(tree, full=args.full, source_text=source_text), end="")
+    elif tree is not None and explain and not (args.full or args.tree):
+        from writ.explain.summary import render_summary, summarize
+        print(render_summary(tree, summarize(tree, decision)), end="")
     elif tree is not None and explain and sys.stdout.isatty():
         print_text(tree, full=args.full)
     elif tree is not None and explain:

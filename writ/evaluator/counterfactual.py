@@ -97,6 +97,44 @@ class Search:
             out.append(cf)
         return out
 
+    def leave_row(self, row: ir.Row, given: tuple[ir.Expr, ...], trace: Trace, step_id: str) -> list[Counterfactual]:
+        """Changes that take a table's column out of the row that matched (the nearest bound of each of its tests),
+        each confirmed by the row no longer holding."""
+        out: list[Counterfactual] = []
+        seen: set[tuple[str, Any]] = set()
+        changes = trace.program.changes
+        for column, cell in zip(given, row.cells, strict=True):
+            for test in cell:
+                if test.op not in ("<", "<=", ">", ">="):
+                    continue
+                for need in _isolate(column, NEGATE[test.op], trace.value(test.value), trace):
+                    change = changes.get(need.key, "fixed")
+                    current = trace.facts.get(need.key, UNSET)
+                    candidate = _proposal(need, current)
+                    if change == "fixed" or candidate is None or (need.key, candidate) in seen \
+                            or not _allowed(change, current, candidate):
+                        continue
+                    seen.add((need.key, candidate))
+                    cf = Counterfactual(step_id, need.key, _kind(need.type, current), current, candidate, need.op,
+                                        need.bound)
+                    self._verify_row(cf, row, trace)
+                    cf.delta = _delta(cf.proposed, current)
+                    cf.output_changes = self.effect(need.key, cf.proposed)
+                    out.append(cf)
+        return out
+
+    def _verify_row(self, cf: Counterfactual, row: ir.Row, trace: Trace) -> None:
+        """Confirmed when the row no longer holds with the change (nudged a unit or two, as `_verify`)."""
+        direction = -1 if cf.relation in ("<=", "<") else 1
+        for n in (0, direction, 2 * direction):
+            value = cf.proposed if n == 0 else _shift(cf.proposed, n)
+            after = self.value_after(trace, row, cf.input, value)  # type: ignore[arg-type]
+            if after is None:
+                return
+            if after is not True:
+                cf.proposed, cf.verified = value, True
+                return
+
     def _verify(self, cf: Counterfactual, node: ir.Expr, goal: bool, trace: Trace) -> None:
         """Re-run with the change; nudge dates and numbers a few units if calendar arithmetic was not exact."""
         tries = [0]
@@ -207,6 +245,10 @@ def _isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[_Need]:
             return []
         case ir.ToDecimal(operand=inner):
             return _isolate(inner, op, bound, trace)
+        case ir.Call(func="min" | "max", args=args):  # the argument that gives the result now is the one to move
+            now = trace.value(x)
+            active = [a for a in args if trace.value(a) == now and not isinstance(a, ir.Const)]
+            return _isolate(active[0], op, bound, trace) if len(active) == 1 else []
         case ir.If(cond=c, then=a, otherwise=b):
             taken = trace.value(c)
             return [] if taken is UNSET else _isolate(a if taken else b, op, bound, trace)

@@ -21,7 +21,7 @@ from typing import Any
 from writ.dsl import ir
 from writ.dsl.ast import NO_SPAN
 from writ.dsl.compiler import CompiledPolicy
-from writ.dsl.errors import EvaluationError, NotFoundError
+from writ.dsl.errors import EvaluationError, NotFoundError, WritError
 from writ.evaluator import runtime
 from writ.evaluator.codegen import UNSET, Generated, Mode, generate
 from writ.evaluator.inputs import InputModel
@@ -121,6 +121,7 @@ class Decision:
     trace: Trace | None = None
     program: Program | None = field(default=None, repr=False)
     superseded: tuple[Any, ...] = ()  # pinned `uses` behind the version in force on `on` (writ.dsl.uses.SupersededPin)
+    given: Any = field(default=None, repr=False)  # the facts as given (JSON), before conversion
 
 
 @dataclass
@@ -275,10 +276,12 @@ class Program:
         policy_id, version, effective = self._stamp
         if outputs is None:  # the common case, in one generated function
             values, result, recorded = self._decided(facts, on, trace)
-            return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self)
+            return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self,
+                            (), facts)
         values = self.inputs.convert(facts)
         result, recorded = self.run(values, on, outputs, trace)
-        return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self)
+        return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self, (),
+                        facts)
 
     def outputs_of(self, facts: Any, on: dt.date | None = None) -> dict[str, Any]:
         """Every output of the facts as runtime values: `evaluate(facts, on).outputs` without the `Decision`.
@@ -287,6 +290,20 @@ class Program:
         batch` writes it as a JSON line): the same validation and run.
         """
         return self._decided(facts, on, False)[1]
+
+    def outputs_if_valid(self, facts: Any, on: dt.date | None = None) -> dict[str, Any] | None:
+        """Every output of the facts, or None when they are not valid input (without describing why: for searches
+        that try many candidate cases and skip the bad ones), or when evaluation fails."""
+        built = self._all.get(False) or self._function_for(None, False)
+        try:
+            if built.decide is not None:
+                results: dict[str, Any] = built.decide(facts, on)[1]
+                return results
+            return self.run(self.inputs.convert(facts), on)[0]
+        except READ_ERRORS:
+            return None
+        except (WritError, ArithmeticError):
+            return None
 
     def _decided(self, facts: Any, on: dt.date | None, trace: bool) -> tuple[dict[str, Any], dict[str, Any],
                                                                             Trace | None]:

@@ -115,6 +115,8 @@ class Explanation:
         self.superseded: tuple[Any, ...] = decision.superseded  # pinned `uses` behind the law in force on the date
         self._build: Callable[[], list[Step]] | None = steps
         self._steps: list[Step] = []
+        self.search: Search | None = None  # the counterfactual search, whose re-runs other views may share
+        self.changes: list[Counterfactual] = []  # every counterfactual found at a failed condition, in the search's order
 
     @property
     def steps(self) -> list[Step]:
@@ -270,8 +272,9 @@ class _Builder:
         self.sources = sources
         self.found: dict[tuple[int, int], list[Counterfactual]] = {}
         self.top = self.scope(decision.trace, "", None)
-        if counterfactuals:
-            self.search_all(Search(decision.trace))
+        self.search = Search(decision.trace) if counterfactuals else None
+        if self.search is not None:
+            self.search_all(self.search)
 
     def scope(self, trace: Trace, prefix: str, label: str | None) -> _Scope:
         scope = _Scope(trace, _plan(trace.program, self.sources, prefix, label))
@@ -523,4 +526,7 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
                 steps.append(Step(info, decision.outputs[name]))
         return steps
 
-    return Explanation(decision, build)
+    explanation = Explanation(decision, build)
+    explanation.search = builder.search
+    explanation.changes = [cf for found in builder.found.values() for cf in found]
+    return explanation

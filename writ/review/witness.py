@@ -104,8 +104,8 @@ def field_specs(programs: Sequence[Program]) -> list[FieldSpec]:
                 t = f.type
                 if isinstance(t, ast.NamedType) and t.name in policy.enums:
                     t = ast.EnumType(policy.enums[t.name].values)
-                specs.setdefault(f"{group.name}.{f.name}", FieldSpec(f"{group.name}.{f.name}", t,
-                                                                     group.optional or f.optional))
+                path = f"{group.name}.{f.name}" if group.name else f.name  # top-level fields have no group
+                specs.setdefault(path, FieldSpec(path, t, group.optional or f.optional))
     return list(specs.values())
 
 
@@ -186,6 +186,8 @@ def _typed_values(t: ast.TypeExpr, anchors: Sequence[dt.date], b: Boundaries, op
 
 def get(case: Facts, path: str) -> Any:
     group, _, name = path.partition(".")
+    if not name:  # a top-level field
+        return case.get(group)
     values = case.get(group)
     return values.get(name) if isinstance(values, dict) else None
 
@@ -193,6 +195,8 @@ def get(case: Facts, path: str) -> Any:
 def with_value(case: Facts, path: str, value: Any) -> Facts:
     """A copy of the case with one field set (creating an absent optional group)."""
     group, _, name = path.partition(".")
+    if not name:  # a top-level field
+        return {**case, group: value}
     values = case.get(group)
     return {**case, group: {**(values if isinstance(values, dict) else {}), name: value}}
 

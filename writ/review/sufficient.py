@@ -1,0 +1,99 @@
+"""A decided case in, per output the facts it rests on out: the facts whose change alone can change the output.
+
+An explanation for a person should name the facts a decision rests on, and
+say that nothing else in the case changes it. The search follows the
+definition of an abductive reason that can be checked: each fact the case
+gives is removed in turn and its whole domain tried, through the values the
+policy itself makes boundaries (its literals and constants, the case's own
+dates shifted by the policy's periods: the candidates the diff's witness
+search uses), the other facts kept as the case has them. A fact none of
+whose values changes the output is not needed; the rest are what the output
+rests on. A fact the output's rules never read is known not to matter
+(`proved`, from the dependency graph); one they read but no tried value
+changed is `tested`. Every trial is a run of the version's generated code,
+with the version and the date the decision was made with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from writ.dsl import ir
+from writ.evaluator.engine import Decision, Program
+from writ.evaluator.values import to_json_value
+from writ.review.witness import boundaries, candidates, field_specs, get, with_value
+
+
+@dataclass
+class Reasons:
+    """Per output: the facts (by path) whose change alone can change it, with one value that does."""
+
+    rests_on: dict[str, dict[str, Any]] = field(default_factory=dict)  # output -> {path: a value that changes it}
+    read: dict[str, set[str]] = field(default_factory=dict)  # output -> the input paths its rules read
+    tried: int = 0  # runs of the policy the search made
+
+    def status(self, output: str, given: set[str]) -> str:
+        """`proved` when every other fact of the case is one the output's rules never read, else `tested`."""
+        others = given - set(self.rests_on.get(output, {}))
+        return "proved" if not others & self.read.get(output, set()) else "tested"
+
+
+def reads(program: ir.Program, output: str) -> set[str]:
+    """The input paths an output's rules read, through every definition it rests on."""
+    expr = dict(program.outputs).get(output)
+    if isinstance(expr, ir.Input):
+        return {expr.path}
+    by_name = {d.name: d for d in program.definitions}
+    found: set[str] = set()
+    for name in ir.dependencies(program, [output]):
+        for top in ir.body_exprs(by_name[name]):
+            found.update(e.path for e in ir.walk(top) if isinstance(e, ir.Input))
+    return found
+
+
+def rests_on(decision: Decision) -> Reasons:
+    """For each output of `decision`, the facts whose change alone changes it (see the module's docstring)."""
+    program = decision.program
+    assert program is not None
+    reasons = Reasons()
+    facts = decision.given if isinstance(decision.given, dict) else _as_json(decision.facts)
+    specs = [s for s in field_specs([program]) if s.path in decision.facts]
+    bounds, ops = boundaries([program]), program.dates
+    anchors = [d for d in decision.facts.values() if isinstance(d, dt.date)]
+    for output in decision.outputs:
+        reasons.read[output] = reads(program.ir, output)
+        reasons.rests_on[output] = {}
+    for spec in specs:
+        outputs = [o for o in decision.outputs if spec.path in reasons.read[o]]
+        if not outputs:
+            continue
+        for value in candidates(spec, facts, anchors, bounds, ops):
+            after = _outputs(program, with_value(facts, spec.path, value), decision.on)
+            reasons.tried += 1
+            if after is None:
+                continue
+            for output in outputs:
+                if spec.path not in reasons.rests_on[output] and after.get(output) != decision.outputs[output]:
+                    reasons.rests_on[output][spec.path] = value
+            if all(spec.path in reasons.rests_on[o] for o in outputs):
+                break  # every output this fact reaches is known to rest on it
+    return reasons
+
+
+def _outputs(program: Program, facts: dict[str, Any], on: dt.date | None) -> dict[str, Any] | None:
+    return program.outputs_if_valid(facts, on)  # a value the policy refuses (out of range, a check) is not a case
+
+
+def _as_json(values: dict[str, Any]) -> dict[str, Any]:
+    """Converted facts (keyed `group.field`) as a JSON document, absent values left out (for a decision made
+    from converted values, which keeps no document as given)."""
+    out: dict[str, Any] = {}
+    for path, value in values.items():
+        if value is not None:
+            out = with_value(out, path, to_json_value(value))
+    return out
+
+
+__all__ = ["Reasons", "get", "reads", "rests_on"]
