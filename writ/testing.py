@@ -20,7 +20,7 @@ from writ.api import Policy, Workspace
 from writ.dsl.errors import InputError, WritError
 from writ.evaluator.values import to_json_value
 
-_KEYS = {"name", "input", "on", "version", "expect", "expect_error", "description"}
+_KEYS = {"name", "input", "on", "version", "expect", "expect_error", "description", "explain"}
 
 
 class _Loader(yaml.SafeLoader):
@@ -114,7 +114,7 @@ def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> C
         return CaseResult(file, name, False, [f"`on: {on}` is not a date (YYYY-MM-DD)"])
     expect_error = case.get("expect_error")
     try:
-        decision = policy.evaluate(facts, on=on_date, version=None)
+        decision = policy.evaluate(facts, on=on_date, version=None, explain="explain" in case)
     except InputError as exc:
         if expect_error is None:
             return CaseResult(file, name, False, [f"input rejected: {exc}"])
@@ -148,6 +148,9 @@ def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> C
         actual = to_json_value(decision.outputs[output])
         if not same(wanted, actual):
             problems.append(f"{output}: expected {wanted!r}, got {actual!r}")
+    if "explain" in case:  # what the summary must say, as a reader checks it (writ/explain_tests.py)
+        from writ.explain_tests import check
+        problems += check(policy, decision, case["explain"])
     return CaseResult(file, name, not problems, problems)
 
 

@@ -373,6 +373,10 @@ class Program:
                               self.definitions[table].span, rule=table)
 
     # -- used policies, for generated code
+    def used_program(self, alias: str, on: dt.date | None) -> Program:
+        """The version of the policy used as `alias` that a case decided on `on` runs with."""
+        return self._other(alias, on)
+
     def _other(self, alias: str, on: dt.date | None) -> Program:
         if self.used_resolver is None:
             raise EvaluationError("uses", f"`{alias}` cannot be evaluated: no policy library was given")

@@ -190,13 +190,20 @@ def _failed(d: ir.Definition | None, trace: Trace, program: ir.Program) -> list[
     out = []
     for item in ir.cond_items(d.body.cond):
         if isinstance(item, ir.CondItem) and trace.value(item) is False:
-            said = item.label or (f"{e.name}" if isinstance(e := item.expr, ir.DefRef) else None)
+            ref = item.expr if isinstance(item.expr, ir.DefRef) else None
+            said = item.label or (_defined(program, ref.name) if ref is not None else None)
             if said:
                 paths = {x.path for x in ir.walk(item.expr) if isinstance(x, ir.Input)}
                 for ref in _reads_definitions([item.expr]):
                     paths |= _definition_reads(program, ref.name)
                 out.append((said, sorted(paths)))
     return out
+
+
+def _defined(program: ir.Program, name: str) -> str:
+    """A definition in words: its label, else its name."""
+    label = next((d.label for d in program.definitions if d.name == name), None)
+    return label or name
 
 
 def _not(case: ir.Case) -> str | None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from writ.dsl import ir
+from writ.dsl.errors import WritError
 from writ.evaluator.engine import Decision, Program
 from writ.evaluator.values import to_json_value
 from writ.review.witness import boundaries, candidates, field_specs, get, with_value
@@ -40,17 +41,34 @@ class Reasons:
         return "proved" if not others & self.read.get(output, set()) else "tested"
 
 
-def reads(program: ir.Program, output: str) -> set[str]:
-    """The input paths an output's rules read, through every definition it rests on."""
-    expr = dict(program.outputs).get(output)
+def reads(program: Program, name: str, on: dt.date | None) -> set[str]:
+    """The input paths a definition's (or an output's) rules read, through every definition it rests on, used
+    policies' included."""
+    expr = dict(program.ir.outputs).get(name)
     if isinstance(expr, ir.Input):
         return {expr.path}
-    by_name = {d.name: d for d in program.definitions}
     found: set[str] = set()
-    for name in ir.dependencies(program, [output]):
-        for top in ir.body_exprs(by_name[name]):
-            found.update(e.path for e in ir.walk(top) if isinstance(e, ir.Input))
+    for dep in ir.dependencies(program.ir, [name]):
+        for top in ir.body_exprs(program.definitions[dep]):
+            for e in ir.walk(top):
+                if isinstance(e, ir.Input):
+                    found.add(e.path)
+                elif isinstance(e, ir.UsedRef):
+                    try:
+                        found |= reads(program.used_program(e.alias, on), e.name, on)
+                    except WritError:
+                        pass
     return found
+
+
+def _used_programs(program: Program, on: dt.date | None) -> list[Program]:
+    out = []
+    for use in program.ir.uses:
+        try:
+            out.append(program.used_program(use.alias, on))
+        except WritError:
+            continue
+    return out
 
 
 def rests_on(decision: Decision) -> Reasons:
@@ -60,10 +78,10 @@ def rests_on(decision: Decision) -> Reasons:
     reasons = Reasons()
     facts = decision.given if isinstance(decision.given, dict) else _as_json(decision.facts)
     specs = [s for s in field_specs([program]) if s.path in decision.facts]
-    bounds, ops = boundaries([program]), program.dates
+    bounds, ops = boundaries([program, *_used_programs(program, decision.on)]), program.dates
     anchors = [d for d in decision.facts.values() if isinstance(d, dt.date)]
     for output in decision.outputs:
-        reasons.read[output] = reads(program.ir, output)
+        reasons.read[output] = reads(program, output, decision.on)
         reasons.rests_on[output] = {}
     for spec in specs:
         outputs = [o for o in decision.outputs if spec.path in reasons.read[o]]
