@@ -27,7 +27,8 @@ import yaml  # noqa: E402
 import writ  # noqa: E402
 from bench.run import POLICY, SEED, shared_modules  # noqa: E402
 from writ.dsl.errors import WritError  # noqa: E402
-from writ.explain.summary import summarize, summary_lines  # noqa: E402
+from writ.explain.summary import summarize  # noqa: E402
+from writ.explain.summary_text import summary_lines  # noqa: E402
 from writ.explain.tree import explain  # noqa: E402
 from writ.testing import _Loader, _plain, deep_merge  # noqa: E402
 
@@ -82,14 +83,15 @@ def cost(n: int) -> None:
         decision = policy.evaluate(c, explain=True)
         summarize(explain(decision, sources), decision)
 
-    def tree(c: Any) -> None:
-        explain(policy.evaluate(c, explain=True), sources).steps
+    def tree(c: Any) -> int:
+        return len(explain(policy.evaluate(c, explain=True), sources).steps)  # the steps, built
 
     for c in cases[:20]:
         summary(c)
     best = {"reference": float("inf"), "summary": float("inf"), "tree": float("inf")}
     for _ in range(3):
-        for name, run in (("reference", workload.decide), ("summary", summary), ("tree", tree)):
+        runs: tuple[tuple[str, Any], ...] = (("reference", workload.decide), ("summary", summary), ("tree", tree))
+        for name, run in runs:
             start = time.perf_counter()
             for c in cases:
                 run(c)

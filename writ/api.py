@@ -305,7 +305,8 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
     from writ.explain.tree import explain as build
     explanation = build(decision, sources)
     if explain == "summary":
-        from writ.explain.summary import summarize, summary_json
+        from writ.explain.summary import summarize
+        from writ.explain.summary_text import summary_json
         document["explanation"] = [summary_json(s) for s in summarize(explanation, decision)]
     else:
         document["explanation"] = render_json(explanation)["explanation"]

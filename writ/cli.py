@@ -192,7 +192,8 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
         from writ.explain.html import render_html
         print(render_html(tree, full=args.full, source_text=source_text), end="")
     elif tree is not None and explain and not (args.full or args.tree):
-        from writ.explain.summary import render_summary, summarize
+        from writ.explain.summary import summarize
+        from writ.explain.summary_text import render_summary
         print(render_summary(tree, summarize(tree, decision)), end="")
     elif tree is not None and explain and sys.stdout.isatty():
         print_text(tree, full=args.full)

@@ -26,7 +26,8 @@ KEYS = {"says", "cites", "rests_on", "suggests", "never_suggests", "lines_at_mos
 
 def check(policy: Policy, decision: Decision, expected: Any) -> list[str]:
     """What the summary of `decision` does not say that `expected` asks for (empty: it says all of it)."""
-    from writ.explain.summary import summarize, summary_lines
+    from writ.explain.summary import summarize
+    from writ.explain.summary_text import summary_lines
     from writ.explain.tree import explain
 
     if not isinstance(expected, dict):

@@ -21,32 +21,18 @@ the Python stack.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, assert_never
 
 from writ.dsl import ir
 from writ.dsl.errors import SourceMap
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
-from writ.evaluator.engine import Decision, Program, Trace
-from writ.evaluator.whynot import ComparePlan, Comparison
+from writ.evaluator.engine import Decision, Trace
+from writ.evaluator.whynot import Comparison
+from writ.explain.plan import Plan, StepInfo, plan_for
 
 NOT_EVALUATED = UNSET
-
-
-@dataclass(frozen=True, slots=True)
-class StepInfo:
-    """What a step says whatever the case: built once per program and node, shared by every explanation."""
-
-    id: str
-    kind: str                      # rule, value, decide, table, constant, input, condition, when, otherwise, row, exception, default
-    label: str | None
-    citation: str | None
-    text: str                      # the author's source text for this step
-    name: str | None = None        # the definition this step explains, if any
-    policy: str | None = None      # "uk-flexible-working@2007-04-06" when the step belongs to a used policy
 
 
 class Step:
@@ -126,135 +112,10 @@ class Explanation:
         return self._steps
 
 
-@dataclass(frozen=True, slots=True)
-class _Reads:
-    """What an expression reads, found once: input paths, this policy's definitions, used definitions."""
-
-    inputs: tuple[str, ...]
-    definitions: tuple[str, ...]
-    used: tuple[tuple[str, str], ...]
-
-
-_Sites = tuple[list[tuple[ir.Case, ir.Expr, str]], list[tuple[ir.CondItem, str]], ir.Expr | None,
-               list[tuple[ir.Case, str]]]
-
-
-def _sites(d: ir.Definition, step_id: str) -> _Sites:
-    """A definition's exceptions, rule conditions, boolean value expression and decision cases, with step ids."""
-    exceptions = [(x.clause, x.clause.cond, f"{step_id}/exception:{x.name}") for x in d.exceptions
-                  if x.clause.cond is not None]
-    rule: list[tuple[ir.CondItem, str]] = []
-    value: ir.Expr | None = None
-    cases: list[tuple[ir.Case, str]] = []
-    match d.body:
-        case ir.RuleBody(cond=c):
-            stack: list[tuple[ir.Cond, str]] = [(c, f"{step_id}/1")]
-            while stack:
-                cond, cond_id = stack.pop()
-                if isinstance(cond, ir.CondBlock):
-                    stack.extend((item, f"{cond_id}/{k}") for k, item in enumerate(cond.items, 1))
-                else:
-                    rule.append((cond, cond_id))
-        case ir.ExprBody(expr=e):
-            value = e
-        case ir.DecideBody(cases=decide):
-            cases = [(case, f"{step_id}/when{k}") for k, case in enumerate(decide, 1)]
-        case ir.TableBody():
-            pass
-        case _:
-            assert_never(d.body)
-    return exceptions, rule, value, cases
-
-
-class _Plan:
-    """The case-independent part of explaining one program under one prefix: step infos, reads and comparison
-    plans by node, computed on first need and kept as long as the program is (a reloaded library frees them)."""
-
-    def __init__(self, program: Program, sources: SourceMap, prefix: str, label: str | None) -> None:
-        self.program = program
-        self.sources = sources
-        self.prefix = prefix
-        self.label = label
-        self.infos: dict[tuple[int, str], StepInfo] = {}
-        self.reads: dict[int, _Reads] = {}
-        self.compares: dict[int, ComparePlan] = {}
-        self.texts: dict[int, str] = {}
-        self.site_lists: dict[str, _Sites] = {}
-
-    def info(self, key: int, suffix: str, make: Any) -> StepInfo:
-        """The info of a step for node `key` (with an id suffix for nodes that give several steps)."""
-        found = self.infos.get((key, suffix))
-        if found is None:
-            found = self.infos[key, suffix] = make()
-        return found
-
-    def text(self, node: Any) -> str:
-        """The author's source text of a node."""
-        nid = getattr(node, "nid", -1)
-        cached = self.texts.get(nid) if nid >= 0 else None
-        if cached is None:
-            cached = self._text(node)
-            if nid >= 0:
-                self.texts[nid] = cached
-        return cached
-
-    def _text(self, node: Any) -> str:
-        if isinstance(node, ir.Row):
-            cells = ", ".join(" and ".join(self._text(t) for t in c) or "-" for c in node.cells)
-            return f"{cells} -> {self.text(node.result)}"
-        span = node.span
-        if span.line <= 0:
-            return ""
-        first = self.sources.line(span.file, span.line) or ""
-        if span.line == span.end_line:
-            return first[span.column - 1: span.end_column - 1].strip()
-        return first[span.column - 1:].strip() + " ..."
-
-    def read(self, node: ir.Expr) -> _Reads:
-        found = self.reads.get(node.nid)
-        if found is None:
-            inputs, definitions, used = [], [], []
-            for leaf in ir.reads(node):
-                if isinstance(leaf, ir.Input):
-                    inputs.append(leaf.path)
-                elif isinstance(leaf, ir.DefRef):
-                    definitions.append(leaf.name)
-                else:
-                    used.append((leaf.alias, leaf.name))
-            found = self.reads[node.nid] = _Reads(tuple(inputs), tuple(definitions), tuple(used))
-        return found
-
-    def sites(self, d: ir.Definition) -> _Sites:
-        """Where a definition may show a condition that failed (or an exception that applied), with step ids."""
-        found = self.site_lists.get(d.name)
-        if found is None:
-            found = self.site_lists[d.name] = _sites(d, self.prefix + d.name)
-        return found
-
-    def compare(self, node: ir.Expr) -> ComparePlan | None:
-        if not isinstance(node, ir.Compare):
-            return None
-        found = self.compares.get(node.nid)
-        if found is None:
-            found = self.compares[node.nid] = ComparePlan(node, self.text, self.prefix)
-        return found
-
-
-_PLANS: weakref.WeakKeyDictionary[Program, dict[tuple[str, str | None], _Plan]] = weakref.WeakKeyDictionary()
-
-
-def _plan(program: Program, sources: SourceMap, prefix: str, label: str | None) -> _Plan:
-    plans = _PLANS.setdefault(program, {})
-    found = plans.get((prefix, label))
-    if found is None or found.sources is not sources:
-        found = plans[prefix, label] = _Plan(program, sources, prefix, label)
-    return found
-
-
 class _Scope:
     """One traced program inside the explanation: the top policy, or a used one (`prefix` "statute.")."""
 
-    def __init__(self, trace: Trace, plan: _Plan) -> None:
+    def __init__(self, trace: Trace, plan: Plan) -> None:
         self.trace = trace
         self.plan = plan
         self.program = trace.program
@@ -277,7 +138,7 @@ class _Builder:
             self.search_all(self.search)
 
     def scope(self, trace: Trace, prefix: str, label: str | None) -> _Scope:
-        scope = _Scope(trace, _plan(trace.program, self.sources, prefix, label))
+        scope = _Scope(trace, plan_for(trace.program, self.sources, prefix, label))
         for alias, sub in trace.used.items():
             scope.used[alias] = self.scope(sub, f"{prefix}{alias}.", f"{sub.program.policy_id}@{sub.program.version}")
         return scope
@@ -374,7 +235,7 @@ class _Builder:
                 assert_never(d.body)
         return step
 
-    def _definition_text(self, d: ir.Definition, plan: _Plan) -> str:
+    def _definition_text(self, d: ir.Definition, plan: Plan) -> str:
         return (plan.text(d.body.expr) or d.name) if isinstance(d.body, ir.ExprBody) else d.name
 
     def exceptions(self, d: ir.Definition, step: Step, scope: _Scope) -> bool:
