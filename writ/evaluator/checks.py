@@ -25,7 +25,6 @@ from writ.dsl.constraints import RuntimeBound, within
 from writ.dsl.errors import InputProblem
 from writ.dsl.layout import expr_doc, render
 from writ.dsl.resolve import ResolvedPolicy
-from writ.evaluator.codegen import check_template
 from writ.evaluator.readers import (
     READ_ERRORS,
     Bad,
@@ -35,6 +34,7 @@ from writ.evaluator.readers import (
     check_function,
     read_field,
 )
+from writ.evaluator.templates import check_template
 
 _PY_OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
