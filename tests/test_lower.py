@@ -189,3 +189,21 @@ outputs: gap, later
     assert isinstance(later, ir.ExprBody) and isinstance(later.expr, ir.DateShift) and later.expr.sign == 1
     outputs: dict[str, Any] = writ.load(root / "p").evaluate({"g": {"a": "2024-03-01", "b": "2024-02-01"}}).outputs
     assert outputs == {"gap": 29, "later": dt.date(2024, 3, 15)}
+
+
+def test_explaining_keeps_no_program_alive() -> None:
+    """What explanations cache per program is held weakly: a reloaded library's programs are freed."""
+    import gc
+    import weakref
+
+    from writ.explain.tree import explain
+
+    policy = writ.load("uk-flexible-working")
+    facts = json.loads((Path(__file__).parent.parent / "examples" / "flexible-working-case.json").read_text())
+    decision = policy.evaluate(facts, explain=True)
+    explain(decision, policy.library.sources).steps
+    assert decision.program is not None
+    program = weakref.ref(decision.program)
+    del policy, decision
+    gc.collect()
+    assert program() is None

@@ -76,8 +76,8 @@ class Plan:
     """The case-independent part of explaining one program under one prefix: step infos, reads and comparison
     plans by node, computed on first need and kept as long as the program is (a reloaded library frees them)."""
 
-    def __init__(self, program: Program, sources: SourceMap, prefix: str, label: str | None) -> None:
-        self.program = program
+    def __init__(self, sources: SourceMap, prefix: str, label: str | None) -> None:
+        # No reference to the program: the plans are the values of a weak mapping keyed by it.
         self.sources = sources
         self.prefix = prefix
         self.label = label
@@ -153,5 +153,5 @@ def plan_for(program: Program, sources: SourceMap, prefix: str, label: str | Non
     plans = _PLANS.setdefault(program, {})
     found = plans.get((prefix, label))
     if found is None or found.sources is not sources:
-        found = plans[prefix, label] = Plan(program, sources, prefix, label)
+        found = plans[prefix, label] = Plan(sources, prefix, label)
     return found
