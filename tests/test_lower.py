@@ -201,7 +201,7 @@ def test_explaining_keeps_no_program_alive() -> None:
     policy = writ.load("uk-flexible-working")
     facts = json.loads((Path(__file__).parent.parent / "examples" / "flexible-working-case.json").read_text())
     decision = policy.evaluate(facts, explain=True)
-    explain(decision, policy.library.sources).steps
+    assert explain(decision, policy.library.sources).steps
     assert decision.program is not None
     program = weakref.ref(decision.program)
     del policy, decision
