@@ -122,10 +122,12 @@ def layout(compiled: CompiledPolicy) -> tuple[list[Box], list[Edge], float, floa
         for k in rng:
             ref = columns[k - 1] if sweep % 2 == 0 else columns[k + 1]
             where = {n: i for i, n in enumerate(ref)}
+            here = {n: i for i, n in enumerate(columns[k])}
 
-            def centre(n: str, where: dict[str, int] = where, down: bool = sweep % 2 == 0) -> float:
+            def centre(n: str, where: dict[str, int] = where, here: dict[str, int] = here,
+                       down: bool = sweep % 2 == 0) -> float:
                 near = [where[m] for m in (users[n] if down else uses.get(n, {})) if m in where]
-                return sum(near) / len(near) if near else float(columns[k].index(n))
+                return sum(near) / len(near) if near else float(here[n])
             columns[k].sort(key=centre)
     boxes: dict[str, Box] = {}
     x = PAD
