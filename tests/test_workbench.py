@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from writ.population import generate  # noqa: E402
 from writ.service import create_app  # noqa: E402
-from writ.workbench import prepare  # noqa: E402
 from writ.workbench import graph as graph_module  # noqa: E402
+from writ.workbench import prepare  # noqa: E402
 from writ.workbench.form import build, query_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,8 @@ CASE = {"person.role": "staff", "person.employed": "true", "person.service_start
         "application.child_disabled": "false"}
 PAGES = ["/", f"/policies/{UK}", f"/policies/{UK}?version=2003-04-06", "/policies/tvp-part-time-conditions",
          "/sources/flexible-working-policy", f"/policies/{UK}/try", f"/policies/{UK}/try?{urlencode(CASE)}",
-         f"/policies/{UK}/diff/2014-06-30/2024-04-06", "/policies/tvp-part-time-conditions/try"]
+         f"/policies/{UK}/diff/2014-06-30/2024-04-06", "/policies/tvp-part-time-conditions/try",
+         "/policies/tvp-part-time-conditions/diff/2003-04-01/2012-04-01"]
 
 
 @pytest.fixture(scope="module")

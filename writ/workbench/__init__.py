@@ -14,10 +14,10 @@ from typing import Any
 
 def prepare(app: Any, edit: bool = False, warm: bool = True) -> None:
     """Turn the edit pages on or off and, with `warm`, fill the page caches in a background thread."""
-    from writ.workbench.routes import setup, warm_diffs
+    from writ.workbench.routes import setup
     app.state.workbench_edit = edit
     bench = setup(app.state)
     if warm:
         space = app.state.registry.workspace
-        threading.Thread(target=bench.warm, args=(space, warm_diffs(bench)), daemon=True,
+        threading.Thread(target=bench.warm, args=(space,), daemon=True,
                          name="writ-workbench-warm").start()

@@ -130,8 +130,8 @@ def layout(compiled: CompiledPolicy) -> tuple[list[Box], list[Edge], float, floa
                 return sum(near) / len(near) if near else float(here[n])
             columns[k].sort(key=centre)
     boxes: dict[str, Box] = {}
-    x = PAD
-    heights = []
+    x: float = PAD
+    heights: list[float] = []
     for column in columns:
         width = max((max(len(line) for line in _lines(n, nodes[n])) * CHAR + 2 * PAD for n in column), default=0)
         y = PAD

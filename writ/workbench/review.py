@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from writ.api import Policy
-from writ.dsl.diff import Change, Side, diff_versions
+from writ.dsl.diff import Side, diff_versions
 from writ.explain.diff_render import (
     DiffReport,
     flip_words,
@@ -128,7 +128,7 @@ def impact(policy: Policy, old: str, new: str, by: str | None) -> ImpactReport |
     return measure(VersionPair(policy, old, policy, new), cases, by)
 
 
-def _side(side: Side | None, other: Side | None, link: Linker | None) -> SideView | None:
+def _side(side: Side | None, other: Side | None, link: Linker | None, root: str) -> SideView | None:
     if side is None:
         return None
     mine = [line.rstrip() for line in (side.text or "").splitlines()]
@@ -141,7 +141,8 @@ def _side(side: Side | None, other: Side | None, link: Linker | None) -> SideVie
         lines = []
         for tag, _, _, j1, j2 in matcher.get_opcodes():
             lines += [(" " if tag == "equal" else "±", line) for line in mine[j1:j2]]
-    return SideView(side.label, cite_pieces(side.citation, link) if side.citation else (), lines, side.location)
+    location = side.location.removeprefix(root) if side.location else None
+    return SideView(side.label, cite_pieces(side.citation, link) if side.citation else (), lines, location)
 
 
 def _try_link(policy: Policy, label: str, case: dict[str, Any]) -> str:
@@ -157,12 +158,13 @@ def page(policy: Policy, old: str, new: str, found: SearchReport, measured: Impa
     population = f"{POPULATION:,} generated flexible-working cases (writ population --count {POPULATION} --seed 0)"
     report = DiffReport(diff, found, measured, population if measured is not None else None)
     numbers = report.numbered()
+    root = str(library.root.resolve().parent) + "/"  # locations as `policies/<id>/<file>:line:col`
     changes = []
     for c in diff.changes:
         w = found.by_change.get(change_key(c))
         changes.append(ChangeView(headline_words(c), c.status, c.kind, c.name, c.aspects,
-                                  _side(c.old, c.new if c.status == "changed" else None, links[0]),
-                                  _side(c.new, c.old if c.status == "changed" else None, links[1]),
+                                  _side(c.old, c.new if c.status == "changed" else None, links[0], root),
+                                  _side(c.new, c.old if c.status == "changed" else None, links[1], root),
                                   c.reaches, f"W{numbers[id(w)]}" if w is not None else None))
     witnesses = [WitnessView(f"W{numbers[id(w)]}", witness_words(w), flip_words(w),
                              [o for o in w.differing if o != w.output], list(w.left_out),

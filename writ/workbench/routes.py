@@ -222,13 +222,6 @@ def diff_page(request: Request, policy_id: str, old: str, new: str, by: str | No
                 versions=[v.version for v in policy.versions()])
 
 
-def warm_diffs(bench: Workbench) -> Any:
-    def run(policy: Policy, old: str, new: str) -> None:
-        hashes = (policy.version(old).content_hash, policy.version(new).content_hash)
-        bench.cached(("witnesses", policy.id, old, new, *hashes), lambda: review.search(policy, old, new))
-    return run
-
-
 # -- edit a draft (only with `writ serve --edit`) ------------------------------------------------------------------------
 def admin_token() -> str | None:
     return os.environ.get(ADMIN_TOKEN_ENV) or None

@@ -4,7 +4,7 @@ Everything a page shows of a policy version depends only on its files, so it is 
 version's content hash (highlighted source, graph picture, a diff's witnesses and impact); the library's state
 (tests, lint, drift) is cached under every version's hash plus the test files' times. A reload that changes a
 file changes its hash, so nothing stale is ever shown, and nothing needs invalidating. `warm` computes the
-slow parts (the witness searches above all) ahead of the first visitor.
+slow parts of the library and version pages ahead of the first visitor.
 """
 
 from __future__ import annotations
@@ -136,21 +136,18 @@ class Workbench:
                tuple((p.name, p.stat().st_mtime_ns) for p in tests))
         return self.cached(key, lambda: _status(workspace, policy, today, tests))
 
-    def warm(self, workspace: Workspace, diffs: Callable[[Policy, str, str], Any] | None = None) -> None:
-        """Compute what the pages need for every policy (and the diff of each version from the one before)."""
+    def warm(self, workspace: Workspace) -> None:
+        """Compute what the library and version pages need, for every policy. (A review page's witness search,
+        seconds of CPU each, is left to its first visitor: run ahead of time for every pair it would hold the
+        interpreter from the JSON API for a minute after start.)"""
         today = dt.date.today()
         for policy_id in workspace.library.policy_ids():
             try:
                 self.status(workspace, policy_id, today)
-                policy = workspace.policy(policy_id)
-                labels = [v.version for v in policy.versions()]
-                for label in labels:
-                    self.highlighted(workspace, policy_id, label)
-                    self.graph(workspace, policy_id, label)
-                if diffs is not None:
-                    for old, new in zip(labels, labels[1:], strict=False):
-                        diffs(policy, old, new)
-            except (WritError, OSError):
+                for info in workspace.policy(policy_id).versions():
+                    self.highlighted(workspace, policy_id, info.version)
+                    self.graph(workspace, policy_id, info.version)
+            except Exception:  # a background warm-up: a failure is logged, and the page computes it when asked
                 log.exception("could not prepare the workbench pages of %s", policy_id)
 
 
@@ -163,8 +160,9 @@ def _status(workspace: Workspace, policy: Policy, today: dt.date, tests: list[Pa
     rows = []
     for k, info in enumerate(infos):
         loaded = library.load(policy.id, info.version)
-        rows.append(VersionRow(info.version, info.effective and info.effective.isoformat(),
-                               info.until and info.until.isoformat(), info.content_hash, loaded.file.header.amends,
+        rows.append(VersionRow(info.version, info.effective.isoformat() if info.effective else None,
+                               info.until.isoformat() if info.until else None, info.content_hash,
+                               loaded.file.header.amends,
                                infos[k - 1].version if k else None))
     line = timeline([(v.version, v.effective, v.until, f"/policies/{policy.id}?version={v.version}") for v in infos],
                     today)
