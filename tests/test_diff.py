@@ -283,3 +283,12 @@ def test_witness_search_respects_its_budget() -> None:
     pair = VersionPair(policy, "2003-04-06", policy, "2007-04-06")
     report = find_witnesses(pair, generate(4, seed=1), budget=300)
     assert report.cases_tried <= 301 and report.budget_exhausted
+
+
+def test_a_policy_with_top_level_inputs_is_searched_from_its_own_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unnamed input block's fields sit at the top of the facts: the baselines keep them (they once crashed the
+    search, and projecting a case onto a version dropped them, so no baseline was valid)."""
+    old, new = (f"{POLICIES / 'tvp-part-time-conditions'}@{v}" for v in ("2003-04-01", "2012-04-01"))
+    status, out, _ = run_cli(capsys, "diff", old, new, "--budget", "300", "-f", "json")
+    assert status == 0
+    assert json.loads(out)["search"]["baselines"] >= 1

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException
 from writ.api import Detail, Workspace, decision_json
 from writ.dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError
 from writ.service_state import DecisionLog, Registry, summary_of
+from writ.workbench.routes import router as workbench_pages
 
 log = logging.getLogger("writ.service")
 DEFAULT_MAX_BODY = 1_000_000
@@ -299,6 +300,7 @@ def create_app(root: Path | str | None = None, decision_log: Path | str | None =
             return out
         return {"results": await run_in_threadpool(run)}
 
+    app.include_router(workbench_pages)  # the browser workbench (writ/workbench): HTML pages beside the API
     app.openapi = _openapi_with_inputs(app, registry)  # type: ignore[method-assign]
     return app
 

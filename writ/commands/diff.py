@@ -61,8 +61,11 @@ def baselines(pair: VersionPair, population: list[Facts] | None) -> list[Facts]:
     example: Facts = {}
     for program in (pair.old_program, pair.new_program):
         for group, values in program.inputs.example().items():
-            example[group] = {**example.get(group, {}), **values}
-    flagged = {g: {k: True if isinstance(v, bool) else v for k, v in values.items()} for g, values in example.items()}
+            before = example.get(group)
+            # a group's fields from both versions; a top-level field (an unnamed input block) as it is
+            example[group] = {**before, **values} if isinstance(before, dict) and isinstance(values, dict) else values
+    flagged = {g: {k: True if isinstance(v, bool) else v for k, v in values.items()} if isinstance(values, dict)
+               else True if isinstance(values, bool) else values for g, values in example.items()}
     return [example, flagged, *generate(8, seed=0), *(population or [])[:8]]
 
 

@@ -40,7 +40,7 @@ def _v(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _cited(side: Side | None) -> str:
+def cited_words(side: Side | None) -> str:
     if side is None:
         return ""
     parts = [f'"{side.label}"' if side.label else "", f"[{side.citation}]" if side.citation else ""]
@@ -61,16 +61,16 @@ def _text_changes(change: Change) -> list[str]:
             if line[:1] in "+-"]
 
 
-def _headline(change: Change) -> str:
+def headline_words(change: Change) -> str:
     aspects = f" ({', '.join(change.aspects)})" if change.aspects else ""
     return f"{_MARK[change.status]} {change.status} {change.kind} {change.name}{aspects}"
 
 
-def _witness_summary(w: Witness) -> str:
+def witness_words(w: Witness) -> str:
     return f"{w.output}: {_v(w.old_value)} → {_v(w.new_value)}"
 
 
-def _flip(w: Witness) -> str:
+def flip_words(w: Witness) -> str:
     if w.neighbour is None or w.neighbour_field is None:
         return "no case one field away agrees on this output (every neighbour tried differs too)"
     group, _, name = w.neighbour_field.partition(".")
@@ -80,13 +80,13 @@ def _flip(w: Witness) -> str:
             f"both versions give {_v(w.neighbour_value)}")
 
 
-def _search_scope(search: SearchReport) -> str:
+def search_scope_words(search: SearchReport) -> str:
     return (f"{search.cases_tried:,} cases tried from {search.baselines} baseline case(s); "
             f"{len(search.fields_varied)} field(s) varied one at a time, {search.field_pairs} pair(s) of fields"
             + (" (budget reached)" if search.budget_exhausted else ""))
 
 
-def _missing_outputs(report: DiffReport) -> list[str]:
+def missing_outputs(report: DiffReport) -> list[str]:
     if report.search is None:
         return []
     affected = report.diff.affected_outputs()
@@ -106,32 +106,32 @@ def render_text(report: DiffReport) -> str:
         out.append(f"{len(diff.changes)} change(s), reaching {len(reached)} output(s): {', '.join(reached) or 'none'}")
     out.append("")
     for change in diff.changes:
-        out.append(_headline(change))
-        if change.status == "changed" and _cited(change.old) != _cited(change.new):
-            out.append(f"    old: {_cited(change.old)}")
-            out.append(f"    new: {_cited(change.new)}")
-        elif _cited(change.old or change.new):
-            out.append(f"    {_cited(change.new or change.old)}")
+        out.append(headline_words(change))
+        if change.status == "changed" and cited_words(change.old) != cited_words(change.new):
+            out.append(f"    old: {cited_words(change.old)}")
+            out.append(f"    new: {cited_words(change.new)}")
+        elif cited_words(change.old or change.new):
+            out.append(f"    {cited_words(change.new or change.old)}")
         out += [f"    {line}" for line in _text_changes(change)]
         if change.reaches:
             out.append(f"    reaches: {', '.join(change.reaches)}")
         w = report.search.by_change.get(change_key(change)) if report.search else None
         if w is not None:
-            out.append(f"    witness W{numbers[id(w)]}: {_witness_summary(w)}")
+            out.append(f"    witness W{numbers[id(w)]}: {witness_words(w)}")
     if report.search is not None:
-        out += ["", f"Witnesses ({diff.old.version} → {diff.new.version}): {_search_scope(report.search)}"]
+        out += ["", f"Witnesses ({diff.old.version} → {diff.new.version}): {search_scope_words(report.search)}"]
         if not report.search.witnesses:
             out.append("  no case was found whose outputs differ")
         for w in iter_witnesses(report.search):
-            out.append(f"  W{numbers[id(w)]}  {_witness_summary(w)}")
-            out.append(f"      {_flip(w)}")
+            out.append(f"  W{numbers[id(w)]}  {witness_words(w)}")
+            out.append(f"      {flip_words(w)}")
             others = [o for o in w.differing if o != w.output]
             if others:
                 out.append(f"      also differs: {', '.join(others)}")
             if w.left_out:
                 out.append(f"      fields only one version declares (left out for the other): {', '.join(w.left_out)}")
             out.append(f"      case: {json.dumps(w.case, ensure_ascii=False, sort_keys=True)}")
-        for o in _missing_outputs(report):
+        for o in missing_outputs(report):
             out.append(f"  {o}: reachable from a change, but no case found where it differs")
     if report.impact is not None:
         out += ["", *_impact_text(report.impact, report.population)]
@@ -169,23 +169,23 @@ def render_markdown(report: DiffReport) -> str:
         out += ["| | kind | name | what changed | label and citation | reaches | witness |",
                 "|---|---|---|---|---|---|---|"]
         for c in diff.changes:
-            cited = (f"{_cited(c.old)} → {_cited(c.new)}" if c.status == "changed" and _cited(c.old) != _cited(c.new)
-                     else _cited(c.new or c.old))
+            cited = (f"{cited_words(c.old)} → {cited_words(c.new)}" if c.status == "changed" and cited_words(c.old) != cited_words(c.new)
+                     else cited_words(c.new or c.old))
             w = report.search.by_change.get(change_key(c)) if report.search else None
             out.append(f"| {_MARK[c.status]} | {c.kind} | `{c.name}` | {c.status}"
                        f"{': ' + ', '.join(c.aspects) if c.aspects else ''} | {_md(cited)} | "
                        f"{', '.join(f'`{r}`' for r in c.reaches)} | {f'W{numbers[id(w)]}' if w else ''} |")
         out.append("")
     if report.search is not None:
-        out += ["#### Witnesses", "", f"_{_search_scope(report.search)}._", ""]
+        out += ["#### Witnesses", "", f"_{search_scope_words(report.search)}._", ""]
         if not report.search.witnesses:
             out += ["No case was found whose outputs differ.", ""]
         for w in iter_witnesses(report.search):
             out.append(f"- **W{numbers[id(w)]}** `{w.output}`: `{_v(w.old_value)}` → `{_v(w.new_value)}`; "
-                       f"{_md(_flip(w))}")
+                       f"{_md(flip_words(w))}")
             out.append(f"  <details><summary>case</summary>\n\n  ```json\n  {json.dumps(w.case, sort_keys=True)}\n"
                        f"  ```\n  </details>")
-        out += [f"- `{o}`: reachable from a change, but no case found where it differs" for o in _missing_outputs(report)]
+        out += [f"- `{o}`: reachable from a change, but no case found where it differs" for o in missing_outputs(report)]
         out.append("")
     if report.impact is not None:
         out += _impact_markdown(report.impact, report.population)
@@ -238,7 +238,7 @@ def render_json(report: DiffReport) -> dict[str, Any]:
             for w in iter_witnesses(s)]
         document["search"] = {"cases_tried": s.cases_tried, "baselines": s.baselines, "invalid_cases": s.invalid_cases,
                               "fields_varied": list(s.fields_varied), "field_pairs": s.field_pairs,
-                              "budget_exhausted": s.budget_exhausted, "outputs_without_witness": _missing_outputs(report)}
+                              "budget_exhausted": s.budget_exhausted, "outputs_without_witness": missing_outputs(report)}
     if report.impact is not None:
         i = report.impact
         document["impact"] = {

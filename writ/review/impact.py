@@ -94,8 +94,12 @@ class VersionPair:
 def project(facts: Facts, program: Program) -> Facts:
     """The facts restricted to the groups and fields this version declares (a version ignores what it never reads)."""
     inputs = program.policy.inputs
+    top = {f.name for f in inputs[""].fields} if "" in inputs else set()  # an unnamed input block's fields
     out: Facts = {}
     for group, values in facts.items():
+        if group in top:
+            out[group] = values
+            continue
         if group not in inputs:
             continue
         names = {f.name for f in inputs[group].fields}
