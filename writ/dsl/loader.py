@@ -21,8 +21,10 @@ from writ.dsl.compiler import compile_policy
 from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
 from writ.dsl.loaded import LoadedVersion
 from writ.dsl.lower import lower
+from writ.dsl.once import OnceMap, Reentered
 from writ.dsl.resolve import resolve
-from writ.dsl.uses import check_in_force_uses, name_checked_versions, version_for_checking
+from writ.dsl.uses import (check_in_force_uses, name_checked_versions, version_for_checking, versions_in_force_during,
+                           windows)
 
 
 @dataclass
@@ -32,15 +34,27 @@ class _Folder:
     files: dict[str, tuple[Path, ast.PolicyFile]] = field(default_factory=dict)
 
 
+class _Cycle(PolicyError):
+    """A version that amends or uses itself, found along one load's chain."""
+
+
 class Library:
-    """Every policy under a root folder, loaded lazily and cached; `uses` resolve among siblings."""
+    """Every policy under a root folder, loaded lazily and cached; `uses` resolve among siblings.
+
+    Safe to share between threads: each folder is discovered, and each version
+    loaded, checked and compiled, once, by whichever thread asks first (the
+    others asking for it wait). A version's dependencies (its `amends` base,
+    the versions it `uses` and those its `uses` are compared with) are loaded
+    before it, each under its own lock, so no thread holds one version while
+    waiting for another; cycles are found along each load's own chain of
+    versions, never from another thread's work.
+    """
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.sources = SourceMap()
-        self._folders: dict[str, _Folder] = {}
-        self._versions: dict[tuple[str, str], LoadedVersion] = {}
-        self._loading: set[tuple[str, str]] = set()
+        self._folders: OnceMap[str, _Folder] = OnceMap()
+        self._versions: OnceMap[tuple[str, str], LoadedVersion] = OnceMap()
 
     # -- discovery
     def policy_ids(self) -> list[str]:
@@ -49,9 +63,10 @@ class Library:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and any(p.glob("*.writ")))
 
     def _folder(self, policy_id: str) -> _Folder:
-        folder = self._folders.get(policy_id)
-        if folder is not None:
-            return folder
+        return self._folders.get(policy_id, lambda: self._discover(policy_id))
+
+    def _discover(self, policy_id: str) -> _Folder:
+        """Parse every version file of a policy folder (raising every problem at once)."""
         path = self.root / policy_id
         if not path.is_dir() or not any(path.glob("*.writ")):
             raise NotFoundError(f"no policy `{policy_id}` under `{self.root}`"
@@ -72,7 +87,6 @@ class Library:
                 folder.files.setdefault(parsed.header.version, (file, parsed))
         if errors:
             raise PolicyError(errors)
-        self._folders[policy_id] = folder
         return folder
 
     @staticmethod
@@ -92,32 +106,57 @@ class Library:
         files = self._folder(policy_id).files
         return sorted(files, key=lambda v: (files[v][1].header.effective or dt.date.min, v))
 
-    def load(self, policy_id: str, version: str) -> LoadedVersion:
+    def load(self, policy_id: str, version: str, chain: tuple[tuple[str, str], ...] = ()) -> LoadedVersion:
+        """One version, loaded once: its dependencies first (along `chain`, the versions that need it), then itself."""
         key = (policy_id, version)
-        if key in self._versions:
-            return self._versions[key]
+        loaded = self._versions.peek(key)
+        if loaded is not None:
+            return loaded
         folder = self._folder(policy_id)
         if version not in folder.files:
             hint = did_you_mean(version, folder.files)
             raise NotFoundError(f"policy `{policy_id}` has no version `{version}`" + (f"; {hint}" if hint else ""))
-        if key in self._loading:
-            path, parsed = folder.files[version]
-            raise PolicyError([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself",
-                                          parsed.header.span)])
-        self._loading.add(key)
+        if key in chain:
+            raise _Cycle([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself",
+                                     folder.files[version][1].header.span)])
+        header, below = folder.files[version][1].header, chain + (key,)
+        base = (policy_id, header.amends) if header.amends in folder.files else None
+        if base is not None:
+            self.load(*base, chain=below)
+        uses = header.uses or (folder.files[base[1]][1].header.uses if base else ())
+        used = {u.alias: (u.policy, self._used_label(u, policy_id, version)) for u in uses}
+        for dependency in used.values():
+            self.load(*dependency, chain=below)
+        for dependency in self._compared(policy_id, version, uses):
+            try:
+                self.load(*dependency, chain=below)
+            except _Cycle:
+                raise
+            except PolicyError:
+                pass  # reported as a serial load reports it: after this version's own check (see `_load`)
         try:
-            loaded = self._load(folder, version)
-        finally:
-            self._loading.discard(key)
-        self._versions[key] = loaded
-        return loaded
+            return self._versions.get(key, lambda: self._load(folder, version, base, used))
+        except Reentered:  # a dependency no step above foresaw leads back here: a cycle all the same
+            raise _Cycle([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself",
+                                     header.span)]) from None
 
-    def _load(self, folder: _Folder, version: str) -> LoadedVersion:
+    def _compared(self, policy_id: str, version: str, uses: tuple[ast.Uses, ...]) -> list[tuple[str, str]]:
+        """The versions `check_in_force_uses` compares this version with: for each following `uses`, every version
+        of the used policy that can be in force while this one is."""
+        mine = windows(self, policy_id).get(version)
+        if mine is None:
+            return []
+        found: list[tuple[str, str]] = []
+        for u in uses:
+            if not u.pinned:
+                found.extend((u.policy, label) for label in versions_in_force_during(self, u.policy, mine))
+        return found
+
+    def _load(self, folder: _Folder, version: str, base_key: tuple[str, str] | None,
+              used_keys: dict[str, tuple[str, str]]) -> LoadedVersion:
         path, parsed = folder.files[version]
-        header = parsed.header
-        base = self.load(folder.policy_id, header.amends) if header.amends in folder.files else None
-        uses = header.uses or (base.file.header.uses if base else ())
-        used = {u.alias: self._used_version(u, folder.policy_id, version) for u in uses}
+        base = self.load(*base_key) if base_key else None
+        used = {alias: self.load(*key) for alias, key in used_keys.items()}
         resolved = resolve(parsed, base.resolved if base else None, {a: v.resolved for a, v in used.items()})
         try:
             checked = check(resolved, {a: v.checked for a, v in used.items()})
@@ -139,7 +178,7 @@ class Library:
         """The parsed file of one version (not resolved, checked or compiled)."""
         return self._folder(policy_id).files[version][1]
 
-    def _used_version(self, uses: ast.Uses, policy_id: str, version: str) -> LoadedVersion:
+    def _used_label(self, uses: ast.Uses, policy_id: str, version: str) -> str:
         """For checking: the pinned version, else the latest that can be in force while the using version is (the
         run-time choice is by date; `check_in_force_uses` compares the using version with every other one)."""
         try:
@@ -150,7 +189,7 @@ class Library:
         if version not in labels:
             raise PolicyError([Diagnostic("uses", f"policy `{uses.policy}` has no version `{version}`", uses.span,
                                           help=did_you_mean(version, labels))])
-        return self.load(uses.policy, version)
+        return version
 
     def in_force(self, policy_id: str, on: dt.date) -> LoadedVersion:
         """The version with the latest effective date on or before `on` (and not past its `until`)."""
