@@ -26,7 +26,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from writ.api import Policy, Workspace, decision_json
-from writ.dsl.errors import WritError
+from writ.dsl.errors import PolicyError, WritError
 from writ.dsl.loader import Library
 from writ.population import generate
 from writ.service import create_app
@@ -144,6 +144,49 @@ def test_threads_loading_versions_directly_each_get_the_one_loaded_version() -> 
     keys = [(v.policy_id, v.version) for v in Library(POLICIES).check_all()]
     seen = _threaded(lambda k: str(id(library.load(*keys[k % len(keys)]))), THREADS * len(keys))
     assert all(seen[k] == seen[k % len(keys)] for k in range(len(seen)))
+
+
+CYCLE = """policy "{policy}":
+  title "t"
+  version "{version}"
+  effective 2020-01-0{day}
+  {link}
+
+input person:
+  hours: int
+
+rule r:
+  person.hours > 1
+
+outputs: r
+"""
+
+
+def test_cycles_loaded_from_many_threads_at_once_are_errors_never_a_deadlock(tmp_path: Path) -> None:
+    """`a` amends `b` amends `a`, and `x` uses `y` uses `x`: each thread starting anywhere in a cycle finds it
+    along its own chain; none waits for another thread that waits for it."""
+    for policy, version, day, link in (("p", "a", 1, 'amends "b"'), ("p", "b", 2, 'amends "a"'),
+                                       ("x", "1", 1, 'uses "y" as other'), ("y", "1", 1, 'uses "x" as other')):
+        (tmp_path / policy).mkdir(exist_ok=True)
+        (tmp_path / policy / f"{version}.writ").write_text(CYCLE.format(policy=policy, version=version, day=day,
+                                                                        link=link), encoding="utf-8")
+    keys = [("p", "a"), ("p", "b"), ("x", "1"), ("y", "1")]
+    for _ in range(20):
+        library, start, outcomes = Library(tmp_path), threading.Barrier(THREADS), [""] * THREADS
+
+        def load(k: int, library: Library = library, start: threading.Barrier = start, outcomes: list[str] = outcomes) -> None:
+            start.wait()
+            try:
+                library.load(*keys[k % len(keys)])
+            except PolicyError as exc:
+                outcomes[k] = exc.diagnostics[0].message
+        threads = [threading.Thread(target=load, args=(k,), daemon=True) for k in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert not any(thread.is_alive() for thread in threads), "loading a cycle from several threads deadlocked"
+        assert all("amends or uses itself" in outcome for outcome in outcomes), outcomes
 
 
 def test_one_traced_decision_explained_by_many_threads_at_once() -> None:

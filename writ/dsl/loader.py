@@ -117,7 +117,8 @@ class Library:
             hint = did_you_mean(version, folder.files)
             raise NotFoundError(f"policy `{policy_id}` has no version `{version}`" + (f"; {hint}" if hint else ""))
         if key in chain:
-            raise _Cycle([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself",
+            path = " → ".join(f"{p}@{v}" for p, v in chain[chain.index(key):] + (key,))
+            raise _Cycle([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself: {path}",
                                      folder.files[version][1].header.span)])
         header, below = folder.files[version][1].header, chain + (key,)
         base = (policy_id, header.amends) if header.amends in folder.files else None
