@@ -18,7 +18,7 @@ from writ.dsl import ast
 from writ.dsl.cache import parse_cached
 from writ.dsl.checker import check
 from writ.dsl.compiler import compile_policy
-from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
+from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean, read_policy_text
 from writ.dsl.loaded import LoadedVersion
 from writ.dsl.lower import lower
 from writ.dsl.once import OnceMap, Reentered
@@ -74,11 +74,9 @@ class Library:
         folder = _Folder(policy_id, path)
         errors: list[Diagnostic] = []
         for file in sorted(path.glob("*.writ")):
-            text = file.read_text(encoding="utf-8")
             name = str(file)
-            self.sources.add(name, text)
             try:
-                parsed = parse_cached(text, name)
+                parsed = parse_cached(read_policy_text(file, self.sources), name)
             except PolicyError as exc:
                 errors.extend(exc.diagnostics)
                 continue
