@@ -50,7 +50,7 @@ class Job:
 
 def _yaml_cases(policy: str) -> Iterator[Any]:
     """The facts of every case in a policy's own test files."""
-    for _, file in find_test_files([POLICIES / policy]):
+    for _, file in find_test_files([POLICIES / policy])[0]:
         data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}  # noqa: S506 - a SafeLoader
         base = _plain(data.get("base") or {})
         for case in data.get("cases", ()):

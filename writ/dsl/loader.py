@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,20 @@ class _Folder:
     policy_id: str
     path: Path
     files: dict[str, tuple[Path, ast.PolicyFile]] = field(default_factory=dict)
+
+
+_DATE_NAME = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _check_file_name(path: Path, parsed: ast.PolicyFile) -> list[Diagnostic]:
+    """A version file named like a date (the convention: `<version>.writ`) must be named by a real one."""
+    if _DATE_NAME.fullmatch(path.stem):
+        try:
+            dt.date.fromisoformat(path.stem)
+        except ValueError:
+            return [Diagnostic("header", f"this file's name `{path.name}` is not a real date", parsed.header.span,
+                               help="name a version file after its version, YYYY-MM-DD.writ (e.g. 2024-04-06.writ)")]
+    return []
 
 
 class _Cycle(PolicyError):
@@ -81,6 +96,7 @@ class Library:
                 errors.extend(exc.diagnostics)
                 continue
             errors.extend(self._check_file_header(parsed, policy_id, folder))
+            errors.extend(_check_file_name(file, parsed))
             if parsed.header.version:
                 folder.files.setdefault(parsed.header.version, (file, parsed))
         if errors:
@@ -226,3 +242,40 @@ class Library:
         if errors:
             raise PolicyError(errors)
         return loaded
+
+
+@dataclass
+class NamedPolicies:
+    """Paths named on a command line, sorted into policies: by library root, the policy ids (each once)."""
+
+    roots: dict[Path, list[str]] = field(default_factory=dict)
+    skipped: list[Path] = field(default_factory=list)  # named paths that hold no policy (a README beside them)
+
+    def add(self, root: Path, ids: list[str]) -> None:
+        known = self.roots.setdefault(root, [])
+        known.extend(i for i in ids if i not in known)
+
+
+def find_policies(paths: list[Path]) -> NamedPolicies:
+    """A `.writ` file or a policy folder names its policy; a folder of policy folders names all of them.
+
+    Anything else (`policies/*` also matches `policies/README.md`) is skipped,
+    for the command to mention; a path that does not exist, or names no policy
+    at all, is a `NotFoundError`. Each policy is named once however many paths
+    lead to it, so a command counts every version once.
+    """
+    found = NamedPolicies()
+    for path in paths:
+        if not path.exists():
+            raise NotFoundError(f"`{path}` does not exist")
+        folder = path.parent if path.is_file() and path.suffix == ".writ" else path
+        if folder.is_dir() and any(folder.glob("*.writ")):
+            found.add(folder.resolve().parent, [folder.resolve().name])
+        elif path.is_dir() and (ids := Library(path).policy_ids()):
+            found.add(path.resolve(), ids)
+        else:
+            found.skipped.append(path)
+    if not found.roots:
+        named = ", ".join(f"`{p}`" for p in paths)
+        raise NotFoundError(f"no policy in {named}: name a policy folder, a `.writ` file or a folder of policies")
+    return found
