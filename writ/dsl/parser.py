@@ -31,7 +31,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from writ.dsl import ast
-from writ.dsl.cachedir import cache_dir
+from writ.dsl.cachedir import cache_dir, trusted
 from writ.dsl.errors import Diagnostic, PolicyError
 
 MAX_SYNTAX_ERRORS = 20
@@ -91,8 +91,12 @@ def cached_lark(name: str, **options: Any) -> Lark:
     """The grammar's parser with the indentation post-lexer and `options`, built once per machine: Lark's `cache`
     option keeps the tables in the user's cache directory, keyed by the grammar, the options and Lark's version."""
     directory = cache_dir()
-    cache: str | bool = False if directory is None else str(
-        directory / f"{name}-lark{lark_version}-py{sys.version_info[0]}{sys.version_info[1]}.cache")
+    path = None if directory is None else directory / f"{name}-lark{lark_version}-py{sys.version_info[0]}" \
+        f"{sys.version_info[1]}.cache"
+    with suppress(OSError):  # Lark's cache is a pickle: read only one the user wrote (see dsl.cache)
+        if path is not None and path.exists() and not trusted(path.stat(), path):
+            path = None
+    cache: str | bool = False if path is None else str(path)
     return Lark(_grammar(), parser="lalr", postlex=PolicyIndenter(), maybe_placeholders=True, cache=cache, **options)
 
 
