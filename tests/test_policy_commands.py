@@ -105,3 +105,15 @@ def test_the_language_server_exits_at_the_end_of_its_input(data: bytes) -> None:
     pytest.importorskip("pygls")
     done = subprocess.run([sys.executable, "-m", "writ.cli", "lsp"], input=data, capture_output=True, timeout=30)
     assert done.returncode == 0
+
+
+def test_a_test_file_that_is_not_utf8_or_too_deep_fails_as_a_case(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "demo"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "policies" / "demo", folder)
+    (folder / "tests").mkdir(exist_ok=True)
+    (folder / "tests" / "latin1.yaml").write_bytes(b"cases:\n  - name: caf\xe9\n    input: {}\n")
+    (folder / "tests" / "deep.yaml").write_text("cases: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert main(["test", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "not UTF-8" in out and "latin1.yaml" in out and "deep.yaml" in out

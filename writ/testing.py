@@ -103,7 +103,11 @@ def find_test_files(paths: list[Path]) -> tuple[list[tuple[Path, Path]], list[Pa
 
 def run_file(policy: Policy, file: Path) -> list[CaseResult]:
     try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        data = yaml.load(file.read_bytes().decode("utf-8"), Loader=_Loader) or {}
+    except UnicodeDecodeError as exc:
+        return [CaseResult(file, "(file)", False, [f"not UTF-8: byte {exc.start} (0x{exc.object[exc.start]:02x})"])]
+    except RecursionError:
+        return [CaseResult(file, "(file)", False, ["nested too deeply to read"])]
     except yaml.YAMLError as exc:
         return [CaseResult(file, "(file)", False, [f"not valid YAML: {exc}"])]
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
