@@ -41,14 +41,25 @@ TOKENS = ["(", ")", "[", "]", ":", ",", "\n", "\n  ", "  ", "\t", "#", '"', "\\"
           "\x00", "\x7f", "\u2028", "é", "\ufeff", "\r"]
 
 
+def _code_offsets(data: bytes) -> list[int]:
+    """Where the code is: offsets in lines that are not comments (most mutants of a comment just check)."""
+    offsets, start = [], 0
+    for line in data.split(b"\n"):
+        if line.strip() and not line.lstrip().startswith(b"#"):
+            offsets.extend(range(start, start + len(line) + 1))
+        start += len(line) + 1
+    return offsets
+
+
 @st.composite
 def mutants(draw: st.DrawFn) -> tuple[Path, bytes]:
-    """A shipped version file and its mutated bytes (one to three mutations)."""
+    """A shipped version file and its mutated bytes (one to three mutations, mostly in the code)."""
     path = draw(st.sampled_from(VERSIONS))
     data = path.read_bytes()
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["insert", "delete", "flip", "swap"]))
-        at = draw(st.integers(0, len(data)))
+        code = _code_offsets(data)
+        at = draw(st.sampled_from(code) if code and draw(st.integers(0, 9)) else st.integers(0, len(data)))
         if kind == "insert":
             data = data[:at] + draw(st.sampled_from(TOKENS)).encode() + data[at:]
         elif kind == "delete":
