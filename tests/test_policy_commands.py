@@ -117,3 +117,15 @@ def test_a_test_file_that_is_not_utf8_or_too_deep_fails_as_a_case(tmp_path: Path
     assert main(["test", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "not UTF-8" in out and "latin1.yaml" in out and "deep.yaml" in out
+
+
+@pytest.mark.parametrize("line", ["", '  version ""\n'], ids=["no-version", "empty-version"])
+def test_a_version_file_without_a_version_is_an_error_not_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  line: str) -> None:
+    """Found by fuzzing: a file that lost its `version` line was skipped, so `writ check` said ok and evaluating
+    the policy failed inside writ."""
+    folder = policy(tmp_path, b"rule r:\n  person.hours > 1\n\noutputs: r\n")
+    text = (folder / "1.writ").read_text(encoding="utf-8")
+    (folder / "1.writ").write_text(text.replace('  version "1"\n', line), encoding="utf-8")
+    assert main(["check", str(folder)]) == 1
+    assert "1.writ:1:1: error[header]" in capsys.readouterr().err

@@ -24,8 +24,13 @@ from writ.dsl.loaded import LoadedVersion
 from writ.dsl.lower import lower
 from writ.dsl.once import OnceMap, Reentered
 from writ.dsl.resolve import resolve
-from writ.dsl.uses import (check_in_force_uses, name_checked_versions, version_for_checking, versions_in_force_during,
-                           windows)
+from writ.dsl.uses import (
+    check_in_force_uses,
+    name_checked_versions,
+    version_for_checking,
+    versions_in_force_during,
+    windows,
+)
 
 
 @dataclass
@@ -110,7 +115,11 @@ class Library:
         if header.policy_id != policy_id:
             problems.append(Diagnostic("header", f"this file declares policy `{header.policy_id}` but lives in folder `{policy_id}`",
                                        header.span, help=f"write `policy \"{policy_id}\":` or move the file"))
-        if header.version and header.version in folder.files:
+        if not header.version:  # a file the library cannot name is never checked: say so rather than skip it
+            problems.append(Diagnostic("header", "the header has no `version`" if header.version is None else
+                                       "the version is empty", header.span,
+                                       help='add a line such as `version "2024-04-06"`'))
+        elif header.version in folder.files:
             other = folder.files[header.version][0]
             problems.append(Diagnostic("header", f"version `{header.version}` is also declared by `{other}`", header.span))
         return problems
