@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from writ.dsl.once import OnceMap
+from writ.dsl.once import OnceMap, Reentered
 
 
 def test_threads_asking_together_get_one_build_and_the_same_value() -> None:
@@ -37,3 +37,10 @@ def test_a_failed_build_is_not_kept_and_others_do_not_wait_for_it() -> None:
     with pytest.raises(ZeroDivisionError):
         once.get("x", lambda: 1 // 0)
     assert once.peek("x") is None and once.get("x", lambda: 2) == 2 and once.get("x", lambda: 3) == 2
+
+
+def test_a_build_asking_for_its_own_key_is_refused_not_a_deadlock() -> None:
+    once: OnceMap[str, int] = OnceMap()
+    with pytest.raises(Reentered):
+        once.get("x", lambda: once.get("x", lambda: 1))
+    assert once.get("x", lambda: 2) == 2  # and the key is free again

@@ -149,7 +149,8 @@ def test_threads_loading_versions_directly_each_get_the_one_loaded_version() -> 
 CYCLE = """policy "{policy}":
   title "t"
   version "{version}"
-  effective 2020-01-0{day}
+  effective {day}
+  source "s"
   {link}
 
 input person:
@@ -163,18 +164,23 @@ outputs: r
 
 
 def test_cycles_loaded_from_many_threads_at_once_are_errors_never_a_deadlock(tmp_path: Path) -> None:
-    """`a` amends `b` amends `a`, and `x` uses `y` uses `x`: each thread starting anywhere in a cycle finds it
-    along its own chain; none waits for another thread that waits for it."""
-    for policy, version, day, link in (("p", "a", 1, 'amends "b"'), ("p", "b", 2, 'amends "a"'),
-                                       ("x", "1", 1, 'uses "y" as other'), ("y", "1", 1, 'uses "x" as other')):
+    """`a` amends `b` amends `a`; `x` uses `y` uses `x`; and `w` follows `u` in force, so it is compared with
+    `u` version 1, which uses `w`. Each thread starting anywhere in a cycle finds it along its own chain; none waits
+    for another thread that waits for it; a version outside every cycle (`u` version 2) loads."""
+    for policy, version, day, link in (("p", "a", "2020-01-01", 'amends "b"'), ("p", "b", "2020-01-02", 'amends "a"'),
+                                       ("x", "1", "2020-01-01", 'uses "y" as other'),
+                                       ("y", "1", "2020-01-01", 'uses "x" as other'),
+                                       ("u", "1", "2020-01-01", 'uses "w" as other'), ("u", "2", "2021-01-01", ""),
+                                       ("w", "1", "2020-06-01", 'uses "u" in force as other')):
         (tmp_path / policy).mkdir(exist_ok=True)
         (tmp_path / policy / f"{version}.writ").write_text(CYCLE.format(policy=policy, version=version, day=day,
                                                                         link=link), encoding="utf-8")
-    keys = [("p", "a"), ("p", "b"), ("x", "1"), ("y", "1")]
+    keys = [("p", "a"), ("p", "b"), ("x", "1"), ("y", "1"), ("u", "1"), ("w", "1"), ("u", "2")]
     for _ in range(20):
-        library, start, outcomes = Library(tmp_path), threading.Barrier(THREADS), [""] * THREADS
+        library, start, outcomes = Library(tmp_path), threading.Barrier(THREADS), ["loaded"] * THREADS
 
-        def load(k: int, library: Library = library, start: threading.Barrier = start, outcomes: list[str] = outcomes) -> None:
+        def load(k: int, library: Library = library, start: threading.Barrier = start,
+                 outcomes: list[str] = outcomes) -> None:
             start.wait()
             try:
                 library.load(*keys[k % len(keys)])
@@ -186,7 +192,8 @@ def test_cycles_loaded_from_many_threads_at_once_are_errors_never_a_deadlock(tmp
         for thread in threads:
             thread.join(10)
         assert not any(thread.is_alive() for thread in threads), "loading a cycle from several threads deadlocked"
-        assert all("amends or uses itself" in outcome for outcome in outcomes), outcomes
+        expected = ["loaded" if keys[k % len(keys)] == ("u", "2") else "amends or uses itself" for k in range(THREADS)]
+        assert all(e in outcome for e, outcome in zip(expected, outcomes, strict=True)), outcomes
 
 
 def test_one_traced_decision_explained_by_many_threads_at_once() -> None:
