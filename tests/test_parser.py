@@ -238,3 +238,12 @@ def test_a_parser_from_the_shipped_tables_parses_like_a_built_one(monkeypatch: p
         assert [t.meta.line for t in ours.iter_subtrees()] == [t.meta.line for t in theirs.iter_subtrees()]
     monkeypatch.setattr(parser, "TABLES", "no-such-file")
     assert parser._shipped_lark() is None
+
+
+def test_list_types_nest_at_most_100_levels_too() -> None:
+    def typed(n: int) -> str:
+        return SMALL.replace("  hours: int", "  hours: " + "list of " * n + "int").format(body="1")
+    assert parse(typed(100), "ok.writ")
+    for n in (101, 1_500):
+        with pytest.raises(PolicyError, match="this type is nested too deeply"):
+            parse(typed(n), "deep.writ")

@@ -317,6 +317,7 @@ _NESTING = frozenset({
     "if_then_else", "or_op", "and_op", "not_op", "compare", "member", "not_member", "is_missing", "is_present",
     "arith", "neg", "ref", "list_lit", "between", "age_on", "call", "aggregate", "sum_for", "int_lit",
     "decimal_lit", "string_lit", "date_lit", "true_lit", "false_lit", "missing_lit", "duration_lit", "cond_block",
+    "t_list",
 })
 # A backslash and what follows it (JSON's escapes first), or a control character, inside a quoted text.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -353,6 +354,9 @@ def _too_deep(node: Tree[Token] | Token, file: str) -> Diagnostic:
     at = node if isinstance(node, Token) else node.meta
     span = ast.Span(file, at.line or 0, at.column or 0, at.end_line or 0, at.end_column or 0, at.start_pos or 0,
                     at.end_pos or 0)
+    if isinstance(node, Tree) and str(node.data) == "t_list":
+        return Diagnostic("nesting", f"this type is nested too deeply (more than {MAX_DEPTH} levels)", span,
+                          help="give the inner lists a `record` type of their own")
     return Diagnostic("nesting", f"this expression is nested too deeply (more than {MAX_DEPTH} levels)", span,
                       help="split it into named values: declare parts of it with `value` and use their names here")
 
