@@ -302,7 +302,8 @@ def _blank_declaration(text: str, line: int) -> str | None:
 # ------------------------------------------------------ limits on what parses
 
 MAX_DEPTH = 100
-"""The deepest nesting of expressions (and `all of` / `any of` blocks) a policy may write.
+"""The deepest nesting of expressions (with `all of` / `any of` blocks, brackets and `list of` types) a policy
+may write.
 
 Every later stage walks expressions recursively, so an unbounded depth would end
 in Python's recursion limit; a hundred levels is far beyond any rule a person
@@ -319,8 +320,8 @@ _NESTING = frozenset({
     "decimal_lit", "string_lit", "date_lit", "true_lit", "false_lit", "missing_lit", "duration_lit", "cond_block",
     "t_list",
 })
-# A backslash and what follows it (JSON's escapes first), or a control character, inside a quoted text.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A backslash and what follows it (JSON's escapes first), or a control character, inside a quoted text.
 _ESCAPE = re.compile(r'\\(?:(u[0-9a-fA-F]{4})|(["\\/bfnrt])|(.?))|([\x00-\x1f])', re.DOTALL)
 
 
