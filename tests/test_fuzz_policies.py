@@ -110,7 +110,8 @@ def check_and_run(root: Path, path: Path, data: bytes) -> int:
     try:
         workspace = Workspace(root)
         try:
-            workspace.library.check_all([path.parent.name])
+            if problems := workspace.build(workspace.library.check_all([path.parent.name])):  # as `writ check` does
+                raise PolicyError(problems)
         except PolicyError as exc:
             assert exc.diagnostics
             render_all(exc.diagnostics, workspace.library.sources).encode("utf-8")  # renders, and is printable
