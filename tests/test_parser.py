@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -93,7 +94,108 @@ def test_parser_never_crashes_on_mutated_policies(start: int, length: int, inser
     try:
         parse(mutated, "mutated.writ")
     except PolicyError as exc:
-        assert exc.diagnostics and all(d.code in {"syntax", "header", "table"} for d in exc.diagnostics)
+        assert exc.diagnostics and all(d.code in {"syntax", "header", "table", "literal"} for d in exc.diagnostics)
+
+
+# -- what parses but must not go further: escapes, control characters, long numbers, deep nesting -----------------------
+SMALL = """policy "p":
+  title "t"
+  version "1"
+  effective 2020-01-01
+  source "s"
+
+input person:
+  hours: int
+
+value v:
+  {body}
+
+outputs: v
+"""
+
+
+def _problem(body: str) -> tuple[str, str]:
+    """The one diagnostic for a value body, as (code and place, the whole rendering)."""
+    text = SMALL.format(body=body)
+    with pytest.raises(PolicyError) as info:
+        parse(text, "h.writ")
+    (d,) = info.value.diagnostics
+    rendered = render_all(info.value.diagnostics, SourceMap({"h.writ": text}))
+    assert "\n11 | " in rendered and "^" in rendered and "= help:" in rendered
+    return f"{d.code} {d.span.line}:{d.span.column}", rendered
+
+
+@pytest.mark.parametrize(("body", "where", "says"), [
+    ('"a\\qb"', "syntax 11:5", r"`\q` is not an escape"),
+    ('"tab\there"', "syntax 11:7", "control character U+0009"),
+    ('"nul\x00"', "syntax 11:7", "control character U+0000"),
+    ('"lone \\ud800 half"', "syntax 11:9", "lone surrogate"),
+    ('"\\udc00"', "syntax 11:4", "lone surrogate"),
+    ("9" * 5000, "literal 11:3", "5000 digits"),
+    ("1." + "5" * 40, "literal 11:3", "41 digits"),
+    ("1" * 29 + " days", "literal 11:3", "29 digits"),
+])
+def test_bad_texts_and_numbers_are_diagnostics_at_their_column(body: str, where: str, says: str) -> None:
+    place, rendered = _problem(body)
+    assert place == where and says in rendered
+
+
+def test_json_escapes_and_long_enough_numbers_are_fine() -> None:
+    assert parse(SMALL.format(body=r'"\" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00"'), "ok.writ")
+    assert parse(SMALL.format(body="9" * 28 + " + 0." + "9" * 27), "ok.writ")
+
+
+@pytest.mark.parametrize("nest", [
+    lambda n: "(1 + " * (n - 1) + "1" + ")" * (n - 1),           # right-nested sums, each level one more node
+    lambda n: "person.hours + " * (n - 1) + "person.hours",      # a flat-looking chain, nested to the left
+    lambda n: "not " * (n - 1) + "true",
+    lambda n: "- " * (n - 1) + "1",
+    lambda n: "[" * (n - 1) + "1" + "]" * (n - 1),
+    lambda n: "max(1, " * (n - 1) + "1" + ")" * (n - 1),
+    lambda n: "(" * n + "1" + ")" * n,                           # brackets alone count as levels too
+], ids=["sum", "chain", "not", "neg", "list", "call", "brackets"])
+def test_nesting_is_bounded_at_100_levels_without_reaching_pythons_recursion_limit(nest: Any) -> None:
+    assert parse(SMALL.format(body=nest(100)), "ok.writ")
+    place, rendered = _problem(nest(101))
+    assert place.startswith("nesting 11:") and "nested too deeply" in rendered and "split it into named values" in rendered
+    assert _problem(nest(1_500))[0].startswith("nesting 11:")  # the parser and the check walk without recursion
+
+
+def test_an_expression_of_20000_terms_is_refused_without_a_recursion_error() -> None:
+    place, rendered = _problem(" + ".join(["person.hours"] * 20_000))
+    assert place == "nesting 11:3" and "…" in rendered  # the 300,000-character line is shown around the caret
+
+
+def test_deeply_nested_blocks_are_bounded_too_and_a_long_flat_block_is_fine() -> None:
+    deep = "all of:\n" + "".join("  " * k + "  any of:\n" for k in range(1, 120)) + "  " * 120 + "  person.hours > 1"
+    text = SMALL.replace("value v:\n  {body}", "rule v:\n  " + deep)
+    with pytest.raises(PolicyError, match="nested too deeply"):
+        parse(text, "deep.writ")
+    flat = "all of:\n" + "".join(f"    person.hours > {k}\n" for k in range(2000)).rstrip("\n")
+    rule = parse(SMALL.replace("value v:\n  {body}", "rule v:\n  " + flat), "flat.writ").declarations[1]
+    assert isinstance(rule, ast.RuleDecl) and len(rule.body.items) == 2000  # type: ignore[union-attr]
+
+
+def test_a_lone_surrogate_in_an_editors_text_is_a_diagnostic_that_renders() -> None:
+    text = SMALL.format(body='"a\ud800b"')
+    with pytest.raises(PolicyError) as info:
+        parse(text, "s.writ")
+    rendered = render_all(info.value.diagnostics, SourceMap({"s.writ": text}))
+    assert "s.writ:11:5: error[encoding]" in rendered
+    rendered.encode("utf-8")  # printable: the excerpt shows U+FFFD, not the surrogate
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["(1 + ", "(not ", "(- ", "[", "max(1, ", "(if true then "]), max_size=130))
+def test_a_text_parses_exactly_when_it_nests_at_most_100_levels(openers: list[str]) -> None:
+    closers = {"(1 + ": ")", "(not ": ")", "(- ": ")", "[": "]", "max(1, ": ")", "(if true then ": " else 2)"}
+    body = "".join(openers) + "1" + "".join(closers[o] for o in reversed(openers))
+    depth = len(openers) + 1
+    try:
+        parse(SMALL.format(body=body), "n.writ")
+        assert depth <= 100
+    except PolicyError as exc:
+        assert depth > 100 and [d.code for d in exc.diagnostics] == ["nesting"], exc
 
 
 def test_parsing_from_many_threads_at_once() -> None:
@@ -136,3 +238,12 @@ def test_a_parser_from_the_shipped_tables_parses_like_a_built_one(monkeypatch: p
         assert [t.meta.line for t in ours.iter_subtrees()] == [t.meta.line for t in theirs.iter_subtrees()]
     monkeypatch.setattr(parser, "TABLES", "no-such-file")
     assert parser._shipped_lark() is None
+
+
+def test_list_types_nest_at_most_100_levels_too() -> None:
+    def typed(n: int) -> str:
+        return SMALL.replace("  hours: int", "  hours: " + "list of " * n + "int").format(body="1")
+    assert parse(typed(100), "ok.writ")
+    for n in (101, 1_500):
+        with pytest.raises(PolicyError, match="this type is nested too deeply"):
+            parse(typed(n), "deep.writ")

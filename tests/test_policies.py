@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import writ
 from writ.dsl.loader import Library
-from writ.testing import run
+from writ.testing import find_test_files, run
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 IDS = sorted(p.name for p in POLICIES.iterdir() if p.is_dir() and any(p.glob("*.writ")))
@@ -31,7 +31,7 @@ def test_every_version_checks() -> None:
 
 
 def test_yaml_cases_pass() -> None:
-    results = run([POLICIES])
+    results = run(find_test_files([POLICIES])[0])
     failures = [f"{r.file.name}: {r.name}: {'; '.join(r.problems)}" for r in results if not r.passed]
     assert not failures, "\n".join(failures)
     assert len(results) >= 150

@@ -27,6 +27,7 @@ from writ.dsl.errors import (
     WritError,
 )
 from writ.dsl.loader import Library, LoadedVersion
+from writ.dsl.once import OnceMap
 from writ.dsl.uses import SupersededPin, superseded_pins
 from writ.evaluator.engine import Decision, Program
 
@@ -54,19 +55,20 @@ class VersionInfo:
 
 
 class Workspace:
-    """A library of policies plus their built programs, shared by every `Policy` loaded from it."""
+    """A library of policies plus their built programs, shared by every `Policy` loaded from it.
+
+    Safe to share between threads: each version's `Program` is built once,
+    by the first thread that needs it (see `dsl.once`).
+    """
 
     def __init__(self, root: Path | None = None, library: Library | None = None):
         self.library = library or Library(Path(root) if root is not None else default_root())
-        self._programs: dict[tuple[str, str], Program] = {}
+        self._programs: OnceMap[tuple[str, str], Program] = OnceMap()
 
     def program(self, loaded: LoadedVersion) -> Program:
-        key = (loaded.policy_id, loaded.version)
-        program = self._programs.get(key)
-        if program is None:
-            program = Program(loaded.ir, loaded.compiled, loaded.content_hash, self._resolver_for(loaded))
-            self._programs[key] = program
-        return program
+        return self._programs.get((loaded.policy_id, loaded.version),
+                                  lambda: Program(loaded.ir, loaded.compiled, loaded.content_hash,
+                                                  self._resolver_for(loaded)))
 
     def _resolver_for(self, loaded: LoadedVersion) -> Any:
         def resolve(alias: str, on: dt.date | None) -> Program:
@@ -94,7 +96,13 @@ class Workspace:
 
 
 class Policy:
-    """Every version of one policy; `evaluate` picks the version in force for each case."""
+    """Every version of one policy; `evaluate` picks the version in force for each case.
+
+    Safe to share between threads (build one and reuse it). Versions load and
+    compile once, whoever asks first; the memos below need no lock, since each
+    entry depends only on the policy files, so threads filling the same entry
+    at once store equal values, each with one atomic assignment.
+    """
 
     def __init__(self, workspace: Workspace, policy_id: str):
         self.workspace = workspace
@@ -175,7 +183,7 @@ class Policy:
         program, when = self.program_for(facts, on, version)
         if type(value) is str and when is not None:
             if len(self._in_force) >= 65536:  # about 180 years of distinct days: bounded memory
-                self._in_force.clear()
+                self._in_force = {}  # a fresh table, not `clear()`: another thread may be reading the old one
             self._in_force[value] = (program, when)
         return program, when
 
@@ -203,7 +211,7 @@ class Policy:
             loaded = self.library.load(self.id, program.version)
             found = tuple(superseded_pins(self.library, loaded, on or dt.date.today()))
             if len(self._pins) >= 4096:
-                self._pins.clear()
+                self._pins = {}  # a fresh table, not `clear()`: another thread may be reading the old one
             self._pins[key] = found
         return found
 

@@ -134,17 +134,11 @@ def _load(policy: str) -> Any:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from writ.dsl.loader import Library
+    from writ.dsl.loader import Library, find_policies
+    named = find_policies(args.paths)
+    _mention_skipped(named.skipped)
     checked = 0
-    for path in args.paths:
-        if not path.exists():
-            raise NotFoundError(f"`{path}` does not exist")
-        if path.is_file():
-            path = path.parent
-        if any(path.glob("*.writ")):
-            root, ids = path.resolve().parent, [path.resolve().name]
-        else:
-            root, ids = path.resolve(), None
+    for root, ids in named.roots.items():
         library = Library(root)
         try:
             loaded = library.check_all(ids)
@@ -159,6 +153,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 1
     print(f"ok: {checked} policy version{'s' if checked != 1 else ''} checked, no errors")
     return 0
+
+
+def _mention_skipped(skipped: list[Path]) -> None:
+    """Paths a command was given that hold no policy (`policies/*` matches a README): said once, not an error."""
+    for path in skipped:
+        print(f"note: skipping `{path}`: not a policy folder or a .writ file", file=sys.stderr)
 
 
 def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
@@ -218,8 +218,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from writ.testing import run
-    results = run(args.paths)
+    from writ.testing import find_test_files, run
+    files, skipped = find_test_files(args.paths)
+    _mention_skipped(skipped)
+    results = run(files)
     failed = [r for r in results if not r.passed]
     for r in results:
         if not r.passed or args.verbose:
@@ -227,7 +229,7 @@ def cmd_test(args: argparse.Namespace) -> int:
             for problem in r.problems:
                 print(f"    {problem}")
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed or not results else 0
+    return 1 if failed else 0
 
 
 def cmd_versions(args: argparse.Namespace) -> int:

@@ -24,6 +24,9 @@ class Registry:
 
     def __init__(self, workspace: Workspace):
         self._lock = threading.Lock()
+        # One reload at a time (the file watcher and `POST /v1/reload` may overlap): otherwise a slow reload that
+        # read the files before an edit could install its snapshot after a quicker one that read them after it.
+        self._reloading = threading.Lock()
         self.served: dict[str, int] = {}
         self._install(workspace)
 
@@ -42,7 +45,8 @@ class Registry:
             self.fingerprint = _fingerprint(workspace.library.root)
 
     def reload(self) -> None:
-        self._install(Workspace(self.workspace.library.root))
+        with self._reloading:
+            self._install(Workspace(self.workspace.library.root))
 
     def watch(self, stop: threading.Event, every: float) -> None:
         """Poll the `.writ` files' mtimes; reload on a change, keeping the old policies if the new ones fail."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ from typing import Any
 import yaml
 
 from writ.api import Policy, Workspace
-from writ.dsl.errors import InputError, WritError
+from writ.dsl.errors import InputError, NotFoundError, WritError
+from writ.dsl.loader import find_policies
 from writ.evaluator.values import to_json_value
 
 _KEYS = {"name", "input", "on", "version", "expect", "expect_error", "description", "explain"}
@@ -73,22 +73,41 @@ def same(expected: Any, actual: Any) -> bool:
     return bool(expected == actual)
 
 
-def find_test_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
-    """(policy folder, yaml file) pairs under the given paths (a policies root, a policy folder or a file)."""
+def find_test_files(paths: list[Path]) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """(policy folder, YAML file) pairs under the given paths, and the paths skipped as holding no policy.
+
+    A YAML file or a policy's `tests` folder names those files; anything else
+    names policies as `writ check` reads it (`dsl.loader.find_policies`), and
+    runs their `tests/*.yaml`. A path that does not exist, paths that name no
+    policy, or policies without a single test file, are a `NotFoundError`.
+    """
+    pairs: list[tuple[Path, Path]] = []
+    rest: list[Path] = []
     for path in paths:
-        if path.is_file():
-            yield path.parent.parent, path
-        elif any(path.glob("*.writ")):
-            for file in sorted((path / "tests").glob("*.y*ml")):
-                yield path, file
+        folder = path.parent if path.is_file() and path.suffix in (".yaml", ".yml") else path
+        if folder.name == "tests" and folder.is_dir() and any(folder.parent.glob("*.writ")):
+            pairs.extend((folder.parent, f) for f in ([path] if path.is_file() else sorted(folder.glob("*.y*ml"))))
         else:
-            for folder in sorted(p for p in path.iterdir() if p.is_dir()):
-                yield from find_test_files([folder]) if any(folder.glob("*.writ")) else iter(())
+            rest.append(path)
+    skipped: list[Path] = []
+    if rest or not pairs:
+        named = find_policies(rest or paths)
+        skipped = named.skipped
+        for root, ids in named.roots.items():
+            pairs.extend((root / i, f) for i in ids for f in sorted((root / i / "tests").glob("*.y*ml")))
+    if not pairs:
+        raise NotFoundError("no test files (`tests/*.yaml` beside a policy's versions) in "
+                            + ", ".join(f"`{p}`" for p in paths))
+    return list(dict.fromkeys(pairs)), skipped
 
 
 def run_file(policy: Policy, file: Path) -> list[CaseResult]:
     try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        data = yaml.load(file.read_bytes().decode("utf-8"), Loader=_Loader) or {}
+    except UnicodeDecodeError as exc:
+        return [CaseResult(file, "(file)", False, [f"not UTF-8: byte {exc.start} (0x{exc.object[exc.start]:02x})"])]
+    except RecursionError:
+        return [CaseResult(file, "(file)", False, ["nested too deeply to read"])]
     except yaml.YAMLError as exc:
         return [CaseResult(file, "(file)", False, [f"not valid YAML: {exc}"])]
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
@@ -154,10 +173,11 @@ def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> C
     return CaseResult(file, name, not problems, problems)
 
 
-def run(paths: list[Path]) -> list[CaseResult]:
+def run(files: list[tuple[Path, Path]]) -> list[CaseResult]:
+    """Every case of each (policy folder, YAML file), one workspace per library root."""
     results: list[CaseResult] = []
     workspaces: dict[Path, Workspace] = {}
-    for folder, file in find_test_files(paths):
+    for folder, file in files:
         root = folder.resolve().parent
         workspace = workspaces.setdefault(root, Workspace(root))
         results.extend(run_file(workspace.policy(folder.resolve().name), file))

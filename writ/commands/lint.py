@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from writ.dsl.errors import NotFoundError
-
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("lint", help="warn about unused, uncited, unreachable or repeated rules")
@@ -18,25 +16,17 @@ def register(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-def library_targets(path: Path) -> tuple[Path, list[str] | None]:
-    """A path as (library root, policy ids or None for all): a file or policy folder names one policy."""
-    if not path.exists():
-        raise NotFoundError(f"`{path}` does not exist")
-    folder = path.parent if path.is_file() else path
-    if any(folder.glob("*.writ")):
-        return folder.resolve().parent, [folder.resolve().name]
-    return folder.resolve(), None
-
-
 def run(args: argparse.Namespace) -> int:
     """Lint every version of each named policy; errors are reported as `writ check` would, and also fail."""
     from writ.dsl.errors import PolicyError, render_all
     from writ.dsl.lint import default_sources, lint_library
-    from writ.dsl.loader import Library
+    from writ.dsl.loader import Library, find_policies
 
+    named = find_policies(args.paths)
+    for path in named.skipped:
+        print(f"note: skipping `{path}`: not a policy folder or a .writ file", file=sys.stderr)
     warnings = 0
-    for path in args.paths:
-        root, ids = library_targets(path)
+    for root, ids in named.roots.items():
         library = Library(root)
         try:
             found = lint_library(library, ids, args.sources or default_sources(root))

@@ -102,7 +102,8 @@ class SourceText:
 
     @classmethod
     def read(cls, path: Path) -> SourceText:
-        return cls.parse(path, path.read_text(encoding="utf-8"))
+        # A source text in another encoding only misses citations; it never stops a lint or a hover.
+        return cls.parse(path, path.read_text(encoding="utf-8", errors="replace"))
 
     @classmethod
     def parse(cls, path: Path, text: str) -> SourceText:
@@ -165,7 +166,7 @@ def find_source(header_source: str | None, sources_dir: Path | None) -> SourceTe
         return None
     wanted = normal_text(header_source)
     for path in sorted(sources_dir.glob("*.txt")):
-        lines = [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        lines = [x for x in path.read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()]
         title_line = next((x for x in lines if "Policy Title" in x), lines[0] if lines else "")
         title = normal_text(re.sub(r"<[^>]+>|Policy Title", "", title_line))
         if title and title in wanted:

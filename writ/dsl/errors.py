@@ -116,6 +116,31 @@ def did_you_mean(name: str, known: Iterable[str]) -> str | None:
     return f"did you mean `{best}`?" if best else None
 
 
+def read_policy_text(path: Path, sources: SourceMap | None = None) -> str:
+    """A policy file's text, strictly UTF-8; registered in `sources` (shown with replacement characters if it
+    is not UTF-8, so its diagnostic can quote the line). Raises `PolicyError` at the first byte that is not."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if sources is not None:
+            sources.add(str(path), raw.decode("utf-8", "replace"))
+        raise PolicyError([not_utf8(raw, exc, str(path))]) from None
+    if sources is not None:
+        sources.add(str(path), text)
+    return text
+
+
+def not_utf8(raw: bytes, exc: UnicodeDecodeError, file: str) -> Diagnostic:
+    """The diagnostic for bytes that are not UTF-8, at the line and column of the first bad byte."""
+    line_start = raw.rfind(b"\n", 0, exc.start) + 1
+    line = raw.count(b"\n", 0, exc.start) + 1
+    column = len(raw[line_start:exc.start].decode("utf-8", "replace")) + 1
+    return Diagnostic("encoding", f"this file is not UTF-8: byte 0x{raw[exc.start]:02x} cannot start or continue "
+                                  "a character here", Span(file, line, column, line, column + 1),
+                      help="save the file as UTF-8 (policy files are always UTF-8)")
+
+
 # ---------------------------------------------------------------- rendering
 
 
@@ -137,7 +162,7 @@ class SourceMap:
             text = self._texts.get(file)
             if text is None:
                 try:
-                    text = Path(file).read_text(encoding="utf-8")
+                    text = Path(file).read_bytes().decode("utf-8", "replace")  # for showing only: never fails
                 except OSError:
                     return None
                 self._texts[file] = text
@@ -163,15 +188,28 @@ def _excerpt(span: Span, sources: SourceMap, style: _Style, label: str = "", sev
     if line is None:
         return []
     gutter = " " * len(str(span.line))
+    line = line.rstrip().translate(_VISIBLE)
     start = max(span.column - 1, 0)
-    end = span.end_column - 1 if span.end_line == span.line else len(line.rstrip())
+    end = span.end_column - 1 if span.end_line == span.line else len(line)
+    if len(line) > _WIDE:  # a line of thousands of characters: show the part around the caret
+        left = max(0, min(start - _WIDE // 4, len(line) - _WIDE))
+        right = left + _WIDE
+        line = ("…" if left else "") + line[left:right] + ("…" if right < len(line) else "")
+        start, end = start - left + (1 if left else 0), min(end, right) - left + (1 if left else 0)
     width = max(end - start, 1)
     caret = " " * start + "^" * width + (f" {label}" if label else "")
     return [
         style("blue", f"{gutter} |"),
-        style("blue", f"{span.line} |") + f" {line.rstrip()}",
+        style("blue", f"{span.line} |") + f" {line}",
         style("blue", f"{gutter} |") + " " + style(severity, caret),
     ]
+
+
+_WIDE = 160
+# Control characters shown as their Unicode "control pictures" (U+0000 as ␀), one column each like the original;
+# lone surrogates (which no terminal or file can take) as U+FFFD.
+_VISIBLE = ({code: 0x2400 + code for code in range(0x20) if code != 0x09} | {0x7F: 0x2421}
+            | dict.fromkeys(range(0xD800, 0xE000), 0xFFFD))
 
 
 def render(diagnostic: Diagnostic, sources: SourceMap | None = None, color: bool = False) -> str:

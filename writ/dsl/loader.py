@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +19,18 @@ from writ.dsl import ast
 from writ.dsl.cache import parse_cached
 from writ.dsl.checker import check
 from writ.dsl.compiler import compile_policy
-from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean
+from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError, SourceMap, did_you_mean, read_policy_text
 from writ.dsl.loaded import LoadedVersion
 from writ.dsl.lower import lower
+from writ.dsl.once import OnceMap, Reentered
 from writ.dsl.resolve import resolve
-from writ.dsl.uses import check_in_force_uses, name_checked_versions, version_for_checking
+from writ.dsl.uses import (
+    check_in_force_uses,
+    name_checked_versions,
+    version_for_checking,
+    versions_in_force_during,
+    windows,
+)
 
 
 @dataclass
@@ -32,15 +40,41 @@ class _Folder:
     files: dict[str, tuple[Path, ast.PolicyFile]] = field(default_factory=dict)
 
 
+_DATE_NAME = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _check_file_name(path: Path, parsed: ast.PolicyFile) -> list[Diagnostic]:
+    """A version file named like a date (the convention: `<version>.writ`) must be named by a real one."""
+    if _DATE_NAME.fullmatch(path.stem):
+        try:
+            dt.date.fromisoformat(path.stem)
+        except ValueError:
+            return [Diagnostic("header", f"this file's name `{path.name}` is not a real date", parsed.header.span,
+                               help="name a version file after its version, YYYY-MM-DD.writ (e.g. 2024-04-06.writ)")]
+    return []
+
+
+class _Cycle(PolicyError):
+    """A version that amends or uses itself, found along one load's chain."""
+
+
 class Library:
-    """Every policy under a root folder, loaded lazily and cached; `uses` resolve among siblings."""
+    """Every policy under a root folder, loaded lazily and cached; `uses` resolve among siblings.
+
+    Safe to share between threads: each folder is discovered, and each version
+    loaded, checked and compiled, once, by whichever thread asks first (the
+    others asking for it wait). A version's dependencies (its `amends` base,
+    the versions it `uses` and those its `uses` are compared with) are loaded
+    before it, each under its own lock, so no thread holds one version while
+    waiting for another; cycles are found along each load's own chain of
+    versions, never from another thread's work.
+    """
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.sources = SourceMap()
-        self._folders: dict[str, _Folder] = {}
-        self._versions: dict[tuple[str, str], LoadedVersion] = {}
-        self._loading: set[tuple[str, str]] = set()
+        self._folders: OnceMap[str, _Folder] = OnceMap()
+        self._versions: OnceMap[tuple[str, str], LoadedVersion] = OnceMap()
 
     # -- discovery
     def policy_ids(self) -> list[str]:
@@ -49,9 +83,10 @@ class Library:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and any(p.glob("*.writ")))
 
     def _folder(self, policy_id: str) -> _Folder:
-        folder = self._folders.get(policy_id)
-        if folder is not None:
-            return folder
+        return self._folders.get(policy_id, lambda: self._discover(policy_id))
+
+    def _discover(self, policy_id: str) -> _Folder:
+        """Parse every version file of a policy folder (raising every problem at once)."""
         path = self.root / policy_id
         if not path.is_dir() or not any(path.glob("*.writ")):
             raise NotFoundError(f"no policy `{policy_id}` under `{self.root}`"
@@ -59,20 +94,18 @@ class Library:
         folder = _Folder(policy_id, path)
         errors: list[Diagnostic] = []
         for file in sorted(path.glob("*.writ")):
-            text = file.read_text(encoding="utf-8")
             name = str(file)
-            self.sources.add(name, text)
             try:
-                parsed = parse_cached(text, name)
+                parsed = parse_cached(read_policy_text(file, self.sources), name)
             except PolicyError as exc:
                 errors.extend(exc.diagnostics)
                 continue
             errors.extend(self._check_file_header(parsed, policy_id, folder))
+            errors.extend(_check_file_name(file, parsed))
             if parsed.header.version:
                 folder.files.setdefault(parsed.header.version, (file, parsed))
         if errors:
             raise PolicyError(errors)
-        self._folders[policy_id] = folder
         return folder
 
     @staticmethod
@@ -82,7 +115,11 @@ class Library:
         if header.policy_id != policy_id:
             problems.append(Diagnostic("header", f"this file declares policy `{header.policy_id}` but lives in folder `{policy_id}`",
                                        header.span, help=f"write `policy \"{policy_id}\":` or move the file"))
-        if header.version and header.version in folder.files:
+        if not header.version:  # a file the library cannot name is never checked: say so rather than skip it
+            problems.append(Diagnostic("header", "the header has no `version`" if header.version is None else
+                                       "the version is empty", header.span,
+                                       help='add a line such as `version "2024-04-06"`'))
+        elif header.version in folder.files:
             other = folder.files[header.version][0]
             problems.append(Diagnostic("header", f"version `{header.version}` is also declared by `{other}`", header.span))
         return problems
@@ -92,32 +129,58 @@ class Library:
         files = self._folder(policy_id).files
         return sorted(files, key=lambda v: (files[v][1].header.effective or dt.date.min, v))
 
-    def load(self, policy_id: str, version: str) -> LoadedVersion:
+    def load(self, policy_id: str, version: str, chain: tuple[tuple[str, str], ...] = ()) -> LoadedVersion:
+        """One version, loaded once: its dependencies first (along `chain`, the versions that need it), then itself."""
         key = (policy_id, version)
-        if key in self._versions:
-            return self._versions[key]
+        loaded = self._versions.peek(key)
+        if loaded is not None:
+            return loaded
         folder = self._folder(policy_id)
         if version not in folder.files:
             hint = did_you_mean(version, folder.files)
             raise NotFoundError(f"policy `{policy_id}` has no version `{version}`" + (f"; {hint}" if hint else ""))
-        if key in self._loading:
-            path, parsed = folder.files[version]
-            raise PolicyError([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself",
-                                          parsed.header.span)])
-        self._loading.add(key)
+        if key in chain:
+            path = " → ".join(f"{p}@{v}" for p, v in chain[chain.index(key):] + (key,))
+            raise _Cycle([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself: {path}",
+                                     folder.files[version][1].header.span)])
+        header, below = folder.files[version][1].header, chain + (key,)
+        base = (policy_id, header.amends) if header.amends in folder.files else None
+        if base is not None:
+            self.load(*base, chain=below)
+        uses = header.uses or (folder.files[base[1]][1].header.uses if base else ())
+        used = {u.alias: (u.policy, self._used_label(u, policy_id, version)) for u in uses}
+        for dependency in used.values():
+            self.load(*dependency, chain=below)
+        for dependency in self._compared(policy_id, version, uses):
+            try:
+                self.load(*dependency, chain=below)
+            except _Cycle:
+                raise
+            except PolicyError:
+                pass  # reported as a serial load reports it: after this version's own check (see `_load`)
         try:
-            loaded = self._load(folder, version)
-        finally:
-            self._loading.discard(key)
-        self._versions[key] = loaded
-        return loaded
+            return self._versions.get(key, lambda: self._load(folder, version, base, used))
+        except Reentered:  # a dependency no step above foresaw leads back here: a cycle all the same
+            raise _Cycle([Diagnostic("amends", f"`{policy_id}` version `{version}` amends or uses itself",
+                                     header.span)]) from None
 
-    def _load(self, folder: _Folder, version: str) -> LoadedVersion:
+    def _compared(self, policy_id: str, version: str, uses: tuple[ast.Uses, ...]) -> list[tuple[str, str]]:
+        """The versions `check_in_force_uses` compares this version with: for each following `uses`, every version
+        of the used policy that can be in force while this one is."""
+        mine = windows(self, policy_id).get(version)
+        if mine is None:
+            return []
+        found: list[tuple[str, str]] = []
+        for u in uses:
+            if not u.pinned:
+                found.extend((u.policy, label) for label in versions_in_force_during(self, u.policy, mine))
+        return found
+
+    def _load(self, folder: _Folder, version: str, base_key: tuple[str, str] | None,
+              used_keys: dict[str, tuple[str, str]]) -> LoadedVersion:
         path, parsed = folder.files[version]
-        header = parsed.header
-        base = self.load(folder.policy_id, header.amends) if header.amends in folder.files else None
-        uses = header.uses or (base.file.header.uses if base else ())
-        used = {u.alias: self._used_version(u, folder.policy_id, version) for u in uses}
+        base = self.load(*base_key) if base_key else None
+        used = {alias: self.load(*key) for alias, key in used_keys.items()}
         resolved = resolve(parsed, base.resolved if base else None, {a: v.resolved for a, v in used.items()})
         try:
             checked = check(resolved, {a: v.checked for a, v in used.items()})
@@ -139,7 +202,7 @@ class Library:
         """The parsed file of one version (not resolved, checked or compiled)."""
         return self._folder(policy_id).files[version][1]
 
-    def _used_version(self, uses: ast.Uses, policy_id: str, version: str) -> LoadedVersion:
+    def _used_label(self, uses: ast.Uses, policy_id: str, version: str) -> str:
         """For checking: the pinned version, else the latest that can be in force while the using version is (the
         run-time choice is by date; `check_in_force_uses` compares the using version with every other one)."""
         try:
@@ -150,7 +213,7 @@ class Library:
         if version not in labels:
             raise PolicyError([Diagnostic("uses", f"policy `{uses.policy}` has no version `{version}`", uses.span,
                                           help=did_you_mean(version, labels))])
-        return self.load(uses.policy, version)
+        return version
 
     def in_force(self, policy_id: str, on: dt.date) -> LoadedVersion:
         """The version with the latest effective date on or before `on` (and not past its `until`)."""
@@ -188,3 +251,40 @@ class Library:
         if errors:
             raise PolicyError(errors)
         return loaded
+
+
+@dataclass
+class NamedPolicies:
+    """Paths named on a command line, sorted into policies: by library root, the policy ids (each once)."""
+
+    roots: dict[Path, list[str]] = field(default_factory=dict)
+    skipped: list[Path] = field(default_factory=list)  # named paths that hold no policy (a README beside them)
+
+    def add(self, root: Path, ids: list[str]) -> None:
+        known = self.roots.setdefault(root, [])
+        known.extend(i for i in ids if i not in known)
+
+
+def find_policies(paths: list[Path]) -> NamedPolicies:
+    """A `.writ` file or a policy folder names its policy; a folder of policy folders names all of them.
+
+    Anything else (`policies/*` also matches `policies/README.md`) is skipped,
+    for the command to mention; a path that does not exist, or names no policy
+    at all, is a `NotFoundError`. Each policy is named once however many paths
+    lead to it, so a command counts every version once.
+    """
+    found = NamedPolicies()
+    for path in paths:
+        if not path.exists():
+            raise NotFoundError(f"`{path}` does not exist")
+        folder = path.parent if path.is_file() and path.suffix == ".writ" else path
+        if folder.is_dir() and any(folder.glob("*.writ")):
+            found.add(folder.resolve().parent, [folder.resolve().name])
+        elif path.is_dir() and (ids := Library(path).policy_ids()):
+            found.add(path.resolve(), ids)
+        else:
+            found.skipped.append(path)
+    if not found.roots:
+        named = ", ".join(f"`{p}`" for p in paths)
+        raise NotFoundError(f"no policy in {named}: name a policy folder, a `.writ` file or a folder of policies")
+    return found

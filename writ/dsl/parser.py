@@ -14,8 +14,10 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import suppress
 from decimal import Decimal
 from functools import lru_cache
@@ -23,13 +25,13 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark import __version__ as lark_version
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import DedentError, Indenter
 
 from writ.dsl import ast
-from writ.dsl.cachedir import cache_dir
+from writ.dsl.cachedir import cache_dir, trusted
 from writ.dsl.errors import Diagnostic, PolicyError
 
 MAX_SYNTAX_ERRORS = 20
@@ -47,6 +49,22 @@ class PolicyIndenter(Indenter):
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
+
+    def _process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        """Lark's, stopping at the first bracket nested past `MAX_DEPTH`: a text of thousands of nested
+        brackets is refused as it is read, rather than after seconds of parsing."""
+        for token in super()._process(stream):
+            if self.paren_level >= MAX_DEPTH and token.type in self.OPEN_PAREN_types:
+                raise _TooDeep(token)
+            yield token
+
+
+class _TooDeep(Exception):
+    """Brackets nested past `MAX_DEPTH`, at this token."""
+
+    def __init__(self, token: Token):
+        super().__init__(token)
+        self.token = token
 
 
 TABLES = "grammar.tables"
@@ -73,8 +91,12 @@ def cached_lark(name: str, **options: Any) -> Lark:
     """The grammar's parser with the indentation post-lexer and `options`, built once per machine: Lark's `cache`
     option keeps the tables in the user's cache directory, keyed by the grammar, the options and Lark's version."""
     directory = cache_dir()
-    cache: str | bool = False if directory is None else str(
-        directory / f"{name}-lark{lark_version}-py{sys.version_info[0]}{sys.version_info[1]}.cache")
+    path = None if directory is None else directory / f"{name}-lark{lark_version}-py{sys.version_info[0]}" \
+        f"{sys.version_info[1]}.cache"
+    with suppress(OSError):  # Lark's cache is a pickle: read only one the user wrote (see dsl.cache)
+        if path is not None and path.exists() and not trusted(path.stat(), path):
+            path = None
+    cache: str | bool = False if path is None else str(path)
     return Lark(_grammar(), parser="lalr", postlex=PolicyIndenter(), maybe_placeholders=True, cache=cache, **options)
 
 
@@ -129,12 +151,21 @@ def parse(text: str, file: str = "<string>") -> ast.PolicyFile:
     """Parse one policy file; raise `PolicyError` listing every syntax error found."""
     if not text.endswith("\n"):
         text += "\n"
+    if (surrogate := _SURROGATE.search(text)) is not None:  # text from an editor or a caller, never from UTF-8
+        line = text.count("\n", 0, surrogate.start()) + 1
+        column = surrogate.start() - text.rfind("\n", 0, surrogate.start())
+        raise PolicyError([Diagnostic("encoding", f"U+{ord(surrogate.group()):04X} is half of a character (a lone "
+                                      "surrogate), which no file can hold", ast.Span(file, line, column, line, column + 1),
+                                      help="remove it, or write the whole character")])
     diagnostics: list[Diagnostic] = []
     current = text
     for _ in range(MAX_SYNTAX_ERRORS):
         try:
             with _PARSE_LOCK:
                 tree = _lark().parse(current)
+        except _TooDeep as exc:
+            diagnostics.append(_too_deep(exc.token, file))
+            break
         except (UnexpectedInput, DedentError) as exc:
             diagnostics.append(_syntax_diagnostic(exc, current, file))
             blanked = _blank_declaration(current, _error_line(exc, current))
@@ -144,6 +175,9 @@ def parse(text: str, file: str = "<string>") -> ast.PolicyFile:
             continue
         if diagnostics:
             break
+        problems = vet(tree, file)
+        if problems:
+            raise PolicyError(problems)
         builder = _Builder(file)
         try:
             result = builder.transform(tree)
@@ -207,7 +241,8 @@ def _syntax_diagnostic(exc: Exception, text: str, file: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
         char = text[pos] if pos < len(text) else "?"
-        return Diagnostic("syntax", f"unexpected character `{char}`", ast.Span(file, line, column, line, column + 1),
+        shown = f"`{char}`" if char.isprintable() else f"U+{ord(char):04X}"
+        return Diagnostic("syntax", f"unexpected character {shown}", ast.Span(file, line, column, line, column + 1),
                           help=_expected(exc) or None)
     if isinstance(exc, UnexpectedEOF):
         last = text.rstrip("\n").count("\n") + 1
@@ -262,6 +297,124 @@ def _blank_declaration(text: str, line: int) -> str | None:
         end += 1
     blanked = lines[:start] + [""] * (end - start) + lines[end:]
     return "\n".join(blanked)
+
+
+# ------------------------------------------------------ limits on what parses
+
+MAX_DEPTH = 100
+"""The deepest nesting of expressions (with `all of` / `any of` blocks, brackets and `list of` types) a policy
+may write.
+
+Every later stage walks expressions recursively, so an unbounded depth would end
+in Python's recursion limit; a hundred levels is far beyond any rule a person
+writes (the shipped policies nest at most nine). The parser itself builds the
+tree without recursion, and `vet` measures it without recursion, so a deeper
+text is a diagnostic, never a crash.
+"""
+MAX_DIGITS = 28
+"""The most digits a number literal may have: decimal arithmetic keeps 28 significant digits."""
+
+_NESTING = frozenset({
+    "if_then_else", "or_op", "and_op", "not_op", "compare", "member", "not_member", "is_missing", "is_present",
+    "arith", "neg", "ref", "list_lit", "between", "age_on", "call", "aggregate", "sum_for", "int_lit",
+    "decimal_lit", "string_lit", "date_lit", "true_lit", "false_lit", "missing_lit", "duration_lit", "cond_block",
+    "t_list",
+})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A backslash and what follows it (JSON's escapes first), or a control character, inside a quoted text.
+_ESCAPE = re.compile(r'\\(?:(u[0-9a-fA-F]{4})|(["\\/bfnrt])|(.?))|([\x00-\x1f])', re.DOTALL)
+
+
+def vet(tree: Tree[Token], file: str) -> list[Diagnostic]:
+    """What the grammar accepts but no later stage should meet: nesting past `MAX_DEPTH`, numbers past
+    `MAX_DIGITS`, escapes JSON does not have, control characters and lone surrogates in quoted texts.
+
+    One walk without recursion, so that a text of any depth is measured safely;
+    at most one nesting diagnostic per declaration (at the first place it is too deep).
+    """
+    problems: list[Diagnostic] = []
+    too_deep: dict[int, Tree[Token]] = {}  # per declaration, the first place (in reading order) past the limit
+    stack: list[tuple[Tree[Token] | Token | None, int, int]] = [(child, 0, k) for k, child in enumerate(tree.children)]
+    while stack:
+        node, depth, declaration = stack.pop()
+        if isinstance(node, Token):
+            problems.extend(_vet_token(node, file))
+        elif node is not None:
+            if str(node.data) in _NESTING:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    first = too_deep.setdefault(declaration, node)
+                    if node.meta.start_pos < first.meta.start_pos:
+                        too_deep[declaration] = node
+                    continue
+            stack.extend((child, depth, declaration) for child in node.children)
+    return problems + [_too_deep(node, file) for node in too_deep.values()]
+
+
+def _too_deep(node: Tree[Token] | Token, file: str) -> Diagnostic:
+    at = node if isinstance(node, Token) else node.meta
+    span = ast.Span(file, at.line or 0, at.column or 0, at.end_line or 0, at.end_column or 0, at.start_pos or 0,
+                    at.end_pos or 0)
+    if isinstance(node, Tree) and str(node.data) == "t_list":
+        return Diagnostic("nesting", f"this type is nested too deeply (more than {MAX_DEPTH} levels)", span,
+                          help="give the inner lists a `record` type of their own")
+    return Diagnostic("nesting", f"this expression is nested too deeply (more than {MAX_DEPTH} levels)", span,
+                      help="split it into named values: declare parts of it with `value` and use their names here")
+
+
+def _vet_token(token: Token, file: str) -> list[Diagnostic]:
+    def at(offset: int, width: int) -> ast.Span:
+        column = (token.column or 1) + offset
+        return ast.Span(file, token.line or 0, column, token.line or 0, column + max(width, 1))
+
+    text = str(token)
+    if token.type in ("INT", "DECIMAL"):
+        digits = sum(c.isdigit() for c in text)
+        if digits > MAX_DIGITS:
+            return [Diagnostic("literal", f"this number has {digits} digits; a number in a policy has at most "
+                                          f"{MAX_DIGITS}", at(0, len(text)),
+                               help=f"decimal arithmetic keeps {MAX_DIGITS} significant digits")]
+    elif token.type == "STRING":
+        problem = _string_problem(text)
+        if problem is not None:
+            offset, width, message, help_ = problem
+            return [Diagnostic("syntax", message, at(offset, width), help=help_)]
+    elif token.type == "CITATION":
+        bad = next((k for k, c in enumerate(text) if ord(c) < 0x20 or 0xD800 <= ord(c) < 0xE000), None)
+        if bad is not None:
+            return [Diagnostic("syntax", f"a citation cannot contain the control character U+{ord(text[bad]):04X}",
+                               at(bad, 1), help="remove it")]
+    return []
+
+
+def _string_problem(quoted: str) -> tuple[int, int, str, str | None] | None:
+    """The first escape JSON does not have, control character or lone surrogate in a quoted text, as
+    (offset in the token, width, message, help); None when `json.loads` reads it as written."""
+    def lone(offset: int) -> tuple[int, int, str, str]:
+        return (offset, 6, f"`{quoted[offset:offset + 6]}` is half of a character (a lone surrogate)",
+                "write the character itself, or both halves of its UTF-16 pair")
+
+    high: int | None = None  # the offset of a high surrogate's escape, until its low half follows
+    for match in _ESCAPE.finditer(quoted, 1, len(quoted) - 1):
+        unicode, _, other, control = match.groups()
+        code = int(unicode[1:], 16) if unicode else -1
+        if high is not None:
+            if 0xDC00 <= code < 0xE000 and match.start() == high + 6:
+                high = None
+                continue
+            return lone(high)
+        if control is not None:
+            return (match.start(), 1, f"a quoted text cannot contain the control character U+{ord(control):04X}",
+                    "write a tab as `\\t` and a line break as `\\n`; remove any other control character")
+        if other is not None:
+            shown = f"`\\{other}`" if other.isprintable() else f"a backslash before U+{ord(other):04X}"
+            return (match.start(), 2, f"{shown} is not an escape in a quoted text",
+                    'the escapes are those of JSON: \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX (a backslash is \\\\)')
+        if 0xD800 <= code < 0xDC00:
+            high = match.start()
+        elif 0xDC00 <= code < 0xE000:
+            return lone(match.start())
+    return lone(high) if high is not None else None
 
 
 # ---------------------------------------------------------------- the builder
