@@ -107,12 +107,13 @@ def check_copy(copy: Path, draft: Path, text: str) -> list[Shown]:
 
 def run_tests(root: Path, policy_id: str, name: str, text: str) -> tuple[list[Shown], list[TestRow]]:
     """The policy's YAML tests against the draft; the errors instead when the library does not check with it."""
-    from writ.testing import run
+    from writ.testing import find_test_files, run
     with library_with(root, policy_id, name, text) as copy:
         errors = check_copy(copy, copy / policy_id / name, text)
         if errors:
             return errors, []
-        results = run([copy / policy_id])
+        files, _ = find_test_files([copy / policy_id])
+        results = run(files)
         return [], [TestRow(r.file.name, r.name, r.passed, r.problems) for r in results]
 
 
