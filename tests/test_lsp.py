@@ -153,3 +153,25 @@ def test_a_syntax_error_is_a_diagnostic_not_a_crash(client: Client, workspace: P
     path = workspace / "uk-flexible-working" / "2024-04-06.writ"
     diagnostics = _open(client, path, 'policy "uk-flexible-working":\n  title "x"\nrule r:\n  1 +\n')
     assert diagnostics and diagnostics[0]["code"] == "syntax"
+
+
+def test_a_keystroke_rechecks_the_document_not_the_library(tmp_path: Path) -> None:
+    """The library on disk is loaded once per root and kept; an edit is checked against it through the loader;
+    a save makes the documents that rest on the saved policy see the change."""
+    import shutil
+
+    from writ.lsp import Libraries, analyse, depends_on
+
+    root = tmp_path / "policies"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "policies", root)
+    libraries = Libraries()
+    force = root / "tvp-flexible-working" / "2007-04-06.writ"
+    text = force.read_text(encoding="utf-8")
+    first = analyse(force, text, libraries)
+    assert first.library is libraries.library(root) and not [d for d in first.diagnostics if d.severity == "error"]
+    broken = analyse(force, text.replace("person.employed", "person.employd", 1), libraries)
+    assert broken.library is first.library  # the same library: nothing on disk was read again
+    assert any("`person.employd` is not defined" in d.message for d in broken.diagnostics)
+    assert depends_on(first, "uk-flexible-working") and not depends_on(first, "positive-action-recruitment")
+    libraries.saved(root / "uk-flexible-working" / "2024-04-06.writ")
+    assert libraries.library(root) is not first.library

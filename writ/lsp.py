@@ -16,15 +16,15 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from writ.dsl import ast
-from writ.dsl.checker import CheckedPolicy, check
-from writ.dsl.compiler import compile_policy, definition_exprs
+from writ.dsl.checker import CheckedPolicy
+from writ.dsl.compiler import definition_exprs
 from writ.dsl.constraints import typed_bounds
 from writ.dsl.errors import Diagnostic, NotFoundError, PolicyError
 from writ.dsl.layout import type_text
 from writ.dsl.lint import LintUnit, SourceText, default_sources, find_source, lint, used_elsewhere
 from writ.dsl.loader import Library, LoadedVersion
 from writ.dsl.parser import parse
-from writ.dsl.resolve import ResolvedPolicy, resolve
+from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.typerules import walk
 from writ.dsl.types import EnumT, strip_optional
 
@@ -53,8 +53,42 @@ def uri_to_path(uri: str) -> Path:
     return Path(unquote(urlparse(uri).path))
 
 
-def analyse(path: Path, text: str) -> Analysis:
-    """Errors of the open text (as `writ check` finds them), else its lint warnings; never raises."""
+class Libraries:
+    """The policy libraries of the open documents, one per root folder, loaded once and kept until a file of it
+    is saved: a keystroke rechecks the edited document only, against the library as it is on disk."""
+
+    def __init__(self) -> None:
+        self._libraries: dict[Path, Library] = {}
+        self._elsewhere: dict[Path, dict[str, set[str]]] = {}
+
+    def library(self, root: Path) -> Library:
+        root = root.resolve()
+        if root not in self._libraries:
+            self._libraries[root] = Library(root)
+        return self._libraries[root]
+
+    def elsewhere(self, root: Path, policy_id: str) -> set[str]:
+        """Names of `policy_id` that other policies read (for the unused-definition warning), found once."""
+        root = root.resolve()
+        if root not in self._elsewhere:
+            library = self.library(root)
+            try:
+                self._elsewhere[root] = used_elsewhere(library, library.check_all())
+            except PolicyError:
+                self._elsewhere[root] = {}
+        return self._elsewhere[root].get(policy_id, set())
+
+    def saved(self, path: Path) -> None:
+        """A policy file changed on disk: its library is read afresh on the next analysis."""
+        root = path.resolve().parent.parent
+        self._libraries.pop(root, None)
+        self._elsewhere.pop(root, None)
+
+
+def analyse(path: Path, text: str, libraries: Libraries | None = None) -> Analysis:
+    """Errors of the open text (as `writ check` finds them, through the same loader), else its lint warnings; never
+    raises. `libraries` keeps what is on disk loaded between calls."""
+    libraries = libraries or Libraries()
     out = Analysis(path, text)
     try:
         parsed = parse(text, str(path))
@@ -62,21 +96,18 @@ def analyse(path: Path, text: str) -> Analysis:
         out.diagnostics = exc.diagnostics
         return out
     root = path.parent.parent
-    library = out.library = Library(root)
+    library = out.library = libraries.library(root)
     try:
-        base = library.load(path.parent.name, parsed.header.amends) if parsed.header.amends else None
-        uses = parsed.header.uses or (base.file.header.uses if base else ())
-        out.used = {u.alias: _used(library, u) for u in uses}
-        out.resolved = resolve(parsed, base.resolved if base else None, {a: v.resolved for a, v in out.used.items()})
-        out.checked = check(out.resolved, {a: v.checked for a, v in out.used.items()})
-        compiled = compile_policy(out.checked)
+        loaded = library.load_text(path, text)
+        base_label = parsed.header.amends
+        base = library.load(path.parent.name, base_label) if base_label and base_label != loaded.version else None
+        out.used = {alias: library.load(u.policy, _used_label(library, loaded, alias))
+                    for alias, u in loaded.resolved.uses.items()}
+        out.resolved, out.checked = loaded.resolved, loaded.checked
         out.source = find_source(out.resolved.header.source, default_sources(root))
-        try:
-            elsewhere = used_elsewhere(library, library.check_all()).get(path.parent.name, set())
-        except PolicyError:
-            elsewhere = set()
-        out.diagnostics = lint(LintUnit(parsed, text, out.resolved, out.checked, compiled,
-                                        base.resolved if base else None, elsewhere, out.source))
+        out.diagnostics = lint(LintUnit(parsed, text, out.resolved, out.checked, loaded.compiled,
+                                        base.resolved if base else None,
+                                        libraries.elsewhere(root, path.parent.name), out.source))
     except PolicyError as exc:
         out.diagnostics = [d for d in exc.diagnostics if d.span.file in (str(path), "<unknown>")] or exc.diagnostics
     except NotFoundError as exc:
@@ -84,12 +115,15 @@ def analyse(path: Path, text: str) -> Analysis:
     return out
 
 
-def _used(library: Library, u: ast.Uses) -> LoadedVersion:
-    try:
-        labels = library.version_labels(u.policy)
-    except NotFoundError as exc:
-        raise PolicyError([Diagnostic("uses", str(exc), u.span)]) from None
-    return library.load(u.policy, u.version or labels[-1])
+def _used_label(library: Library, loaded: LoadedVersion, alias: str) -> str:
+    """The version of a used policy the loaded version was checked with (its `checked.used` entry's)."""
+    version = loaded.checked.used[alias].policy.version
+    return version
+
+
+def depends_on(a: Analysis, policy_id: str) -> bool:
+    """Whether an open document's version rests on `policy_id`: its own policy, or one it uses."""
+    return a.path.parent.name == policy_id or any(v.policy_id == policy_id for v in a.used.values())
 
 
 # ------------------------------------------------------------ names under the cursor
@@ -230,10 +264,11 @@ def serve() -> None:
 
     server = LanguageServer("writ", "0.1.0")
     docs: dict[str, Analysis] = {}
+    libraries = Libraries()
 
     def refresh(uri: str) -> None:
         doc = server.workspace.get_text_document(uri)
-        a = docs[uri] = analyse(uri_to_path(uri), doc.source)
+        a = docs[uri] = analyse(uri_to_path(uri), doc.source, libraries)
         severity = {"error": t.DiagnosticSeverity.Error, "warning": t.DiagnosticSeverity.Warning}
         path = str(uri_to_path(uri))
         shown = [d for d in a.diagnostics if d.span.file in (path, "<unknown>")]
@@ -247,7 +282,15 @@ def serve() -> None:
 
     @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: t.DidChangeTextDocumentParams) -> None:
-        refresh(params.text_document.uri)
+        refresh(params.text_document.uri)  # the edited document only: the rest of the library is as on disk
+
+    @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(params: t.DidSaveTextDocumentParams) -> None:
+        path = uri_to_path(params.text_document.uri)
+        libraries.saved(path)  # what is on disk changed: the open documents resting on this policy see it
+        for uri, a in list(docs.items()):
+            if depends_on(a, path.parent.name):
+                refresh(uri)
 
     def at(params: Any) -> tuple[Analysis, str] | None:
         a = docs.get(params.text_document.uri)

@@ -177,7 +177,7 @@ class Library:
         return found
 
     def _load(self, folder: _Folder, version: str, base_key: tuple[str, str] | None,
-              used_keys: dict[str, tuple[str, str]]) -> LoadedVersion:
+              used_keys: dict[str, tuple[str, str]], text: bytes | None = None) -> LoadedVersion:
         path, parsed = folder.files[version]
         base = self.load(*base_key) if base_key else None
         used = {alias: self.load(*key) for alias, key in used_keys.items()}
@@ -189,7 +189,7 @@ class Library:
         compiled = compile_policy(checked)
         digest = hashlib.sha256()
         for name in resolved.files:
-            digest.update(Path(name).read_bytes())
+            digest.update(text if text is not None and name == str(path) else Path(name).read_bytes())
         for alias in sorted(used):
             digest.update(used[alias].content_hash.encode())
         loaded = LoadedVersion(folder.policy_id, version, path, parsed, resolved, checked, compiled, lower(compiled),
@@ -197,6 +197,30 @@ class Library:
         if problems := check_in_force_uses(self, loaded):
             raise PolicyError(problems)
         return loaded
+
+    def load_text(self, path: Path, text: str) -> LoadedVersion:
+        """A version from text not yet saved (an editor's buffer for `path`), through the same stages as `load`,
+        its base and used policies from this library; never cached. Raises `PolicyError` listing every problem."""
+        from writ.dsl.parser import parse  # an editor's buffer changes with every key: not for the parse cache
+
+        policy_id, name = path.parent.name, str(path)
+        parsed = parse(text, name)
+        self.sources.add(name, text)
+        problems = _check_file_name(path, parsed)
+        if parsed.header.policy_id != policy_id:
+            problems.append(Diagnostic("header", f"this file declares policy `{parsed.header.policy_id}` but lives in "
+                                       f"folder `{policy_id}`", parsed.header.span,
+                                       help=f"write `policy \"{policy_id}\":` or move the file"))
+        if problems:
+            raise PolicyError(problems)
+        folder = _Folder(policy_id, path.parent, dict(self._folder(policy_id).files) if path.parent.is_dir() else {})
+        version = parsed.header.version or "?"
+        folder.files[version] = (path, parsed)
+        header = parsed.header
+        base = (policy_id, header.amends) if header.amends in folder.files and header.amends != version else None
+        uses = header.uses or (self.file_of(*base).header.uses if base else ())
+        used = {u.alias: (u.policy, self._used_label(u, policy_id, version)) for u in uses}
+        return self._load(folder, version, base, used, text.encode("utf-8"))
 
     def file_of(self, policy_id: str, version: str) -> ast.PolicyFile:
         """The parsed file of one version (not resolved, checked or compiled)."""
