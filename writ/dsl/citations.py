@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from writ.dsl import ast
 from writ.dsl.errors import Diagnostic
@@ -255,7 +254,8 @@ def _numbered_clauses(lines: list[str]) -> list[Clause]:
     the next section or heading."""
     bold_lines = [x.strip() for x in lines if x.strip().startswith("**")]
     furniture = {x for x in bold_lines if bold_lines.count(x) >= _FURNITURE_REPEATS}
-    parts: dict[tuple[str, str, str], list[Any]] = {}  # key -> [title, line, text lines, lettered]
+    heads: dict[tuple[str, str, str], tuple[str, int, bool]] = {}  # key -> (title, line, lettered)
+    texts: dict[tuple[str, str, str], list[str]] = {}
     current: list[str] | None = None
     appendix, section, title, lettered = "", "", "", False
     for k, raw in enumerate(lines):
@@ -277,12 +277,13 @@ def _numbered_clauses(lines: list[str]) -> list[Clause]:
                 heading = f"{chunk} {tail}".strip() if n == len(chunks) - 1 and tail else chunk
             else:
                 continue  # a heading before the first section (a title page): not a clause
-            entry = [title, k + 1, [], lettered]
-            parts[(appendix, section, heading)] = entry  # a later occurrence replaces the contents list's
-            current = entry[2]
+            key = (appendix, section, heading)
+            heads[key] = (title, k + 1, lettered)
+            current = texts[key] = []  # a later occurrence replaces the contents list's
         if tail and current is not None and not _short(tail):
             current.append(tail)
-    found = [Clause(a, n, h, e[0], e[1], "\n".join(e[2]), e[3]) for (a, n, h), e in parts.items() if e[2]]
+    found = [Clause(a, n, h, t, line, "\n".join(texts[a, n, h]), lettered)
+             for (a, n, h), (t, line, lettered) in heads.items() if texts[a, n, h]]
     return sorted(found, key=lambda c: c.line)
 
 
