@@ -259,3 +259,42 @@ def cites(versions: Iterable[LoadedVersion], query: str) -> list[tuple[Site, lis
             if parts:
                 found.append((s, parts))
     return found
+
+
+# ------------------------------------------------------------ the library's map of a document
+
+
+@dataclass
+class DocumentMap:
+    """Every clause of one source document across the library: who encodes it, or why not."""
+
+    document: str
+    clauses: list[ClauseStatus]
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for c in self.clauses if c.status == s) for s in ("encoded", "out of scope", "not encoded")}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"document": self.document, "clauses": [c.to_json() for c in self.clauses],
+                "summary": {"clauses": len(self.clauses), **{k.replace(" ", "_"): n for k, n in self.counts().items()}}}
+
+
+def document_maps(context: list[tuple[LoadedVersion, SourceText | None]]) -> list[DocumentMap]:
+    """Per source document the library cites, each clause encoded (`elsewhere` lists every `policy@version`
+    citing it), out of scope (with the first reason declared), or not encoded."""
+    by_path: dict[Path, tuple[SourceText, list[LoadedVersion]]] = {}
+    for v, text in context:
+        if text is not None:
+            by_path.setdefault(text.path.resolve(), (text, []))[1].append(v)
+    maps = []
+    for text, versions in by_path.values():
+        merged = [ClauseStatus(c) for c in text.clauses]
+        for v in versions:
+            for mine, theirs in zip(merged, source_coverage(v, text, []).clauses, strict=True):
+                if theirs.status == "encoded":
+                    mine.status = "encoded"
+                    mine.elsewhere.append(f"{v.policy_id}@{v.version}")
+                elif theirs.status == "out of scope" and mine.status == "not encoded":
+                    mine.status, mine.reason, mine.declared = "out of scope", theirs.reason, theirs.declared
+        maps.append(DocumentMap(text.path.name, merged))
+    return sorted(maps, key=lambda m: m.document)

@@ -31,14 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, assert_never
 
+from writ import clauses
 from writ.api import Policy, Workspace
-from writ.clauses import Site, SourceCoverage, citation_warnings, instruments, source_coverage, source_of
+from writ.clauses import DocumentMap, Site, SourceCoverage, citation_warnings, instruments, source_coverage, source_of
 from writ.dsl import ir
 from writ.dsl.ast import Span
 from writ.dsl.citations import SourceText
 from writ.dsl.errors import Diagnostic
 from writ.dsl.lint import default_sources
 from writ.dsl.loaded import LoadedVersion
+from writ.dsl.loader import Library
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Decision, Trace
 from writ.testing import CaseResult, run_file
@@ -188,26 +190,34 @@ class CoverageReport:
         }
 
 
-def coverage_reports(policy: Policy, sources_dir: Path | None = None,
-                     versions: list[str] | None = None) -> list[CoverageReport]:
-    """A report per version (all, or those named) of `policy`, its tests run once for all of them."""
-    library = policy.library
-    sources_dir = sources_dir if sources_dir is not None else default_sources(library.root)
-    chosen = versions if versions is not None else library.version_labels(policy.id)
-    everything = library.check_all()
-    texts: dict[str, SourceText | None] = {}
+Context = list[tuple[LoadedVersion, SourceText | None]]
 
-    def text_of(v: LoadedVersion) -> SourceText | None:
+
+def library_context(library: Library, sources_dir: Path | None = None) -> Context:
+    """Every version of the library with its source text (None when not found): what a report is measured against.
+    Raises `PolicyError` if any version has errors."""
+    sources_dir = sources_dir if sources_dir is not None else default_sources(library.root)
+    texts: dict[str, SourceText | None] = {}
+    out = []
+    for v in library.check_all():
         key = v.resolved.header.source or ""
         if key not in texts:
             texts[key] = source_of(v, sources_dir)
-        return texts[key]
+        out.append((v, texts[key]))
+    return out
 
-    context = [(v, text_of(v)) for v in everything]
+
+def coverage_reports(policy: Policy, sources_dir: Path | None = None, versions: list[str] | None = None,
+                     context: Context | None = None) -> list[CoverageReport]:
+    """A report per version (all, or those named) of `policy`, its tests run once for all of them."""
+    library = policy.library
+    chosen = versions if versions is not None else library.version_labels(policy.id)
+    context = context if context is not None else library_context(library, sources_dir)
+    text_of = {(v.policy_id, v.version): text for v, text in context}
     reports: dict[str, CoverageReport] = {}
     for label in chosen:
         v = library.load(policy.id, label)
-        source = text_of(v)
+        source = text_of.get((v.policy_id, v.version))
         reports[label] = CoverageReport(
             policy.id, label, v.effective, str(v.path), source_coverage(v, source, context) if source else None,
             instruments(v), citation_warnings(v, source), items(v.ir), nodes=ir.node_index(v.ir))
@@ -237,3 +247,8 @@ def _run_tests(policy: Policy, reports: dict[str, CoverageReport]) -> None:
 
 def load_policy(root: Path, policy_id: str) -> Policy:
     return Workspace(root).policy(policy_id)
+
+
+def document_maps(context: Context) -> list[DocumentMap]:
+    """The library's map of each source document (see `writ.clauses.document_maps`)."""
+    return clauses.document_maps(context)
