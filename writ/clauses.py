@@ -254,7 +254,7 @@ def cites(versions: Iterable[LoadedVersion], query: str) -> list[tuple[Site, lis
     """Every site in `versions` resting on the clause `query` names, with the parts that matched."""
     found = []
     for v in versions:
-        for s in sites(v):
+        for s in (*sites(v), *(s for _, s in out_of_scope_sites(v))):
             parts = matches(s.citation.text, query)
             if parts:
                 found.append((s, parts))

@@ -132,7 +132,8 @@ def _clauses(statuses: list[Any], md: bool) -> list[str]:
         if md:
             out.append(f"| {c.clause.cite} | {c.clause.line} | {c.status} | {why.replace('|', '/')} |")
         else:
-            title = c.clause.title if len(c.clause.title) <= 30 else c.clause.title[:29] + "…"
+            title = c.clause.text if c.clause.number.startswith("¶") else c.clause.title
+            title = title if len(title) <= 30 else title[:29] + "…"
             out.append(f"  {_MARK[c.status]} {c.clause.cite:<44} {title:<30} {why}".rstrip())
     return out
 
