@@ -64,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
         label = f" \"{s.label}\"" if s.label else ""
         versions = ", ".join(x.version for x in same)
         print(f"{_where(file, line, column)}: {s.policy} {versions}: {what}{label} [{s.citation.text}]")
-    versions = {(s.policy, s.version) for s, _ in found}
-    print(f"\n{len(grouped)} citation(s) in {len(versions)} policy version(s) rest on {args.clause}")
+    count = len({(s.policy, s.version) for s, _ in found})
+    print(f"\n{len(grouped)} citation(s) in {count} policy version(s) rest on {args.clause}")
     return 0
