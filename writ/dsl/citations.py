@@ -145,11 +145,12 @@ class SourceText:
         if part.key is None:
             return None
         wanted = normal_text(part.heading)
+        whole = normal_text(part.text[part.text.find(part.number or "") + len(part.number or ""):])  # `a, b` too
         own = None
         for c in self.clauses:
             if (c.appendix, c.number) != part.key:
                 continue
-            if c.heading and normal_text(c.heading) == wanted:
+            if c.heading and normal_text(c.heading) in (wanted, whole):
                 return c
             if not c.heading:
                 own = c
@@ -170,9 +171,11 @@ class SourceText:
             if not part.document:
                 continue  # a statute or another source: out of scope
             where = f"Appendix {part.appendix}" if part.appendix else "the main text"
-            if part.key is not None and part.key not in self.sections:
-                yield Diagnostic("unknown-section", f"`{part.text}`: {where} of {self.path.name} has no section "
-                                 f"{part.number}", cite.span, "check the section number against the source text",
+            if part.key is not None and part.key not in self.sections \
+                    and not any((c.appendix, c.number) == part.key for c in self.clauses):
+                what = "paragraph" if (part.number or "").startswith("¶") else "section"
+                yield Diagnostic("unknown-section", f"`{part.text}`: {where} of {self.path.name} has no {what} "
+                                 f"{part.number}", cite.span, f"check the {what} number against the source text",
                                  severity="warning")
                 continue
             if part.key is not None and part.heading and self.clauses and self.resolve(part) is None:
