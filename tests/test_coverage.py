@@ -289,7 +289,9 @@ def test_an_explanation_lists_the_clauses_it_rested_on(library: Path, capsys: py
     facts.write_text(json.dumps({"duty": {"hours": 45, "bank_holiday": True, "grade": "junior"}}))
     assert main(["explain", str(library / "demo"), "-i", str(facts)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1] == "rests on: §2.1 Overtime; §9.9; §2.1; §2.1 Bank Holidays"
+    assert lines[1] == "clauses: §2.1 Overtime; §9.9; §2.1; §2.1 Bank Holidays"  # the summary, and the tree:
+    assert main(["explain", str(library / "demo"), "-i", str(facts), "--full"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == lines[1]
 
 
 def test_every_clause_of_the_shipped_sources_is_encoded_or_out_of_scope() -> None:

@@ -233,9 +233,9 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
 
 
 def clauses_line(explanation: Explanation) -> list[str]:
-    """`rests on: §3.3.1; ERA 1996 s.80F(1)`, under the header, when the deciding steps cite anything."""
+    """`clauses: §3.3.1; ERA 1996 s.80F(1)`, under the header, when the deciding steps cite anything."""
     found = rested_on(explanation)
-    return [f"rests on: {'; '.join(found)}"] if found else []
+    return [f"clauses: {'; '.join(found)}"] if found else []
 
 
 def print_text(explanation: Explanation, full: bool = False, file: IO[str] | None = None) -> None:
