@@ -163,6 +163,8 @@ class SourceText:
         for part in parse_citation(citation):
             if part.key is not None and part.key in self.texts:
                 return self.texts[part.key]
+            if (found := self.resolve(part)) is not None:  # a paragraph (`¶6`) of a document without sections
+                return found.text
         return None
 
     def check(self, cite: ast.Citation) -> Iterator[Diagnostic]:
