@@ -317,6 +317,8 @@ def libraries(draw: Any) -> tuple[dict[str, str], list[Field]]:
             text += "\n" + writer.exception(name, t)
         scope.names[name] = t
         outputs.append(name)
+    for number in range(draw(st.integers(0, 2))):  # clauses of the source the policy does not encode
+        text += f'\nout of scope [§7.{number + 1}] "not a decision about a case"\n'
     text += "\noutputs: " + ", ".join(outputs) + "\n"
     return {"base/2000-01-01.writ": base_text, "main/2000-01-01.writ": text}, fields + base_fields
 

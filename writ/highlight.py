@@ -39,7 +39,10 @@ class WritLexer(RegexLexer):
             (r"#\s*writ:\s*allow\b.*$", Comment.Special),
             (r"#.*$", Comment.Single),
             (r'"(\\\\|\\"|[^"\n])*"', String.Double),
-            (r"\[[^\]\n\"]*[A-Za-z§][^\]\n\"]*\](?=[ \t]*(:|#|$))", String.Other),  # a citation ends its line or header
+            (r"(out)(\s+)(of)(\s+)(scope)(\s+)(\[[^\]\n]*\])",  # `out of scope [§7.1] "reason"`
+             bygroups(Keyword.Declaration, Whitespace, Keyword.Declaration, Whitespace, Keyword.Declaration,
+                      Whitespace, String.Other)),
+            (r"\[[^\]\n\"]*[A-Za-z§¶][^\]\n\"]*\](?=[ \t]*(:|#|$))", String.Other),  # a citation ends its line or header
             (r"\d{4}-\d{2}-\d{2}", Number.Other),
             (r"(\d+)(\s+)" + words(UNITS, suffix=r"\b").get(), bygroups(Number.Integer, Whitespace, Keyword.Type)),
             (r"\d+\.\d+", Number.Float),

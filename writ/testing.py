@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import yaml
 from writ.api import Policy, Workspace
 from writ.dsl.errors import InputError, NotFoundError, WritError
 from writ.dsl.loader import find_policies
+from writ.evaluator.engine import Decision
 from writ.evaluator.values import to_json_value
 
 _KEYS = {"name", "input", "on", "version", "expect", "expect_error", "description", "explain"}
@@ -101,7 +103,11 @@ def find_test_files(paths: list[Path]) -> tuple[list[tuple[Path, Path]], list[Pa
     return list(dict.fromkeys(pairs)), skipped
 
 
-def run_file(policy: Policy, file: Path) -> list[CaseResult]:
+Observer = Callable[[Decision], None]
+"""Given to `run_file`, it sees every case's decision, traced: how `writ coverage` learns what the tests reached."""
+
+
+def run_file(policy: Policy, file: Path, observe: Observer | None = None) -> list[CaseResult]:
     try:
         data = yaml.load(file.read_bytes().decode("utf-8"), Loader=_Loader) or {}
     except UnicodeDecodeError as exc:
@@ -113,10 +119,11 @@ def run_file(policy: Policy, file: Path) -> list[CaseResult]:
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         return [CaseResult(file, "(file)", False, ["a test file needs a `cases:` list"])]
     base = _plain(data.get("base") or {})
-    return [run_case(policy, file, base, case, k) for k, case in enumerate(data["cases"], 1)]
+    return [run_case(policy, file, base, case, k, observe) for k, case in enumerate(data["cases"], 1)]
 
 
-def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> CaseResult:
+def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int,
+             observe: Observer | None = None) -> CaseResult:
     if not isinstance(case, dict):
         return CaseResult(file, f"case {number}", False, ["each case must be a mapping"])
     if True in case:  # YAML 1.1 reads an unquoted `on:` key as the boolean true
@@ -133,7 +140,7 @@ def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> C
         return CaseResult(file, name, False, [f"`on: {on}` is not a date (YYYY-MM-DD)"])
     expect_error = case.get("expect_error")
     try:
-        decision = policy.evaluate(facts, on=on_date, version=None, explain="explain" in case)
+        decision = policy.evaluate(facts, on=on_date, explain="explain" in case or observe is not None)
     except InputError as exc:
         if expect_error is None:
             return CaseResult(file, name, False, [f"input rejected: {exc}"])
@@ -154,6 +161,8 @@ def run_case(policy: Policy, file: Path, base: Any, case: Any, number: int) -> C
         if wanted_message and str(wanted_message) in str(exc):
             return CaseResult(file, name, True, [])
         return CaseResult(file, name, False, [f"{type(exc).__name__}: {exc}"])
+    if observe is not None:
+        observe(decision)
     if expect_error is not None:
         return CaseResult(file, name, False, ["expected the input to be rejected, but it was accepted"])
     problems = []

@@ -495,9 +495,18 @@ class RemoveDecl:
     name_span: Span = _span()
 
 
+@dataclass(frozen=True, slots=True)
+class OutOfScope:
+    """`out of scope [§7.1] "reason"`: a clause of the source document deliberately not encoded, and why."""
+
+    citation: Citation
+    reason: str
+    span: Span = _span()
+
+
 Definition: TypeAlias = ConstantDecl | RuleDecl | ValueDecl | DecideDecl | TableDecl
 NamedDecl: TypeAlias = InputGroup | RecordDecl | EnumDecl | Definition | ExceptionDecl
-Declaration: TypeAlias = NamedDecl | OutputsDecl | RemoveDecl
+Declaration: TypeAlias = NamedDecl | OutputsDecl | RemoveDecl | OutOfScope
 
 # -------------------------------------------------------------------- header
 

@@ -8,6 +8,7 @@ from typing import assert_never
 from writ.dsl import ast
 from writ.dsl.analysis import analyse_exceptions, analyse_table
 from writ.dsl.checked import CheckedPolicy
+from writ.dsl.citations import parse_citation
 from writ.dsl.constraints import check_problems, default_problems, guarded, range_problems, typed_bounds
 from writ.dsl.errors import PolicyError, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
@@ -64,11 +65,30 @@ class _Checker(ExprTyper):
             if not citation.text.strip():
                 self.error("citation", "this citation is empty", citation.span,
                            "write the source between the brackets, e.g. `[§3.3.1]`, or remove them")
+        self.check_out_of_scope()
         result = CheckedPolicy(self.policy, self.input_types, self.definition_types, self.expr_types,
                                self.ref_targets, dict(self.used), self.warnings, self.conflicts)
         if self.errors:
             raise PolicyError(self.errors)
         return result
+
+    def check_out_of_scope(self) -> None:
+        """`out of scope` names clauses of the policy's own source document, each part of its citation one; whether
+        the document has them is lint's and coverage's check, against the source text."""
+        for decl in self.policy.out_of_scope.values():
+            if not decl.reason.strip():
+                self.error("out-of-scope", "say why the clause is out of scope", decl.span,
+                           'write the reason in quotes after the citation, e.g. `out of scope [§7.1] "..."`')
+            parts = parse_citation(decl.citation.text)
+            if not parts:
+                self.error("citation", "this citation is empty", decl.citation.span,
+                           "name the clause that is not encoded, e.g. `[§7.1]`")
+            for part in parts:
+                if part.key is None:
+                    what = "a whole appendix" if part.document else "another instrument"
+                    self.error("out-of-scope", f"`{part.text}` names {what}, not a clause of the policy's source "
+                               "document", decl.citation.span,
+                               "name one section, headed part or paragraph: `§7.1`, `App C 9.1 Pensions`, `¶8`")
 
     # -- header, enums, records, inputs
     def check_header(self) -> None:

@@ -131,6 +131,8 @@ def _labelled(decl: ast.Declaration) -> Iterator[tuple[str | None, ast.Citation 
             yield from ((c.label, c.citation) for c in decl.checks)
         case ast.RecordDecl() | ast.OutputsDecl() | ast.RemoveDecl():
             return
+        case ast.OutOfScope():
+            yield decl.reason, decl.citation
         case ast.EnumDecl():
             yield decl.description, decl.citation
         case ast.ConstantDecl() | ast.ValueDecl():
@@ -244,7 +246,8 @@ def _amends(unit: LintUnit) -> Iterator[Diagnostic]:
     mine = unit.resolved
     same = (_same(mine.definitions, base.definitions) and _same(mine.exceptions, base.exceptions)
             and _same(mine.inputs, base.inputs) and _same(mine.records, base.records)
-            and _same(mine.enums, base.enums) and mine.outputs == base.outputs and mine.conventions == base.conventions)
+            and _same(mine.enums, base.enums) and mine.outputs == base.outputs and mine.conventions == base.conventions
+            and mine.out_of_scope == base.out_of_scope)
     if same:
         line = next((n for n, raw in enumerate(unit.text.splitlines(), 1) if raw.strip().startswith("amends")),
                     unit.file.header.span.line)
@@ -252,7 +255,7 @@ def _amends(unit: LintUnit) -> Iterator[Diagnostic]:
                    replace(unit.file.header.span, line=line, column=3, end_line=line, end_column=9),
                    "drop the file, or add the declarations that changed")
     for decl in unit.file.declarations:
-        if isinstance(decl, (ast.OutputsDecl, ast.RemoveDecl)) or not decl.override:
+        if isinstance(decl, (ast.OutputsDecl, ast.RemoveDecl, ast.OutOfScope)) or not decl.override:
             continue
         old = base.all_names().get(decl.name)
         if old is not None and replace(decl, override=old.override) == old:

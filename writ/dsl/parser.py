@@ -731,6 +731,11 @@ class _Builder(Transformer[Token, Any]):
     def remove_decl(self, meta: Any, c: list[Any]) -> ast.RemoveDecl:
         return ast.RemoveDecl(str(c[0]), span=self._span(meta), name_span=self._tspan(c[0]))
 
+    def out_of_scope_decl(self, meta: Any, c: list[Any]) -> ast.OutOfScope:
+        cite = self._cite(c[0])
+        assert cite is not None
+        return ast.OutOfScope(cite, _unquote(c[1]), span=self._span(meta))
+
     # -- conditions
     def cond_expr(self, meta: Any, c: list[Any]) -> ast.CondExpr:
         expr, label, cite = c

@@ -22,7 +22,7 @@ from writ.dsl.layout import WIDTH, Doc, cell_doc, date_text, expr_doc, flat_widt
 __all__ = ["Comment", "comments", "format_text", "format_file"]
 
 _HEADER_ORDER = ("title", "version", "effective", "until", "source", "decided", "amends", "uses", "convention")
-_ONE_LINERS = (ast.EnumDecl, ast.ConstantDecl, ast.RemoveDecl)
+_ONE_LINERS = (ast.EnumDecl, ast.ConstantDecl, ast.RemoveDecl, ast.OutOfScope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +177,8 @@ class _Printer:
                           f"{_q(d.label)}{_c(d.citation)}", 0, line, _cline(d.citation, line))
             case ast.RemoveDecl():
                 self.emit(f"remove {d.name}", 0, line)
+            case ast.OutOfScope():
+                self.emit(f"out of scope {_c(d.citation).strip()}{_q(d.reason)}", 0, line)
             case ast.OutputsDecl():
                 self.emit("outputs: " + ", ".join(r.name for r in d.names), 0, line)
             case ast.InputGroup():

@@ -38,6 +38,7 @@ class ResolvedPolicy:
     conventions: dict[str, ast.Convention] = field(default_factory=dict)
     uses: dict[str, ast.Uses] = field(default_factory=dict)
     inherited_inputs: frozenset[str] = frozenset()
+    out_of_scope: dict[str, ast.OutOfScope] = field(default_factory=dict)  # by citation text, bases first
 
     @property
     def version(self) -> str:
@@ -77,6 +78,7 @@ def resolve(file: ast.PolicyFile, base: ResolvedPolicy | None = None,
     _inherit_used(result, used or {}, file)
     for decl in file.declarations:
         _apply(result, decl, base, errors)
+    _apply_out_of_scope(result, file, errors)
     result.conventions.update({c.name: c for c in file.header.conventions})
     result.uses.update({u.alias: u for u in file.header.uses})
     if errors:
@@ -107,6 +109,7 @@ def _copy_base(result: ResolvedPolicy, base: ResolvedPolicy) -> None:
     result.conventions.update(base.conventions)
     result.uses.update(base.uses)
     result.inherited_inputs = base.inherited_inputs
+    result.out_of_scope.update(base.out_of_scope)
 
 
 def _inherit_used(result: ResolvedPolicy, used: Mapping[str, ResolvedPolicy], file: ast.PolicyFile) -> None:
@@ -129,6 +132,8 @@ def _apply(result: ResolvedPolicy, decl: ast.Declaration, base: ResolvedPolicy |
     match decl:
         case ast.OutputsDecl():
             result.outputs = decl.names
+        case ast.OutOfScope():
+            pass  # after the others: see _apply_out_of_scope
         case ast.RemoveDecl():
             table = next((t for t in (result.definitions, result.exceptions, result.inputs, result.records,
                                       result.enums) if decl.name in t), None)
@@ -139,6 +144,21 @@ def _apply(result: ResolvedPolicy, decl: ast.Declaration, base: ResolvedPolicy |
                 del table[decl.name]  # type: ignore[attr-defined]
         case _:
             _apply_named(result, decl, base, errors)
+
+
+def _apply_out_of_scope(result: ResolvedPolicy, file: ast.PolicyFile, errors: list[Diagnostic]) -> None:
+    """A file's `out of scope` declarations, over its base's: restating a clause's gives it the new reason; the same
+    clause twice in one file is an error."""
+    mine: dict[str, ast.OutOfScope] = {}
+    for decl in file.declarations:
+        if not isinstance(decl, ast.OutOfScope):
+            continue
+        key = " ".join(decl.citation.text.split())
+        if key in mine:
+            errors.append(Diagnostic("name", f"`out of scope [{key}]` is declared twice", decl.citation.span,
+                                     help=f"the first declaration is at {mine[key].span}"))
+        mine[key] = decl
+    result.out_of_scope.update(mine)
 
 
 def _apply_named(result: ResolvedPolicy, decl: ast.NamedDecl, base: ResolvedPolicy | None,

@@ -20,6 +20,7 @@ from typing import IO, Any
 from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.values import to_json_value
 from writ.evaluator.whynot import Comparison, period, weeks_days
+from writ.explain.clauses import rested_on
 from writ.explain.layout import JSON_DEPTH, Section, sections, shown_steps, visible_children
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step, walk
 
@@ -212,6 +213,7 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
     if explanation.on is not None:
         lines[0] += f", decided on {show(explanation.on)}"
     lines.extend(superseded_words(explanation))
+    lines.extend(clauses_line(explanation))
     for section in sections(explanation, full):
         lines.append("")
         if section.output:
@@ -228,6 +230,12 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
             lines.append(f"{pad}{mark(line.step)} {head}")
             lines.extend(f"{pad}    {detail}" for detail in details(line.step))
     return "\n".join(lines) + "\n"
+
+
+def clauses_line(explanation: Explanation) -> list[str]:
+    """`clauses: §3.3.1; ERA 1996 s.80F(1)`, under the header, when the deciding steps cite anything."""
+    found = rested_on(explanation)
+    return [f"clauses: {'; '.join(found)}"] if found else []
 
 
 def print_text(explanation: Explanation, full: bool = False, file: IO[str] | None = None) -> None:

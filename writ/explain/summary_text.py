@@ -87,13 +87,13 @@ def summary_lines(s: OutputSummary) -> list[str]:
 
 def render_summary(explanation: Explanation, summaries: list[OutputSummary]) -> str:
     """The summary as text: the version and date, then each output's lines."""
-    from writ.explain.render import superseded_words
+    from writ.explain.render import clauses_line, superseded_words
     head = f"{explanation.policy_id} version {explanation.version}"
     if isinstance(explanation.effective, dt.date):
         head += f" (in force from {readable_date(explanation.effective)})"
     if isinstance(explanation.on, dt.date):
         head += f", decided on {readable_date(explanation.on)}"
-    lines = [head, *superseded_words(explanation)]
+    lines = [head, *superseded_words(explanation), *clauses_line(explanation)]
     for s in summaries:
         lines += ["", *summary_lines(s)]
     return "\n".join(lines) + "\n"
