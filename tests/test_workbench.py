@@ -348,3 +348,11 @@ def test_the_html_export_and_the_workbench_say_the_same(client: TestClient) -> N
     for summary in re.findall(r"<summary><span class=\"\w+\">.</span> (.*?)</summary>", exported):
         assert summary in page
     assert json.dumps(facts)  # the facts the form read are JSON
+
+
+def test_the_decision_opens_with_the_summary(client: TestClient) -> None:
+    """A person reads the deciding reason, the facts it rests on and the changes before the detail."""
+    page = client.get(f"/policies/{UK}/try?{urlencode(CASE)}").text
+    assert "In short" in page and "rests on:" in page
+    assert page.index("In short") < page.index("Why, in detail")
+    assert "statutory_eligible = yes: has the statutory right" in page

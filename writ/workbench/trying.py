@@ -16,6 +16,8 @@ from writ.api import Policy
 from writ.dsl.errors import EvaluationError, InputError, WritError
 from writ.evaluator.engine import Decision
 from writ.explain.render import show
+from writ.explain.summary import summarize
+from writ.explain.summary_text import summary_lines
 from writ.explain.tree import explain
 from writ.explain.web import CitePiece, Linker, WebExplanation, cite_pieces, web_explanation
 from writ.records import make_record
@@ -39,6 +41,7 @@ class TryPage:
     decision: Decision | None = None
     explanation: WebExplanation | None = None
     outcomes: list[Outcome] | None = None
+    summary: list[tuple[str, list[str]]] | None = None  # per output: its sentence, then what it rests on and changes
     error: str | None = None
     query: str = ""              # the case and the controls, to share or download
     plain_query: str = ""        # the same without `full`, for the link that toggles it
@@ -86,7 +89,10 @@ def decide(policy: Policy, page: TryPage, linker: Callable[[str], Linker | None]
         return None
     page.decision = decision
     link = linker(decision.version)
-    page.explanation = web_explanation(explain(decision, policy.library.sources), page.full, link)
+    explained = explain(decision, policy.library.sources)
+    page.explanation = web_explanation(explained, page.full, link)
+    page.summary = [(lines[0], [line.strip() for line in lines[1:]])
+                    for lines in (summary_lines(s) for s in summarize(explained, decision))]
     described = {o["name"]: o for o in policy.describe(decision.version)["outputs"]}
     page.outcomes = [Outcome(name, (described.get(name) or {}).get("label") or name.replace("_", " "), show(value),
                              cite_pieces((described.get(name) or {}).get("citation") or "", link))
