@@ -185,12 +185,18 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
         print(json.dumps(decision_json(decision, args.explain, policy.library.sources), indent=2, ensure_ascii=False))
     elif tree is not None and args.format == "json":
         print(json.dumps(render_json(tree), indent=2, ensure_ascii=False))
-    elif tree is not None and args.format == "md":
-        from writ.explain.markdown import render_markdown
-        print(render_markdown(tree, full=args.full), end="")
-    elif tree is not None and args.format == "html":
-        from writ.explain.html import render_html
-        print(render_html(tree, full=args.full, source_text=source_text), end="")
+    elif tree is not None and args.format in ("md", "html"):
+        summary = None
+        if explain and not (args.full or args.tree):  # the document opens with the summary, then the tree
+            from writ.explain.summary import summarize
+            from writ.explain.summary_text import summary_lines
+            summary = [summary_lines(s) for s in summarize(tree, decision)]
+        if args.format == "md":
+            from writ.explain.markdown import render_markdown
+            print(render_markdown(tree, full=args.full, summary=summary), end="")
+        else:
+            from writ.explain.html import render_html
+            print(render_html(tree, full=args.full, source_text=source_text, summary=summary), end="")
     elif tree is not None and explain and not (args.full or args.tree):
         from writ.explain.summary import summarize
         from writ.explain.summary_text import render_summary

@@ -38,8 +38,9 @@ def section_anchors(source_text: str) -> tuple[list[str], dict[str, int]]:
 
 
 def render_html(explanation: Explanation, full: bool = False, source_text: str | None = None,
-                source_title: str = "Source text") -> str:
-    """The page; with `source_text`, the source is embedded with section anchors and citations link to them."""
+                source_title: str = "Source text", summary: list[list[str]] | None = None) -> str:
+    """The page; with `source_text`, the source is embedded with section anchors and citations link to them; with
+    `summary` (each output's summary lines, writ/explain/summary_text.py), the page opens with it."""
     lines, anchors = section_anchors(source_text) if source_text else ([], {})
 
     def link(ref: ClauseRef) -> str | None:
@@ -50,4 +51,5 @@ def render_html(explanation: Explanation, full: bool = False, source_text: str |
         title=f"{explanation.policy_id} version {explanation.version}",
         e=web_explanation(explanation, full, link),
         source_title=source_title,
+        summary=[(lines[0], [line.strip() for line in lines[1:]]) for lines in summary or []],
         source_lines=[(by_line.get(k), line) for k, line in enumerate(lines)])

@@ -55,8 +55,9 @@ def _lines(section: Section) -> list[str]:
     return lines
 
 
-def render_markdown(explanation: Explanation, full: bool = False) -> str:
-    """The Markdown document; without `full`, only the branches that decided each output."""
+def render_markdown(explanation: Explanation, full: bool = False, summary: list[list[str]] | None = None) -> str:
+    """The Markdown document; without `full`, only the branches that decided each output; with `summary` (each
+    output's summary lines, writ/explain/summary_text.py), it opens with it."""
     lines = [f"# {explanation.policy_id} — version {explanation.version}", ""]
     meta = f"In force from {show(explanation.effective)}"
     if explanation.on is not None:
@@ -64,14 +65,20 @@ def render_markdown(explanation: Explanation, full: bool = False) -> str:
     lines += [meta + f". Policy content hash `{explanation.content_hash}`.", ""]
     lines += [f"> {_escape(note)}" for note in superseded_words(explanation)]
     lines += [""] if explanation.superseded else []
+    if summary:
+        lines += ["## In short", ""]
+        for output in summary:
+            lines += [f"**{_escape(output[0])}**", ""] + [f"- {_escape(line.strip())}" for line in output[1:]]
+            lines += [""] if len(output) > 1 else []
+        lines += ["## Why, in detail", ""]
     lines += ["| output | value |", "|---|---|"]
     lines += [f"| {_code(k)} | {_escape(show(v))} |" for k, v in explanation.outputs.items()]
     for section in sections(explanation, full):
         if section.output:
             lines += ["", f"## {_escape(output_line(section.title, explanation.outputs.get(section.title)))}", ""]
-            summary = output_summary(section.step, full)
-            if summary:
-                lines += [f"> {_escape(s)}" for s in summary] + [""]
+            said = output_summary(section.step, full)
+            if said:
+                lines += [f"> {_escape(s)}" for s in said] + [""]
         else:
             lines += ["", f"## {_code(section.title)}, continued from above", ""]
         lines += _lines(section)
