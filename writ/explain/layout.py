@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from writ.explain.tree import Explanation, Step
+from writ.explain.tree import Explanation, Step, beneath
 
 DEFINITIONS = ("rule", "value", "decide", "table", "constant")
 TEXT_DEPTH = 24
@@ -85,14 +85,4 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
 
 def shown_steps(step: Step, full: bool) -> list[Step]:
     """Every step visible beneath `step` (itself included), each once, in reading order."""
-    out: list[Step] = []
-    seen: set[int] = set()
-    stack = [step]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        out.append(current)
-        stack.extend(reversed(visible_children(current, full)))
-    return out
+    return beneath(step, lambda s: visible_children(s, full))

@@ -333,9 +333,10 @@ def _taken(e: ir.Expr, trace: Trace) -> ir.Expr:
     return e
 
 
-def _absent_inputs(step: Step) -> list[str]:
-    """Inputs read as missing anywhere beneath a step, each once (iteratively: trees may be deep)."""
-    found: dict[str, None] = {}
+def beneath(step: Step, children: Callable[[Step], list[Step]] = lambda s: s.children) -> list[Step]:
+    """`step` and every step beneath it (through `children`), each once, in reading order; iteratively, as trees
+    may be deep."""
+    out: list[Step] = []
     seen: set[int] = set()
     stack = [step]
     while stack:
@@ -343,9 +344,14 @@ def _absent_inputs(step: Step) -> list[str]:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        found.update((k, None) for k, v in current.inputs.items() if v is None)
-        stack.extend(reversed(current.children))
-    return list(found)
+        out.append(current)
+        stack.extend(reversed(children(current)))
+    return out
+
+
+def _absent_inputs(step: Step) -> list[str]:
+    """Inputs read as missing anywhere beneath a step, each once."""
+    return list(dict.fromkeys(k for s in beneath(step) for k, v in s.inputs.items() if v is None))
 
 
 def walk(steps: list[Step]) -> list[Step]:
