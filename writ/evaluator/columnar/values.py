@@ -209,8 +209,13 @@ def dec_div(a: Val, b: Val, fails: list[pl.Expr]) -> Val:
     return dec(e, scale, _digits_check(e, a_up.bound, fails))
 
 
+def negated(e: pl.Expr, bound: int) -> pl.Expr:
+    """`-e` (Polars cannot negate an Int128, so: 0 - e)."""
+    return lit_int(0, bound) - e
+
+
 def dec_neg(a: Val) -> Val:
-    return Val(-a.e, "dec", a.scale, a.bound)  # -0 is 0 in Python too (negating a zero drops its sign)
+    return Val(negated(a.e, a.bound), "dec", a.scale, a.bound)  # -0 is 0 in Python too (negating drops the sign)
 
 
 def dec_round(a: Val, places: int | None, fails: list[pl.Expr]) -> Val:
@@ -228,7 +233,7 @@ def dec_round(a: Val, places: int | None, fails: list[pl.Expr]) -> Val:
     bound = a.bound // q + 1
     if bound >= 10**DIGITS:
         fails.append(magnitude >= ten(DIGITS))
-    e = pl.when(a.e < 0).then(-magnitude).otherwise(magnitude)
+    e = pl.when(a.e < 0).then(negated(magnitude, a.bound)).otherwise(magnitude)
     if places is None:
         return int_from_dec(dec(e, 0, bound), fails)
     fails.append((magnitude == 0) & (a.e < 0))  # -0.04 rounds to -0.0
