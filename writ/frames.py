@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from writ.evaluator.engine import Program
 
 LINE = "line"
+POS = "__w_pos"  # a row's position in the frame given to `decide`
 Engine = Literal["row", "columnar"]
 ERROR = pl.Struct({"path": pl.String, "message": pl.String, "code": pl.String})
 
@@ -142,6 +143,7 @@ class FrameEngine:
         self.versions = policy.versions()
         self.programs = [policy.version(v.version) for v in self.versions]
         self._plans: dict[str, ColumnarProgram] = {}
+        self._facts: Sequence[Any] | None = None
         path = policy.deciding_input
         self.deciding = ".".join(path) if path else None
         self.columns = input_columns(policy)
@@ -160,16 +162,26 @@ class FrameEngine:
             raise InputError([InputProblem(c, "is not an input field of the policy (columns are dotted paths, "
                                               "e.g. person.role)") for c in unknown])
 
-    def decide(self, frame: pl.DataFrame, lines: pl.Series | None = None) -> list[Piece]:
-        """Every row of `frame` (input columns; `lines` numbers them, else 1, 2, ...) decided."""
+    def decide(self, frame: pl.DataFrame, lines: pl.Series | None = None, facts: Sequence[Any] | None = None,
+               row_only: Sequence[bool] | None = None) -> list[Piece]:
+        """Every row of `frame` (input columns; `lines` numbers them, else 1, 2, ...) decided.
+
+        `facts`, when given, are the facts each row was read from (JSON lines, CSV): the row engine decides
+        from those rather than from the row. Rows marked in `row_only` go to the row engine whatever their
+        version.
+        """
         frame = normalize(frame, self.groups)
         if LINE in frame.columns:
             frame = frame.drop(LINE)
         numbers = lines if lines is not None else pl.int_range(1, frame.height + 1, eager=True)
-        frame = frame.with_columns(numbers.cast(pl.Int64).alias(LINE))
+        frame = frame.with_columns(numbers.cast(pl.Int64).alias(LINE), pl.int_range(pl.len()).alias(POS))
+        self._facts = facts
         if self.engine == "row" or frame.height == 0:
             return [self._by_rows(frame)] if frame.height else []
-        routed = frame.with_columns(self._version_index(frame).alias("__w_version"))
+        version = self._version_index(frame)
+        if row_only is not None and any(row_only):
+            version = pl.when(pl.Series(row_only, dtype=pl.Boolean)).then(-1).otherwise(version)
+        routed = frame.with_columns(version.alias("__w_version"))
         pieces: list[Piece] = []
         leftovers: list[pl.DataFrame] = []
         for index, part in routed.partition_by("__w_version", as_dict=True, maintain_order=True).items():
@@ -217,7 +229,7 @@ class FrameEngine:
         return pl.when(when.is_null()).then(-1).otherwise(index)
 
     def _by_columns(self, plan: ColumnarProgram, part: pl.DataFrame) -> tuple[Piece, pl.DataFrame]:
-        inputs = part.drop(LINE)
+        inputs = part.drop(LINE, POS)
         lf = inputs.lazy().with_row_index(ROW).with_columns(part[LINE])
         out = plan.plan(lf, inputs.schema)
         names = list(plan.outputs)
@@ -229,7 +241,11 @@ class FrameEngine:
 
     def _by_rows(self, part: pl.DataFrame) -> Piece:
         lines = part[LINE].to_list()
-        facts = frame_facts(part.drop(LINE))
+        if self._facts is not None:
+            given = self._facts
+            facts = [given[k] for k in part[POS].to_list()]
+        else:
+            facts = frame_facts(part.drop(LINE, POS))
         return Piece(None, records=[row_record(self.policy, f, self.on, n) for f, n in zip(facts, lines,
                                                                                           strict=True)])
 
