@@ -81,8 +81,8 @@ class _Draw:
             case T.Prim(name="decimal"):
                 if self.chance(0.5):
                     return _number(rng.choice(self.decimals))
-                top = float(max(self.decimals, default=Decimal(10))) * 2 or 10.0
-                return round(rng.uniform(0, top), 2)
+                ceiling = float(max(self.decimals, default=Decimal(10))) * 2 or 10.0
+                return round(rng.uniform(0, ceiling), 2)
             case T.Prim(name="text"):
                 return rng.choice(self.texts)
             case T.EnumT(values=values):
