@@ -135,13 +135,17 @@ Read = tuple[int, Any, dict[str, Any] | None]  # (line, facts, or the record of 
 def _jsonl_cases(source: Path) -> Iterator[Read]:
     with open(source, "rb") as raw:
         for number, line in enumerate(raw, 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, _facts(line), None
-            except InputError as exc:
-                yield number, None, {"line": number, "errors": [{"path": p.path, "message": p.message}
-                                                                for p in exc.problems]}
+            if line.strip():
+                yield _decode_line(number, line)
+
+
+def _decode_line(number: int, line: bytes | str) -> Read:
+    """One JSON line as `writ batch` reads it: its facts, or the error record of a line that is not JSON."""
+    try:
+        return number, _facts(line.encode("utf-8") if isinstance(line, str) else line), None
+    except InputError as exc:
+        return number, None, {"line": number, "errors": [{"path": p.path, "message": p.message}
+                                                         for p in exc.problems]}
 
 
 def _csv_cases(source: Path, engine: FrameEngine, size: int) -> Iterator[Read]:
@@ -237,7 +241,15 @@ class Sink:
         if self.fmt == "jsonl":
             self._file.write(b"".join(line + b"\n" for _, line in sorted(json_lines(pieces), key=lambda x: x[0])))
             return
-        frame = to_frame(pieces, self.schema)
+        self.write_frame(to_frame(pieces, self.schema))
+
+    def write_lines(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def write_frame(self, frame: pl.DataFrame) -> None:
+        """Decided rows in the output frame's shape (see `writ.frames.to_frame`), in line order."""
+        if self.fmt == "jsonl":
+            raise ValueError("JSON lines are written from pieces, with each version's own outputs")
         if self.fmt == "csv":
             self._write_csv(frame)
             return
@@ -314,6 +326,8 @@ class Counts(Summary):
     by_columns: int = 0
 
     def text(self, output: str) -> str:
+        if self.by_columns < 0:
+            return super().text(output)
         by_rows = self.cases - self.by_columns
         return super().text(output) + f" [{self.by_columns:,} by the columnar engine, {by_rows:,} by the row engine]"
 
