@@ -266,10 +266,12 @@ def output_schema(policy: Policy) -> dict[str, pl.DataType]:
     for info in reversed(policy.versions()):
         for name, e in policy.version(info.version).ir.outputs:
             dtype = output_dtype(e.type)
-            if name in found and found[name] != dtype:
-                numeric = {found[name], dtype} <= {pl.Int64(), pl.Float64()}
+            known = found.get(name)
+            if known is None or known == pl.Null():  # a version that always says missing fits any type
+                found[name] = dtype
+            elif dtype != known and dtype != pl.Null():
+                numeric = {known, dtype} <= {pl.Int64(), pl.Float64()}
                 found[name] = pl.Float64() if numeric else pl.String()
-            found.setdefault(name, dtype)
     return found
 
 

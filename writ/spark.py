@@ -34,6 +34,15 @@ from writ.api import Policy, load
 from writ.frames import LINE, FrameEngine, json_lines, output_schema, to_frame
 
 JSON = "__w_json"  # the record as `writ batch` writes it, for JSON-lines output
+DOT = "__w_dot__"  # Spark reads a dot in a column name as a field of a struct: dotted paths travel without them
+
+
+def _undotted(spark_df: Any) -> Any:
+    return spark_df.toDF(*(c.replace(".", DOT) for c in spark_df.columns))
+
+
+def _dotted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.rename({c: c.replace(DOT, ".") for c in frame.columns if DOT in c})
 _ENGINES: dict[tuple[str, dt.date | None, int], FrameEngine] = {}  # per Python worker: compiled once
 
 
@@ -158,6 +167,7 @@ def evaluate(spark_df: Any, policy: Policy | str | Path, on: dt.date | None = No
         for k, batch in enumerate(batches):
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
+            frame = _dotted(frame)
             if line_column is not None:
                 lines = frame[line_column].cast(pl.Int64)
                 frame = frame.drop(line_column)
@@ -165,7 +175,7 @@ def evaluate(spark_df: Any, policy: Policy | str | Path, on: dt.date | None = No
                 lines = pl.int_range(1, frame.height + 1, eager=True)
             out = _decided(engine, frame, lines, None, None, False, verify_sample, k)
             yield from _arrow(out)
-    return spark_df.mapInArrow(decide, schema)
+    return _undotted(spark_df).mapInArrow(decide, schema)
 
 
 def session(master: str = "local[2]") -> Any:
@@ -208,6 +218,7 @@ def batch(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | No
         frame = spark.read.parquet(str(source)) if fmt == "parquet" else spark.read.text(str(source))
         if fmt == "parquet":
             FrameEngine(policy, on).check_columns(frame.columns)
+            frame = _undotted(frame)
         offsets = _partition_offsets(frame)
         decided = frame.mapInArrow(_partition_decider(files, on, fmt, offsets, verify_sample),
                                    spark_schema(policy, json_column=True))
@@ -272,6 +283,7 @@ def _partition_decider(files: PolicyFiles, on: dt.date | None, fmt: str, offsets
                     extra = extra.with_columns(pl.Series(JSON, [records[n].decode() for n in extra[LINE]]))
                     out = pl.concat([out, extra]).sort(LINE)
             else:
+                frame = _dotted(frame)
                 lines = pl.int_range(line + 1, line + frame.height + 1, eager=True).cast(pl.Int64)
                 line += frame.height
                 out = _decided(engine, frame, lines, None, None, True, verify_sample, partition * 100_003 + k)
