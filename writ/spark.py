@@ -182,9 +182,9 @@ def session(master: str = "local[2]") -> Any:
     """A Spark session for a `writ batch` run: ANSI casts off, Arrow batches large enough for Polars to pay off."""
     import os
     import sys
+    import warnings
 
     from pyspark.sql import SparkSession
-    import warnings
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter, where writ is installed
     warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
     spark = (SparkSession.builder.master(master).appName("writ batch")
