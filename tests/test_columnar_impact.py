@@ -16,14 +16,14 @@ import pytest
 
 pl = pytest.importorskip("polars")
 
+from test_columnar import mutated  # noqa: E402  (tests/ is on the path: pytest puts it there)
+
 import writ  # noqa: E402
 from writ.cli import main  # noqa: E402
 from writ.columnar_impact import frame_of, measure_frame  # noqa: E402
 from writ.frames import frame_facts  # noqa: E402
 from writ.review.cases import generate  # noqa: E402
 from writ.review.impact import ImpactReport, VersionPair, measure  # noqa: E402
-
-from test_columnar import mutated  # noqa: E402  (tests/ is on the path: pytest puts it there)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = [(d, a, b) for d in ("uk-flexible-working", "tvp-part-time-conditions")

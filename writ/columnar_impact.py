@@ -20,10 +20,10 @@ from typing import Any
 
 import polars as pl
 
+from writ.dsl.errors import WritError
 from writ.evaluator.columnar.program import FAIL, ROW, ColumnarProgram
 from writ.evaluator.engine import Program
 from writ.frames import frame_facts, normalize
-from writ.dsl.errors import WritError
 from writ.review.impact import (
     Facts,
     GroupStats,
