@@ -29,7 +29,7 @@ pl = pytest.importorskip("polars")
 import writ  # noqa: E402
 from writ.frames import FrameEngine, json_lines  # noqa: E402
 from writ.population import flatten  # noqa: E402
-from writ.review.cases import boundary_cases, generate  # noqa: E402
+from writ.review.cases import boundary_cases, generate, span  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "bench"
@@ -114,8 +114,9 @@ def assert_agree(policy: writ.Policy, frame: Any, cases: list[dict[str, Any]], l
 def test_columnar_agrees_with_the_row_engine(folder: Path, version: str) -> None:
     policy = writ.load(folder)
     program = policy.version(version)
-    cases = boundary_cases(program, limit=800) + generate(program, 250, seed=7)
-    cases += mutated(generate(program, 150, seed=8), seed=9)
+    start, end = span(policy.versions(), version)
+    cases = boundary_cases(program, limit=800, start=start, end=end) + generate(program, 250, 7, start, end)
+    cases += mutated(generate(program, 150, 8, start, end), seed=9)
     frame = frame_of(cases)
     decided, valid = assert_agree(policy, frame, cases, "dates as text")
     assert decided >= 0.6 * valid, f"the columnar engine decided only {decided} of {valid} valid rows"

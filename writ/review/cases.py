@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -124,7 +124,9 @@ class _Draw:
     def case(self) -> Facts:
         anchor = self.anchor()
         facts: Facts = {}
-        absent_groups = {f.group for f in self.fields if f.group and f.group_optional and self.chance(0.15)}
+        deciding_group = self.deciding.rsplit(".", 1)[0] if self.deciding and "." in self.deciding else None
+        absent_groups = {f.group for f in self.fields
+                         if f.group and f.group_optional and f.group != deciding_group and self.chance(0.15)}
         for f in self.fields:
             if f.group in absent_groups:
                 continue
@@ -171,6 +173,17 @@ def _put(facts: Facts, f: _Field, value: Any) -> None:
     target[name] = value
 
 
+def span(versions: Sequence[Any], label: str) -> tuple[dt.date | None, dt.date | None]:
+    """When version `label` is in force, from a policy's `versions()`: its effective date to its `until`, else to
+    the day before the next version (None where open)."""
+    labels = [v.version for v in versions]
+    k = labels.index(label)
+    end = versions[k].until
+    if end is None and k + 1 < len(versions) and versions[k + 1].effective is not None:
+        end = versions[k + 1].effective - dt.timedelta(days=1)
+    return versions[k].effective, end
+
+
 def window(program: Program, start: dt.date | None = None, end: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The deciding dates to draw from: the given ones, else the version's own span (three years when open)."""
     first = start or program.ir.effective or dt.date(2000, 1, 1)
@@ -188,10 +201,11 @@ def generate(program: Program, count: int, seed: int = 0, start: dt.date | None 
     return [draw.case() for _ in range(count)]
 
 
-def boundary_cases(program: Program, baselines: int = 3, seed: int = 0, limit: int = 2000) -> list[Facts]:
+def boundary_cases(program: Program, baselines: int = 3, seed: int = 0, limit: int = 2000,
+                   start: dt.date | None = None, end: dt.date | None = None) -> list[Facts]:
     """A few generated cases, each varied one field at a time through the values that field's boundaries
     suggest (as the witness search varies them), at most `limit` in all."""
-    first, last = window(program)
+    first, last = window(program, start, end)
     draw = _Draw(program, random.Random(seed), first, last)
     out: list[Facts] = []
     for _ in range(baselines):
@@ -238,7 +252,7 @@ def _candidates(draw: _Draw, f: _Field, anchor: dt.date) -> list[Any]:
             values = [[], *([v] for v in one), one[:2], one[:3]]
         case _:
             values = []
-    if not f.required:
+    if f.nullable:
         values.append(None)
     return values
 
