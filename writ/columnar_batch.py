@@ -214,7 +214,10 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
         try:
             data[c] = pl.Series(c, values)
         except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
-            data[c] = pl.Series(c, [json.dumps(v) if v is not None else None for v in values])
+            try:  # ints and floats in one decimal field: floats (a big int then fails over to its facts)
+                data[c] = pl.Series(c, values, strict=False)
+            except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+                data[c] = pl.Series(c, [json.dumps(v) if v is not None else None for v in values])
     return pl.DataFrame(data, height=len(rows))
 
 

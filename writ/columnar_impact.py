@@ -52,7 +52,7 @@ def measure_frame(pair: VersionPair, frame: pl.DataFrame, facts: Sequence[Any] |
     keys = _group_keys(frame, facts, by) if by else None
     columnar = ~fallback
     old, new = (s.filter(columnar) for s in sides)
-    changed = pl.Series([False] * old.height)
+    changed = pl.Series([False] * old.height, dtype=pl.Boolean)
     for o in pair.outputs:
         differs = _differs(old[o], new[o])
         report.output_changed[o] += int(differs.sum())

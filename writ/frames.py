@@ -31,8 +31,9 @@ from writ.evaluator.columnar.program import FAIL, ROW, ColumnarProgram
 from writ.evaluator.values import to_json_value
 
 if TYPE_CHECKING:
-    from writ.api import Policy
     from writ.evaluator.engine import Program
+
+Policy = Any  # writ.api.Policy (which imports this module for `evaluate_frame`)
 
 LINE = "line"
 POS = "__w_pos"  # a row's position in the frame given to `decide`

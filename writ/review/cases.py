@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from writ.dsl import types as T
+from writ.dsl.errors import WritError
 from writ.evaluator.runtime import DateOps
 from writ.review.witness import Boundaries, boundaries
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 Facts = dict[str, Any]
 _YEAR = 365
+_TRIES = 40  # draws before a case that breaks an input check is kept anyway (as an invalid case)
 _SPECIAL = ((2, 29), (2, 28), (3, 1), (1, 31), (12, 31), (3, 31), (4, 30))
 
 
@@ -122,6 +124,17 @@ class _Draw:
             return anchor
 
     def case(self) -> Facts:
+        """A case the version accepts: drawn again (a few times) when it breaks a range or an input check."""
+        for _ in range(_TRIES):
+            case = self.draw()
+            try:
+                self.program.inputs.convert(case)
+            except WritError:
+                continue
+            return case
+        return case
+
+    def draw(self) -> Facts:
         anchor = self.anchor()
         facts: Facts = {}
         deciding_group = self.deciding.rsplit(".", 1)[0] if self.deciding and "." in self.deciding else None

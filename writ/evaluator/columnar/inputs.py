@@ -268,12 +268,14 @@ def prepare(program: ir.Program, groups: Mapping[str, Any], schema: Mapping[str,
     """
     out = Prepared()
     declared = {f.path for f in program.inputs}
+    ranges = {(f"{g.name}.{f.name}" if g.name else f.name): f.type for g in groups.values() for f in g.fields}
     for k, f in enumerate(program.inputs):
         name = f"{prefix}{k}"
         col = pl.col(f.path) if f.path in schema else pl.lit(None)
         absent = fallback(f.type, f.default)
         if f.path in schema:
             value = _Field(out, f.path).value(T.strip_optional(f.type), col, schema[f.path])
+            out.bad.extend(outside(value, ranges.get(f.path), col))
             chosen = _fill(value, absent, col)
         else:
             chosen = absent
@@ -292,6 +294,39 @@ def prepare(program: ir.Program, groups: Mapping[str, Any], schema: Mapping[str,
         if column not in declared:  # a field this version does not declare: "unknown field"
             out.bad.append(pl.col(column).is_not_null())
     return out
+
+
+def outside(value: Val, declared: Any, col: pl.Expr) -> list[pl.Expr]:
+    """Where a given value lies outside its declared range (`int >= 0`), or a list item outside the items' range: bad
+    input, as the row backend's reader tests it on the converted value."""
+    from writ.dsl import ast
+    from writ.dsl.constraints import runtime_bounds
+    match declared:
+        case ast.PrimType() if declared.bounds:
+            broken = [_breaks(value, op, bound) for op, bound in runtime_bounds(declared)]
+            return [col.is_not_null() & pl.any_horizontal(broken).fill_null(False)] if broken else []
+        case ast.ListType(item=ast.PrimType() as item) if item.bounds and value.item is not None:
+            element = replace(value.item, e=pl.element())
+            broken = [_breaks(element, op, bound) for op, bound in runtime_bounds(item)]
+            if not broken:
+                return []
+            return [col.is_not_null() & value.e.list.eval(pl.any_horizontal(broken).fill_null(False)).list.any()]
+    return []
+
+
+_OUTSIDE = {">=": "lt", ">": "le", "<=": "gt", "<": "ge"}  # a bound's negation: the values that break it
+
+
+def _breaks(value: Val, op: str, bound: object) -> pl.Expr:
+    """Whether `value` breaks `value op bound`; a decimal compares its digits with the bound's, rounded the way
+    that keeps the comparison exact (digits are whole numbers)."""
+    import math
+    from decimal import Decimal
+    if value.kind == "dec":
+        scaled = Decimal(bound) * 10**value.scale  # type: ignore[arg-type]
+        whole = math.ceil(scaled) if op in (">=", "<") else math.floor(scaled)
+        return getattr(value.e, _OUTSIDE[op])(lit_int(whole, max(value.bound, abs(whole))))  # type: ignore[no-any-return]
+    return getattr(value.e, _OUTSIDE[op])(pl.lit(bound))  # type: ignore[no-any-return]
 
 
 def _fill(value: Val, absent: Val, col: pl.Expr) -> Val:

@@ -29,8 +29,8 @@ from writ.dsl import types as T
 from writ.evaluator.columnar import values as V
 from writ.evaluator.columnar.definitions import definition
 from writ.evaluator.columnar.inputs import Prepared, Unsupported, prepare
-from writ.evaluator.columnar.translate import ROW, Env, Stage, Translator
-from writ.evaluator.columnar.values import Val
+from writ.evaluator.columnar.translate import Env, Stage, Translator
+from writ.evaluator.columnar.values import ROW, Val
 
 if TYPE_CHECKING:
     from writ.evaluator.engine import Program
@@ -96,6 +96,7 @@ class ColumnarProgram:
             self._depth[v.e.meta.output_name()] = 0
         tr = self._translator(self.program, self._inputs)
         outputs = tuple(name for name, _ in self.ir.outputs)
+        self._checks(tr)
         self._definitions(tr, self.ir, self.program.constants, ir.dependencies(self.ir, list(outputs)))
         fails: list[pl.Expr] = []
         for name, e in self.ir.outputs:
@@ -107,6 +108,18 @@ class ColumnarProgram:
         if fails:
             self._final.append(pl.any_horizontal(fails).fill_null(False).alias(f"{self.prefix}_out_f"))
             self._fail_columns.append(f"{self.prefix}_out_f")
+
+    def _checks(self, tr: Translator) -> None:
+        """The version's input checks (`check duty.notified_on <= duty.date`), each a column failing the rows that
+        break it, as the row backend's reader fails them. The IR's condition already lets a check pass where a
+        field it reads (and does not test for absence) is missing; the check holds where it is true."""
+        for check in self.ir.checks:
+            tr.fails, tr.reach, tr.pending = [], None, []
+            held = tr.expr(check.cond).e.fill_null(False)
+            self._place_pending(tr)
+            column = self.fresh("check")
+            self._place([pl.any_horizontal([~held, *tr.fails]).fill_null(False).alias(column)], [column])
+            self._fail_columns.append(column)
 
     def _translator(self, program: Program, inputs: Mapping[str, Val]) -> Translator:
         env = Env(inputs, {}, program.constants, {d.name: d.type for d in program.ir.definitions},

@@ -34,20 +34,15 @@ from writ.dsl import ir
 from writ.dsl import types as T
 from writ.evaluator.columnar import dates
 from writ.evaluator.columnar import values as V
+from writ.evaluator.columnar.aggregate import aggregate
 from writ.evaluator.columnar.inputs import Unsupported, dtype_of
-from writ.evaluator.columnar.values import Val
+from writ.evaluator.columnar.values import Val, truthy
 from writ.evaluator.runtime import DateOps
 
-EL, NONEMPTY, ROW = "__w_el", "__w_nonempty", "__w_row"
 _ORDER = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _MAX_SHIFT = 10**7  # a date moved by this many of any unit leaves the calendar: the row backend's error
 
 Stage = Callable[[pl.LazyFrame], pl.LazyFrame]
-
-
-def truthy(e: pl.Expr) -> pl.Expr:
-    """Python's truth of a condition: missing is false."""
-    return e.fill_null(False)
 
 
 def optional(t: T.Type) -> bool:
@@ -595,7 +590,6 @@ class Translator:
             raise Unsupported("an aggregate over a value that is not a list")
         if e.kind == "count" and e.where is None:
             return Val(source.e.list.len().cast(pl.Int64), "int", bound=2**32)
-        from writ.evaluator.columnar.aggregate import aggregate
         return aggregate(self, e, source)
 
 

@@ -40,6 +40,12 @@ I64_SAFE = 2**62
 I128_SAFE = 10**37
 UNKNOWN = 2**127  # the bound of a value nothing is known about
 FLOAT_EXACT = 2**53  # an unscaled decimal below this converts to a float exactly
+EL, NONEMPTY, ROW = "__w_el", "__w_nonempty", "__w_row"  # an exploded list's item, its row's list not empty, a row
+
+
+def truthy(e: pl.Expr) -> pl.Expr:
+    """Python's truth of a condition: missing is false."""
+    return e.fill_null(False)
 MAX_FLOAT_SCALE = 22  # 10**22 is the largest power of ten a float holds exactly
 
 
