@@ -22,6 +22,7 @@ completes, so a failed or killed run leaves the previous output whole.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -31,6 +32,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -260,8 +262,10 @@ class Sink:
         if self._writer is None:
             import pyarrow as pa
             import pyarrow.parquet as pq
-            self._writer = (pq.ParquetWriter(self._file, table.schema) if self.fmt == "parquet"
-                            else pa.ipc.new_file(self._file, table.schema))
+            self._writer = (pq.ParquetWriter(self._file, table.schema, compression="lz4",  # fast to write and read
+                                             use_dictionary=["policy", "version"],
+                                             column_encoding={LINE: "DELTA_BINARY_PACKED"})
+                            if self.fmt == "parquet" else pa.ipc.new_file(self._file, table.schema))
         self._writer.write_table(table) if self.fmt == "parquet" else self._writer.write(table)
 
     def _write_csv(self, frame: pl.DataFrame) -> None:
@@ -354,26 +358,50 @@ def run(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None
     def seen(n: int) -> None:
         read[0] += n
     sink = Sink(output, out_format, output_schema(policy))
-    try:
-        for k, part in enumerate(read_chunks(source, frames, chunk, seen)):
-            pieces = frames.decide(part.frame, part.lines, part.facts, part.row_only)
-            if verify_sample:
-                verify(frames, part, pieces, verify_sample, random.Random(seed * 1_000_003 + k))
-            sink.write(pieces, part.unread)
-            counts.cases += part.size
-            counts.failed += len(part.unread) + sum(p.failed for p in pieces)
-            counts.by_columns += sum(p.size for p in pieces if p.frame is not None)
+    # Reading the next chunk and writing the last one run beside deciding this one (Arrow and Polars release the
+    # interpreter while they work): one chunk ahead, one behind, so memory stays at a few chunks.
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        written: Future[None] | None = None
+        try:
+            for k, part in enumerate(_ahead(read_chunks(source, frames, chunk, seen))):
+                pieces = frames.decide(part.frame, part.lines, part.facts, part.row_only)
+                if verify_sample:
+                    verify(frames, part, pieces, verify_sample, random.Random(seed * 1_000_003 + k))
+                if written is not None:
+                    written.result()
+                written = writer.submit(sink.write, pieces, part.unread)
+                counts.cases += part.size
+                counts.failed += len(part.unread) + sum(p.failed for p in pieces)
+                counts.by_columns += sum(p.size for p in pieces if p.frame is not None)
+                if bar is not None:
+                    bar.update(bar.task_ids[0], completed=read[0], cases=counts.cases, failed=counts.failed)
+            if written is not None:
+                written.result()
+            sink.close()
+        except BaseException:
+            if written is not None:
+                written.cancel()
+                with contextlib.suppress(BaseException):
+                    written.result()
+            sink.abort()
+            raise
+        finally:
             if bar is not None:
-                bar.update(bar.task_ids[0], completed=read[0], cases=counts.cases, failed=counts.failed)
-        sink.close()
-    except BaseException:
-        sink.abort()
-        raise
-    finally:
-        if bar is not None:
-            bar.stop()
+                bar.stop()
     counts.seconds = time.monotonic() - started
     return counts
+
+
+def _ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """The chunks, each read in a thread while the one before is decided (a reading error surfaces in order)."""
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(next, chunks, None)
+        while True:
+            part = pending.result()
+            if part is None:
+                return
+            pending = reader.submit(next, chunks, None)
+            yield part
 
 
 def _rows_in(source: Path) -> int | None:

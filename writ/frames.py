@@ -185,7 +185,12 @@ class FrameEngine:
         routed = frame.with_columns(version.alias("__w_version"))
         pieces: list[Piece] = []
         leftovers: list[pl.DataFrame] = []
-        for index, part in routed.partition_by("__w_version", as_dict=True, maintain_order=True).items():
+        index_column = routed["__w_version"]
+        if index_column.min() == index_column.max():  # one version for every row (the common case): no split
+            parts = {(index_column[0],): routed}
+        else:
+            parts = routed.partition_by("__w_version", as_dict=True, maintain_order=True)
+        for index, part in parts.items():
             k = index[0]
             part = part.drop("__w_version")
             plan = self.plan(self.programs[k]) if k is not None and k >= 0 else None
@@ -201,14 +206,15 @@ class FrameEngine:
         return pieces
 
     def _version_index(self, frame: pl.DataFrame) -> pl.Expr:
-        """Each row's version (an index into `versions`), as `Library.in_force` picks it; -1 where the row engine
-        must pick (an unreadable deciding date, no version in force)."""
+        """Each row's version (an index into `versions`), as `Library.in_force` picks it: the last version (in
+        effective order) in force on the row's deciding date (today when it has none); -1 where the row engine
+        must pick (an unreadable deciding date, no version in force, past the version's `until`)."""
+        today = pl.lit(dt.date.today(), dtype=pl.Date)
+        unreadable: pl.Expr = pl.lit(False)
         if self.on is not None:
             when: pl.Expr = pl.lit(self.on, dtype=pl.Date)
-        elif self.deciding is None:
-            when = pl.lit(dt.date.today(), dtype=pl.Date)
-        elif self.deciding not in frame.columns or frame.schema[self.deciding] == pl.Null:
-            when = pl.lit(dt.date.today(), dtype=pl.Date)
+        elif self.deciding is None or self.deciding not in frame.columns or frame.schema[self.deciding] == pl.Null:
+            when = today
         else:
             col = pl.col(self.deciding)
             dtype = frame.schema[self.deciding]
@@ -219,15 +225,19 @@ class FrameEngine:
                     .then(col.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
             else:
                 parsed = pl.lit(None, dtype=pl.Date)
-            when = pl.when(col.is_null()).then(pl.lit(dt.date.today(), dtype=pl.Date)).otherwise(parsed)
-        index: pl.Expr = pl.lit(-1, dtype=pl.Int64)
-        for k, info in enumerate(self.versions):
-            if info.effective is not None:
-                index = pl.when(when >= pl.lit(info.effective, dtype=pl.Date)).then(k).otherwise(index)
+            unreadable = col.is_not_null() & parsed.is_null()
+            when = parsed.fill_null(today)
+        effective = [(k, info.effective) for k, info in enumerate(self.versions) if info.effective is not None]
+        if not effective:
+            return pl.lit(-1, dtype=pl.Int64)
+        # Versions are in effective order: the count of effective dates on or before `when`, less one, is the last.
+        index = pl.sum_horizontal([(when >= pl.lit(d, dtype=pl.Date)).cast(pl.Int64) for _, d in effective]) - 1
+        if len(effective) < len(self.versions):
+            index = pl.lit(-1)  # a version without an effective date: leave the choice to the library
         for k, info in enumerate(self.versions):
             if info.until is not None:
                 index = pl.when((index == k) & (when > pl.lit(info.until, dtype=pl.Date))).then(-1).otherwise(index)
-        return pl.when(when.is_null()).then(-1).otherwise(index)
+        return pl.when(unreadable).then(-1).otherwise(index)
 
     def _by_columns(self, plan: ColumnarProgram, part: pl.DataFrame) -> tuple[Piece, pl.DataFrame]:
         inputs = part.drop(LINE, POS)

@@ -58,11 +58,15 @@ def direct_parts(d: pl.Expr) -> Parts:
 
 
 def tabulate(fn: Callable[[dt.date], Any], dtype: pl.DataType) -> Callable[[pl.Series], pl.Series]:
-    """A function of one date as a function of a column of day numbers (Int32): `fn` runs once per day of the
-    column's range, or once per distinct day when the range is wider than the column; a day it fails on
-    (an `EvaluationError`: out of the calendar) gives null."""
+    """A function of one date as a function of a column of day numbers (Int32).
+
+    `fn` runs once per day of the column's range (or once per distinct day when the range is far wider than
+    the column), and its answers are kept for the next chunk: a run over millions of cases calls it once per
+    day of the calendar it meets. A day it fails on (an `EvaluationError`: out of the calendar) gives null.
+    """
     to_days = dtype == pl.Int32
     fromordinal = dt.date.fromordinal
+    known: dict[str, Any] = {"lo": 0, "values": []}  # answers for days lo, lo + 1, ...
 
     def call(day: int) -> Any:
         try:
@@ -71,25 +75,42 @@ def tabulate(fn: Callable[[dt.date], Any], dtype: pl.DataType) -> Callable[[pl.S
             return None
         return value.toordinal() - _EPOCH_ORDINAL if to_days else value
 
-    def table(days: range | list[int]) -> pl.Series:
+    def answers(days: range | list[int]) -> list[Any]:
         try:  # the common case, every day inside the calendar, without a handler per day
             if to_days:
-                values = [fn(fromordinal(d + _EPOCH_ORDINAL)).toordinal() - _EPOCH_ORDINAL for d in days]
-            else:
-                values = [fn(fromordinal(d + _EPOCH_ORDINAL)) for d in days]
+                return [fn(fromordinal(d + _EPOCH_ORDINAL)).toordinal() - _EPOCH_ORDINAL for d in days]
+            return [fn(fromordinal(d + _EPOCH_ORDINAL)) for d in days]
         except (EvaluationError, ValueError, OverflowError):
-            values = [call(d) for d in days]
-        return pl.Series(values, dtype=dtype)
+            return [call(d) for d in days]
+
+    def covering(lo: int, hi: int) -> tuple[int, list[Any]]:
+        """The kept answers, extended to cover days lo..hi."""
+        start, values = known["lo"], known["values"]
+        if not values:
+            start, values = lo, answers(range(lo, hi + 1))
+        else:
+            if lo < start:
+                values = answers(range(lo, start)) + values
+                start = lo
+            end = start + len(values) - 1
+            if hi > end:
+                values = values + answers(range(end + 1, hi + 1))
+        known["lo"], known["values"] = start, values
+        return start, values
 
     def apply(days: pl.Series) -> pl.Series:
         lo, hi = days.min(), days.max()
         if lo is None or hi is None:
             return pl.Series(days.name, [None] * len(days), dtype=dtype)
         lo, hi = int(lo), int(hi)  # type: ignore[arg-type]
-        if hi - lo <= max(_GRID, len(days)):
-            return table(range(lo, hi + 1)).gather(days - lo).alias(days.name)
+        kept = known["values"]
+        span = max(hi, known["lo"] + len(kept) - 1) - min(lo, known["lo"]) if kept else hi - lo
+        if span <= max(_GRID, 4 * len(days)):
+            start, values = covering(lo, hi)
+            return pl.Series(values, dtype=dtype).gather(days - start).alias(days.name)
         distinct = days.drop_nulls().unique()
-        return days.replace_strict(distinct, table(distinct.to_list()), default=None, return_dtype=dtype)
+        return days.replace_strict(distinct, pl.Series(answers(distinct.to_list()), dtype=dtype), default=None,
+                                   return_dtype=dtype)
     return apply
 
 
