@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,7 +46,8 @@ def measure_frame(pair: VersionPair, frame: pl.DataFrame, facts: Sequence[Any] |
     report.transitions = {o: Counter() for o in pair.outputs}
     report.total = frame.height
     groups = normalize(frame, {c.split(".")[0] for c in frame.columns if "." in c})
-    sides = [_decide(p, groups) for p in (pair.old_program, pair.new_program)]
+    with ThreadPoolExecutor(max_workers=2) as both:  # Polars works outside the interpreter: the two overlap
+        sides = list(both.map(lambda p: _decide(p, groups), (pair.old_program, pair.new_program)))
     fallback = sides[0][FAIL] | sides[1][FAIL]
     if facts is not None:  # a case the frame cannot hold exactly (see `frame_of`) is measured from its facts
         fallback = fallback | pl.Series([not _safe(pair, f) for f in facts], dtype=pl.Boolean)
@@ -93,9 +95,20 @@ def _safe(pair: VersionPair, facts: Any) -> bool:
     return True
 
 
+_PLANS: dict[int, tuple[Program, ColumnarProgram]] = {}
+
+
+def _plan(program: Program) -> ColumnarProgram:
+    """One version's plan, built once per process (a `Program` is built once per workspace)."""
+    found = _PLANS.get(id(program))
+    if found is None or found[0] is not program:
+        found = _PLANS[id(program)] = (program, ColumnarProgram(program))
+    return found[1]
+
+
 def _decide(program: Program, frame: pl.DataFrame) -> pl.DataFrame:
     """One version's outputs for every row (`FAIL` where the row path must measure it)."""
-    plan = ColumnarProgram(program)
+    plan = _plan(program)
     declared = [c for c in frame.columns if c in {f.path for f in program.ir.inputs}]
     inputs = frame.select(declared)
     if plan.unsupported is not None:

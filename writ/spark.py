@@ -220,8 +220,9 @@ def batch(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | No
             FrameEngine(policy, on).check_columns(frame.columns)
             frame = _undotted(frame)
         offsets = _partition_offsets(frame)
-        decided = frame.mapInArrow(_partition_decider(files, on, fmt, offsets, verify_sample),
-                                   spark_schema(policy, json_column=True))
+        as_json = out_format == "jsonl"
+        decided = frame.mapInArrow(_partition_decider(files, on, fmt, offsets, verify_sample, as_json),
+                                   spark_schema(policy, json_column=as_json))
         decided.write.parquet(str(Path(scratch) / "out"))
         counts = Counts()
         sink = Sink(output, out_format, output_schema(policy))
@@ -244,21 +245,23 @@ def _write(sink: Any, table: pl.DataFrame, fmt: str) -> None:
     if fmt == "jsonl":
         sink.write_lines(b"".join(line.encode() + b"\n" for line in table[JSON]))
     else:
-        sink.write_frame(table.drop(JSON))
+        sink.write_frame(table)
 
 
 def _partition_offsets(frame: Any) -> list[int]:
-    """The line number before each partition's first row (rows are read in file order, partition by partition)."""
-    counts = frame.rdd.mapPartitionsWithIndex(lambda i, rows: [(i, sum(1 for _ in rows))]).collect()
+    """The line number before each partition's first row (rows are read in file order, partition by partition),
+    counted in the JVM."""
+    from pyspark.sql import functions as F
+    counts = dict(frame.groupBy(F.spark_partition_id().alias("p")).count().collect())
     offsets, total = [], 0
-    for _, n in sorted(counts):
+    for k in range(frame.rdd.getNumPartitions()):
         offsets.append(total)
-        total += n
+        total += counts.get(k, 0)
     return offsets
 
 
 def _partition_decider(files: PolicyFiles, on: dt.date | None, fmt: str, offsets: list[int],
-                       verify_sample: int) -> Any:
+                       verify_sample: int, as_json: bool) -> Any:
     def decide(batches: Iterator[Any]) -> Iterator[Any]:
         from pyspark import TaskContext
 
@@ -274,18 +277,19 @@ def _partition_decider(files: PolicyFiles, on: dt.date | None, fmt: str, offsets
                 read = [_decode_line(line + i + 1, text) for i, text in enumerate(texts) if text.strip()]
                 line += len(texts)
                 chunk = _chunk_of(read, engine)
-                out = _decided(engine, chunk.frame, chunk.lines, chunk.facts, chunk.row_only, True, verify_sample,
-                               partition * 100_003 + k)
+                out = _decided(engine, chunk.frame, chunk.lines, chunk.facts, chunk.row_only, as_json,
+                               verify_sample, partition * 100_003 + k)
                 if chunk.unread:
                     from writ.frames import Piece
                     extra = to_frame([Piece(None, records=chunk.unread)], output_schema(engine.policy))
-                    records = dict(json_lines([Piece(None, records=chunk.unread)]))
-                    extra = extra.with_columns(pl.Series(JSON, [records[n].decode() for n in extra[LINE]]))
+                    if as_json:
+                        records = dict(json_lines([Piece(None, records=chunk.unread)]))
+                        extra = extra.with_columns(pl.Series(JSON, [records[n].decode() for n in extra[LINE]]))
                     out = pl.concat([out, extra]).sort(LINE)
             else:
                 frame = _dotted(frame)
                 lines = pl.int_range(line + 1, line + frame.height + 1, eager=True).cast(pl.Int64)
                 line += frame.height
-                out = _decided(engine, frame, lines, None, None, True, verify_sample, partition * 100_003 + k)
+                out = _decided(engine, frame, lines, None, None, as_json, verify_sample, partition * 100_003 + k)
             yield from _arrow(out)
     return decide
