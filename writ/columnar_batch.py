@@ -41,7 +41,7 @@ import orjson
 import polars as pl
 
 from writ.api import Policy, load
-from writ.batch import Summary, _facts, _progress, csv_case, read_rows
+from writ.batch import Summary, _facts, csv_case, read_rows
 from writ.dsl.errors import EvaluationError, InputError, InputProblem, NotFoundError, WritError
 from writ.frames import (
     LINE,
@@ -412,7 +412,13 @@ def _rows_in(source: Path) -> int | None:
 
 
 def _progress_bar(total: int | None) -> Any:
-    bar = _progress(total or 0)
+    """Cases read against the file's rows (known for Parquet; else the bar only counts)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    bar = Progress(TextColumn("{task.fields[cases]:,} cases, {task.fields[failed]:,} failed"), BarColumn(),
+                   MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True), refresh_per_second=2)
+    bar.add_task("batch", total=total, cases=0, failed=0)
+    bar.start()
     return bar
 
 

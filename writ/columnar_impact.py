@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
