@@ -249,6 +249,8 @@ class Policy:
         other row (and every row the plan flags) is decided by the row engine in the same call, so each
         output and error is the row engine's own.
         """
+        from writ.engines import require
+        require("columnar")
         from writ.frames import FrameEngine, output_schema, to_frame
         key = (on, engine)
         frames = self._frame_engines.get(key)

@@ -25,9 +25,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import io
 import json
-import os
 import random
 import sys
 import time
@@ -37,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
 import polars as pl
 
 from writ.api import Policy, load
 from writ.batch import Summary, _facts, csv_case, read_rows
+from writ.columnar_sink import Sink
 from writ.dsl.errors import EvaluationError, InputError, InputProblem, NotFoundError, WritError
 from writ.frames import (
     LINE,
@@ -53,7 +51,6 @@ from writ.frames import (
     output_schema,
     record_json,
     row_record,
-    to_frame,
 )
 from writ.population import flatten
 
@@ -138,10 +135,10 @@ def _jsonl_cases(source: Path) -> Iterator[Read]:
     with open(source, "rb") as raw:
         for number, line in enumerate(raw, 1):
             if line.strip():
-                yield _decode_line(number, line)
+                yield decode_line(number, line)
 
 
-def _decode_line(number: int, line: bytes | str) -> Read:
+def decode_line(number: int, line: bytes | str) -> Read:
     """One JSON line as `writ batch` reads it: its facts, or the error record of a line that is not JSON."""
     try:
         return number, _facts(line.encode("utf-8") if isinstance(line, str) else line), None
@@ -172,10 +169,10 @@ def _fact_chunks(cases: Iterator[Read], engine: FrameEngine, size: int,
         if not block:
             return
         on_rows(len(block))
-        yield _chunk_of(block, engine)
+        yield chunk_of(block, engine)
 
 
-def _chunk_of(block: list[Read], engine: FrameEngine) -> Chunk:
+def chunk_of(block: list[Read], engine: FrameEngine) -> Chunk:
     """The readable cases as a frame (those the row engine's reader accepts, the others kept as facts)."""
     policy = engine.policy
     rows: list[dict[str, Any]] = []
@@ -191,7 +188,7 @@ def _chunk_of(block: list[Read], engine: FrameEngine) -> Chunk:
         safe = _frame_safe(policy, facts, engine.on)
         rows.append(flatten(facts) if safe else {})
         row_only.append(not safe)
-    return Chunk(_frame(rows), pl.Series(LINE, numbers, dtype=pl.Int64), kept, row_only, unread, len(block))
+    return Chunk(rows_frame(rows), pl.Series(LINE, numbers, dtype=pl.Int64), kept, row_only, unread, len(block))
 
 
 def _frame_safe(policy: Policy, facts: Any, on: dt.date | None) -> bool:
@@ -207,7 +204,7 @@ def _frame_safe(policy: Policy, facts: Any, on: dt.date | None) -> bool:
     return True
 
 
-def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Flattened cases as columns (a column whose values no one type holds, as text: its rows then fail over)."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
     data = {}
@@ -221,110 +218,6 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
             except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
                 data[c] = pl.Series(c, [json.dumps(v) if v is not None else None for v in values])
     return pl.DataFrame(data, height=len(rows))
-
-
-# -- writing -----------------------------------------------------------------------------------------------------------
-class Sink:
-    """One output file, written to a temporary file beside it and renamed over it when the run completes."""
-
-    def __init__(self, output: Path | TextIO, fmt: str, schema: dict[str, pl.DataType]) -> None:
-        self.output, self.fmt, self.schema = output, fmt, schema
-        self.temp: Path | None = None
-        self._writer: Any = None
-        self._csv: Any = None
-        if isinstance(output, Path):
-            self.temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-            self._file: Any = open(self.temp, "wb")  # noqa: SIM115 - closed in close() or abort()
-        else:
-            buffer = getattr(output, "buffer", None)
-            output.flush()
-            self._file = buffer if buffer is not None else _TextBytes(output)
-
-    def write(self, pieces: list[Piece], unread: list[dict[str, Any]]) -> None:
-        if unread:
-            pieces = [*pieces, Piece(None, records=unread)]
-        if self.fmt == "jsonl":
-            self._file.write(b"".join(line + b"\n" for _, line in sorted(json_lines(pieces), key=lambda x: x[0])))
-            return
-        self.write_frame(to_frame(pieces, self.schema))
-
-    def write_lines(self, data: bytes) -> None:
-        self._file.write(data)
-
-    def write_frame(self, frame: pl.DataFrame) -> None:
-        """Decided rows in the output frame's shape (see `writ.frames.to_frame`), in line order."""
-        if self.fmt == "jsonl":
-            raise ValueError("JSON lines are written from pieces, with each version's own outputs")
-        if self.fmt == "csv":
-            self._write_csv(frame)
-            return
-        table = frame.to_arrow()
-        if self._writer is None:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-            self._writer = (pq.ParquetWriter(self._file, table.schema, compression="lz4",  # fast to write and read
-                                             use_dictionary=["policy", "version"],
-                                             column_encoding={LINE: "DELTA_BINARY_PACKED"})
-                            if self.fmt == "parquet" else pa.ipc.new_file(self._file, table.schema))
-        self._writer.write_table(table) if self.fmt == "parquet" else self._writer.write(table)
-
-    def _write_csv(self, frame: pl.DataFrame) -> None:
-        """Flat columns (`outputs.route`); lists, durations and errors as JSON text; missing as an empty cell."""
-        names = list(self.schema)
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        if self._csv is None:
-            self._csv = True
-            writer.writerow([LINE, "policy", "version", "effective", *(f"outputs.{n}" for n in names), "errors"])
-        for row in frame.iter_rows(named=True):
-            outputs = row["outputs"] or {}
-            writer.writerow([row[LINE], row["policy"] or "", row["version"] or "", _cell(row["effective"]),
-                             *(_cell(outputs.get(n)) for n in names), _cell(_errors(row["errors"]))])
-        self._file.write(text.getvalue().encode("utf-8"))
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        if self.temp is not None:
-            self._file.close()
-            assert isinstance(self.output, Path)
-            os.replace(self.temp, self.output)
-        else:
-            self._file.flush()
-
-    def abort(self) -> None:
-        if self.temp is not None:
-            self._file.close()
-            self.temp.unlink(missing_ok=True)
-
-
-class _TextBytes:
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def write(self, data: bytes) -> None:
-        self.stream.write(data.decode("utf-8"))
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-
-def _errors(errors: list[dict[str, Any]] | None) -> Any:
-    if errors is None:
-        return None
-    return [{k: v for k, v in e.items() if v is not None or k != "code"} for e in errors]
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return orjson.dumps(value, default=str).decode("utf-8")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
 
 
 # -- the run -----------------------------------------------------------------------------------------------------------

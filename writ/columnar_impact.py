@@ -77,9 +77,9 @@ def measure_frame(pair: VersionPair, frame: pl.DataFrame, facts: Sequence[Any] |
 def frame_of(cases: Sequence[Any]) -> pl.DataFrame:
     """A population read as facts (JSON lines, CSV) as a frame of dotted-path columns, for `measure_frame` with
     those facts."""
-    from writ.columnar_batch import _frame
+    from writ.columnar_batch import rows_frame
     from writ.population import flatten
-    return _frame([flatten(c) if isinstance(c, dict) else {} for c in cases])
+    return rows_frame([flatten(c) if isinstance(c, dict) else {} for c in cases])
 
 
 def _safe(pair: VersionPair, facts: Any) -> bool:

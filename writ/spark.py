@@ -202,7 +202,8 @@ def session(master: str = "local[2]") -> Any:
 def batch(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None = None, master: str = "local[2]",
           verify_sample: int = 0) -> Any:
     """`writ batch --engine spark`: JSON lines or Parquet in; any format out, as one file, in input order."""
-    from writ.columnar_batch import Counts, Sink, format_of
+    from writ.columnar_batch import Counts, format_of
+    from writ.columnar_sink import Sink
     from writ.dsl.errors import InputError, InputProblem, NotFoundError
     policy = load(policy_ref)
     if not source.is_file():
@@ -265,7 +266,7 @@ def _partition_decider(files: PolicyFiles, on: dt.date | None, fmt: str, offsets
     def decide(batches: Iterator[Any]) -> Iterator[Any]:
         from pyspark import TaskContext
 
-        from writ.columnar_batch import _chunk_of, _decode_line
+        from writ.columnar_batch import chunk_of, decode_line
         engine = _engine(files, on, verify_sample)
         partition = TaskContext.get().partitionId()  # type: ignore[union-attr]
         line = offsets[partition]
@@ -274,9 +275,9 @@ def _partition_decider(files: PolicyFiles, on: dt.date | None, fmt: str, offsets
             assert isinstance(frame, pl.DataFrame)
             if fmt == "jsonl":
                 texts = frame["value"].to_list()
-                read = [_decode_line(line + i + 1, text) for i, text in enumerate(texts) if text.strip()]
+                read = [decode_line(line + i + 1, text) for i, text in enumerate(texts) if text.strip()]
                 line += len(texts)
-                chunk = _chunk_of(read, engine)
+                chunk = chunk_of(read, engine)
                 out = _decided(engine, chunk.frame, chunk.lines, chunk.facts, chunk.row_only, as_json,
                                verify_sample, partition * 100_003 + k)
                 if chunk.unread:
