@@ -249,7 +249,7 @@ class Policy:
         other row (and every row the plan flags) is decided by the row engine in the same call, so each
         output and error is the row engine's own.
         """
-        from writ.engines import require
+        from writ.extras import require
         require("columnar")
         from writ.frames import FrameEngine, output_schema, to_frame
         key = (on, engine)

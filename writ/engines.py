@@ -9,21 +9,10 @@ what to install for the others.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 from typing import Any, TextIO
 
-from writ.dsl.errors import InputError, InputProblem
-
-_EXTRAS = {"columnar": ("polars", "pyarrow"), "spark": ("polars", "pyarrow", "pyspark")}
-
-
-def require(engine: str) -> None:
-    """Stop with a clear message (exit 2) when an engine's extra is not installed."""
-    missing = [m for m in _EXTRAS.get(engine, ()) if importlib.util.find_spec(m) is None]
-    if missing:
-        raise InputError([InputProblem("--engine", f"the {engine} engine needs {', '.join(missing)}: "
-                                                   f"pip install 'writ[{engine}]'")])
+from writ.extras import require
 
 
 def run_engine(args: argparse.Namespace, output: Path | TextIO) -> Any:

@@ -121,7 +121,7 @@ _FRAMES = (".parquet", ".arrow", ".feather", ".ipc")
 
 def _read_frame(path: Path) -> Any:
     from writ.dsl.errors import NotFoundError
-    from writ.engines import require
+    from writ.extras import require
     require("columnar")
     import polars as pl
     if not path.is_file():
@@ -143,7 +143,7 @@ def _measure(pair: VersionPair, population: list[Facts] | None, frame: Any, by: 
     from writ.review.impact import measure
     if engine == "columnar" or (engine == "auto" and importlib.util.find_spec("polars") is not None):
         from writ.columnar_impact import frame_of, measure_frame
-        from writ.engines import require
+        from writ.extras import require
         require("columnar")
         return measure_frame(pair, frame if frame is not None else frame_of(population or []), population, by)
     if population is None:

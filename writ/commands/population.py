@@ -104,7 +104,7 @@ def _write(cases: list[dict[str, Any]], args: argparse.Namespace, policy: Any) -
     from writ.population import to_csv, to_jsonl
 
     if args.format == "parquet":
-        from writ.engines import require
+        from writ.extras import require
         require("columnar")
         try:
             _parquet(cases, policy).write_parquet(args.output)
