@@ -172,7 +172,7 @@ class FrameEngine:
         version.
         """
         frame = normalize(frame, self.groups)
-        if LINE in frame.columns:
+        if LINE in frame.columns and LINE not in self.columns:  # an earlier run's numbering, not an input
             frame = frame.drop(LINE)
         numbers = lines if lines is not None else pl.int_range(1, frame.height + 1, eager=True)
         frame = frame.with_columns(numbers.cast(pl.Int64).alias(LINE), pl.int_range(pl.len()).alias(POS))
