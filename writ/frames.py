@@ -37,6 +37,7 @@ Policy = Any  # writ.api.Policy (which imports this module for `evaluate_frame`)
 
 LINE = "line"
 POS = "__w_pos"  # a row's position in the frame given to `decide`
+NUMBER = "__w_line"  # a row's line while it is decided (an input field may be called `line`)
 Engine = Literal["row", "columnar"]
 ERROR = pl.Struct({"path": pl.String, "message": pl.String, "code": pl.String})
 
@@ -175,7 +176,7 @@ class FrameEngine:
         if LINE in frame.columns and LINE not in self.columns:  # an earlier run's numbering, not an input
             frame = frame.drop(LINE)
         numbers = lines if lines is not None else pl.int_range(1, frame.height + 1, eager=True)
-        frame = frame.with_columns(numbers.cast(pl.Int64).alias(LINE), pl.int_range(pl.len()).alias(POS))
+        frame = frame.with_columns(numbers.cast(pl.Int64).alias(NUMBER), pl.int_range(pl.len()).alias(POS))
         self._facts = facts
         if self.engine == "row" or frame.height == 0:
             return [self._by_rows(frame)] if frame.height else []
@@ -240,23 +241,24 @@ class FrameEngine:
         return pl.when(unreadable).then(-1).otherwise(index)
 
     def _by_columns(self, plan: ColumnarProgram, part: pl.DataFrame) -> tuple[Piece, pl.DataFrame]:
-        inputs = part.drop(LINE, POS)
-        lf = inputs.lazy().with_row_index(ROW).with_columns(part[LINE])
+        inputs = part.drop(NUMBER, POS)
+        lf = inputs.lazy().with_row_index(ROW).with_columns(part[NUMBER])
         out = plan.plan(lf, inputs.schema)
         names = list(plan.outputs)
-        result = out.select(pl.col(LINE), pl.col(FAIL), *(pl.col(plan.outputs[n]).alias(n) for n in names)).collect()
+        result = out.select(pl.col(NUMBER).alias(LINE), pl.col(FAIL),
+                            *(pl.col(plan.outputs[n]).alias(n) for n in names)).collect()
         failed = result[FAIL]
         if not failed.any():
             return Piece(plan.program, result.drop(FAIL)), part.clear()
         return Piece(plan.program, result.filter(~failed).drop(FAIL)), part.filter(failed)
 
     def _by_rows(self, part: pl.DataFrame) -> Piece:
-        lines = part[LINE].to_list()
+        lines = part[NUMBER].to_list()
         if self._facts is not None:
             given = self._facts
             facts = [given[k] for k in part[POS].to_list()]
         else:
-            facts = frame_facts(part.drop(LINE, POS))
+            facts = frame_facts(part.drop(NUMBER, POS))
         return Piece(None, records=[row_record(self.policy, f, self.on, n) for f, n in zip(facts, lines,
                                                                                           strict=True)])
 
