@@ -141,6 +141,14 @@ def _differs(a: pl.Series, b: pl.Series) -> pl.Series:
         from writ.evaluator.values import to_json_value
         return pl.Series([to_json_value(x) != to_json_value(y) for x, y in zip(a, b, strict=True)])
     x, y = pair
+    if isinstance(x.dtype, pl.List):  # comparing lists item by item is slow: only where the lengths cannot decide
+        lx, ly = x.list.len(), y.list.len()
+        open_ = (lx == ly).fill_null(False) & (lx > 0).fill_null(False)
+        differs = ~lx.eq_missing(ly)
+        if open_.any():
+            exact = ~x.filter(open_).eq_missing(y.filter(open_))
+            differs = differs.scatter(open_.arg_true(), exact)
+        return differs
     return ~x.eq_missing(y)
 
 
