@@ -60,3 +60,11 @@ def test_writ_diff_reads_a_parquet_population(tmp_path: Path, capsys: pytest.Cap
         document = json.loads(capsys.readouterr().out)
         reports.append({k: v for k, v in document["impact"].items() if k != "population"})
     assert reports[0] == reports[1] == reports[2] and reports[0]["changed"] > 0
+
+
+def test_list_outputs_differ_as_python_compares_them() -> None:
+    from writ.columnar_impact import _differs
+    old = [[], ["a"], None, ["a", "b"], ["a"], None, ["b", "a"]]
+    new = [[], ["b"], [], ["a", "b"], None, None, ["a", "b"]]
+    got = _differs(pl.Series(old, dtype=pl.List(pl.String)), pl.Series(new, dtype=pl.List(pl.String)))
+    assert got.to_list() == [x != y for x, y in zip(old, new, strict=True)]
