@@ -142,6 +142,21 @@ def test_an_input_float_reads_as_the_decimal_of_its_repr(values: list[float]) ->
             assert abs(f) >= 2**32 or (isinstance(exponent, int) and exponent < -V.INPUT_SCALE), f
 
 
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(-10**30, 10**30), st.integers(0, 28)), min_size=1, max_size=40))
+def test_any_digits_convert_to_the_float_python_writes(rows: list[tuple[int, int]]) -> None:
+    for scale in sorted({s for _, s in rows}):
+        column = [u for u, s in rows if s == scale]
+        frame = pl.DataFrame({"u": column}, schema={"u": pl.Int128})
+        for bound in (10**31, 2**52):  # the text route, and (where the digits allow) the division route
+            if bound == 2**52 and (any(abs(u) >= bound for u in column) or scale > V.MAX_FLOAT_SCALE):
+                continue
+            fails: list[Any] = []
+            got = frame.select(V.to_float(V.dec(pl.col("u"), scale, bound), fails)).to_series().to_list()
+            assert not fails
+            assert [repr(g) for g in got] == [repr(float(Decimal(u).scaleb(-scale))) for u in column]
+
+
 def test_a_decimal_constant_keeps_every_digit() -> None:
     third = Decimal(4) / Decimal(3)
     v = V.const_dec(third)
