@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import shutil
 import tempfile
 import time
@@ -224,7 +225,14 @@ def batch(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | No
         as_json = out_format == "jsonl"
         decided = frame.mapInArrow(_partition_decider(files, on, fmt, offsets, verify_sample, as_json),
                                    spark_schema(policy, json_column=as_json))
-        decided.write.parquet(str(Path(scratch) / "out"))
+        try:
+            decided.write.parquet(str(Path(scratch) / "out"))
+        except Exception as exc:  # a worker's verification failure arrives wrapped in Spark's own exception
+            found = re.search(r"line \d+: the columnar engine wrote .*?row engine writes [^\n]*", str(exc))
+            if found is None:
+                raise
+            from writ.dsl.errors import EvaluationError
+            raise EvaluationError("engines-differ", found.group(0)) from None
         counts = Counts()
         sink = Sink(output, out_format, output_schema(policy))
         try:
