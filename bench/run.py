@@ -8,8 +8,9 @@ changes one answer fails the run instead of flattering the table. The
 reference is timed in the same process and run, because the machine's speed
 drifts and only the ratio is comparable with other engines' figures.
 
-    python bench/run.py                 # 100,000 cases, and `writ batch` on 1,000,000: docs/performance.md
+    python bench/run.py                 # 100,000 cases, `writ batch` on 1,000,000, then the engines (bench/scale.py)
     python bench/run.py --batch 0       # without the batch run (~20 s less)
+    python bench/run.py --columnar 0    # without the columnar and Spark figures (docs/scale.md)
     python bench/run.py --quick         # 2,000 cases, agreement only (what tests/test_bench.py runs)
 
 "Cold" figures run in a fresh process with an empty cache directory
@@ -118,13 +119,20 @@ class Paths:
 
 
 def path_outputs(paths: Paths, cases: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
-    """Each evaluation path's outputs over `cases`, by path name."""
-    return {
+    """Each evaluation path's outputs over `cases`, by path name (the columnar engine's where it is installed)."""
+    found = {
         "api evaluate": [d.outputs for d in paths.evaluate(cases)],
         "api evaluate + explanation": [d.outputs for d in paths.evaluate_explained(cases)],
         "api evaluate_outputs": paths.outputs(cases),
         "Program.run": paths.run(paths.convert(cases)),
     }
+    try:
+        import polars as pl
+    except ImportError:
+        return found
+    decided = paths.policy.evaluate_frame(pl.DataFrame(list(cases)))
+    found["columnar (evaluate_frame)"] = decided["outputs"].to_list()
+    return found
 
 
 def check(paths: Paths, cases: Sequence[Any], edges: Sequence[Any], workload: ModuleType) -> None:
@@ -285,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1_000_000, metavar="N",
                         help="time `writ batch` on N cases (default 1,000,000; 0 to skip)")
     parser.add_argument("--workers", type=int, default=2, help="workers for --batch (default 2)")
+    parser.add_argument("--columnar", type=int, default=1_000_000, metavar="N",
+                        help="the columnar engine on N cases from Parquet, streaming 10N, the impact on N, "
+                             "Spark local[2] (default 1,000,000; 0 to skip; see bench/scale.py)")
     args = parser.parse_args(argv)
     if args.quick:
         print(f"agreement: {agreement(2_000):,} cases, every path matches the reference")
@@ -293,6 +304,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} cores; every output checked against the reference")
     for row in measure(args.cases, args.repeat, args.batch, args.workers):
         print(row, flush=True)
+    if args.columnar:
+        import importlib.util
+        if importlib.util.find_spec("polars") is None:
+            print("columnar: skipped (pip install 'writ[columnar]')")
+            return 0
+        import scale  # bench/scale.py, beside this file
+        with_spark = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+        for row in scale.lines(args.columnar, args.repeat, 10, args.columnar, with_spark):
+            print(row, flush=True)
     return 0
 
 

@@ -111,6 +111,7 @@ class Policy:
         self._decided_by: tuple[str, ...] | None = None  # the deciding input's path, read on first use
         self._in_force: dict[str, tuple[Program, dt.date]] = {}  # the deciding date as written -> its version
         self._pins: dict[tuple[str, dt.date | None], tuple[SupersededPin, ...]] = {}
+        self._frame_engines: dict[tuple[dt.date | None, str], Any] = {}  # evaluate_frame's, built on first use
 
     @property
     def library(self) -> Library:
@@ -157,6 +158,11 @@ class Policy:
         if when is None:
             return self.version(), None  # the deciding date is invalid: validation will say so
         return self.version(on=when), when
+
+    @property
+    def deciding_input(self) -> tuple[str, ...]:
+        """The path of the input whose date picks the version (`("application", "received_on")`), or ()."""
+        return self._deciding_path()
 
     def _deciding_path(self) -> tuple[str, ...]:
         """The path of the input that picks the version (e.g. `("application", "received_on")`), or ()."""
@@ -233,6 +239,25 @@ class Policy:
                 yield self.evaluate(facts, on, names)
             except WritError as exc:
                 yield exc
+
+    def evaluate_frame(self, frame: Any, on: dt.date | None = None, engine: str = "columnar") -> Any:
+        """A Polars DataFrame of cases in (one column per input path, `person.role`, or a struct column per
+        group), a DataFrame of decisions out, in row order: `line`, `policy`, `version`, `effective`, `outputs`
+        (a struct of every output) and `errors` (the row engine's errors, where a row has them).
+
+        Needs the `columnar` extra (polars). Each version with a columnar plan decides its rows in Polars; every
+        other row (and every row the plan flags) is decided by the row engine in the same call, so each
+        output and error is the row engine's own.
+        """
+        from writ.extras import require
+        require("columnar")
+        from writ.frames import FrameEngine, output_schema, to_frame
+        key = (on, engine)
+        frames = self._frame_engines.get(key)
+        if frames is None:
+            frames = self._frame_engines[key] = FrameEngine(self, on, engine)  # type: ignore[arg-type]
+        frames.check_columns(frame.columns)
+        return to_frame(frames.decide(frame), output_schema(self))
 
     def describe(self, version: str | None = None) -> dict[str, Any]:
         """A version (default the latest) for integrators: inputs with types and descriptions, outputs, clauses cited.

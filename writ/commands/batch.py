@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 
+def _typed(path: Any) -> bool:
+    """Parquet and Arrow files are read and written by the engines module (writ/engines.py)."""
+    return Path(str(path)).suffix.lower() in (".parquet", ".arrow", ".feather", ".ipc")
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -38,7 +43,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", "-o", required=True, help="where to write one JSON line per case (- for stdout)")
     p.add_argument("--on", type=_date, help="decide every case with the version in force on this date")
     p.add_argument("--workers", "-w", type=_workers, help="worker processes (default: the number of cores)")
-    p.add_argument("--chunk", type=_workers, help="cases sent to a worker at a time (default 5000)")
+    p.add_argument("--chunk", type=_workers, help="cases sent to a worker at a time (default 5000; columnar: 200000)")
+    p.add_argument("--engine", choices=["row", "columnar", "spark"], default="row",
+                   help="row (default), columnar (Polars; needs writ[columnar]) or spark (needs writ[spark]); "
+                        "every engine writes the row engine's records")
+    p.add_argument("--verify-sample", type=_workers, metavar="N",
+                   help="re-decide N random rows of each chunk with the row engine; stop at any difference")
+    p.add_argument("--master", help="Spark master URL for --engine spark (default local[2])")
     p.set_defaults(run=run)
 
 
@@ -46,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from writ.batch import CHUNK
     from writ.batch import run as run_batch
     output: Any = sys.stdout if args.output == "-" else Path(args.output)
+    engine = getattr(args, "engine", "row")
+    if engine != "row" or _typed(args.input) or _typed(args.output) or getattr(args, "verify_sample", None):
+        from writ.engines import run_engine
+        summary = run_engine(args, output)
+        print(summary.text(args.output), file=sys.stderr)
+        return 1 if summary.failed else 0
     summary = run_batch(args.policy, args.input, output, on=args.on, workers=args.workers, chunk=args.chunk or CHUNK)
     print(summary.text(args.output), file=sys.stderr)
     return 1 if summary.failed else 0

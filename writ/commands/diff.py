@@ -25,14 +25,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("old", help="POLICY@VERSION (an id or folder), a policy folder (its latest version) or a .writ file")
     p.add_argument("new", help="the same forms as OLD")
     p.add_argument("--format", "-f", choices=["text", "md", "json"], default="text")
-    p.add_argument("--population", "-p", type=Path, help="cases (.jsonl, or .csv with dotted-path columns) "
-                                                         "to measure the impact on")
+    p.add_argument("--population", "-p", type=Path, help="cases (.jsonl, .csv with dotted-path columns, or .parquet "
+                                                         "and .arrow with writ[columnar]) to measure the impact on")
     p.add_argument("--generate", "-g", type=int, metavar="N",
                    help="measure the impact on N generated flexible-working cases (see `writ population`)")
     p.add_argument("--seed", type=int, default=0, help="seed for --generate (default 0)")
     p.add_argument("--by", help="break the impact down by this field, e.g. person.role")
     p.add_argument("--no-witnesses", action="store_true", help="skip the witness search")
     p.add_argument("--budget", type=int, default=40_000, help="most cases the witness search tries (default 40000)")
+    p.add_argument("--engine", choices=["auto", "row", "columnar"], default="auto",
+                   help="measure the impact case by case (row) or on columns (columnar, writ[columnar]); auto: "
+                        "columnar where installed. Both count the same")
     p.set_defaults(run=run)
 
 
@@ -84,12 +87,13 @@ def run(args: argparse.Namespace) -> int:
     library_old, library_new = old_policy.library, new_policy.library
     diff = diff_versions(library_old.load(old_policy.id, old_label), library_new.load(new_policy.id, new_label))
     pair = VersionPair(old_policy, old_label, new_policy, new_label)
-    population, label = _population(args)
+    population, label, frame = _population(args)
     report = DiffReport(diff, population=label)
     if not args.no_witnesses:
-        report.search = find_witnesses(pair, baselines(pair, population), diff.changes, budget=max(args.budget, 0))
-    if population is not None:
-        report.impact = _measure(pair, population, args.by)
+        starts = population if frame is None else _frame_cases(frame.head(8))
+        report.search = find_witnesses(pair, baselines(pair, starts), diff.changes, budget=max(args.budget, 0))
+    if population is not None or frame is not None:
+        report.impact = _measure(pair, population, frame, args.by, getattr(args, "engine", "auto"))
     if args.format == "json":
         print(json.dumps(render_json(report), indent=2, ensure_ascii=False))
     else:
@@ -97,20 +101,53 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _population(args: argparse.Namespace) -> tuple[list[Facts] | None, str | None]:
+def _population(args: argparse.Namespace) -> tuple[list[Facts] | None, str | None, Any]:
+    """The cases to measure: as facts (JSON lines, CSV, generated) or, for Parquet and Arrow, as a frame."""
     from writ.population import generate
     from writ.review.impact import read_population
 
     if args.population is not None:
-        return list(read_population(args.population)), str(args.population)
+        if args.population.suffix.lower() in _FRAMES:
+            return None, str(args.population), _read_frame(args.population)
+        return list(read_population(args.population)), str(args.population), None
     if args.generate is not None:
-        return generate(args.generate, args.seed), f"generated: writ population --count {args.generate} --seed {args.seed}"
-    return None, None
+        cases = generate(args.generate, args.seed)
+        return cases, f"generated: writ population --count {args.generate} --seed {args.seed}", None
+    return None, None, None
 
 
-def _measure(pair: VersionPair, population: list[Facts], by: str | None) -> ImpactReport:
-    """The impact, with a progress bar on a terminal when the run is long enough to wait for."""
+_FRAMES = (".parquet", ".arrow", ".feather", ".ipc")
+
+
+def _read_frame(path: Path) -> Any:
+    from writ.dsl.errors import NotFoundError
+    from writ.extras import require
+    require("columnar")
+    import polars as pl
+    if not path.is_file():
+        raise NotFoundError(f"cannot read population `{path}`: no such file")
+    return pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_ipc(path)
+
+
+def _frame_cases(frame: Any) -> list[Facts]:
+    from writ.frames import frame_facts
+    return frame_facts(frame)
+
+
+def _measure(pair: VersionPair, population: list[Facts] | None, frame: Any, by: str | None,
+             engine: str) -> ImpactReport:
+    """The impact: on columns where the columnar extra is installed (or asked for), else case by case with a
+    progress bar on a terminal when the run is long enough to wait for. Both count the same."""
+    import importlib.util
+
     from writ.review.impact import measure
+    if engine == "columnar" or (engine == "auto" and importlib.util.find_spec("polars") is not None):
+        from writ.columnar_impact import frame_of, measure_frame
+        from writ.extras import require
+        require("columnar")
+        return measure_frame(pair, frame if frame is not None else frame_of(population or []), population, by)
+    if population is None:
+        population = _frame_cases(frame)
 
     if not sys.stderr.isatty() or len(population) < 5_000:
         return measure(pair, population, by)
