@@ -218,9 +218,11 @@ def cli_seconds(case: dict[str, Any], repeat: int, cold: bool) -> float:
     return fastest(run, repeat, cold)
 
 
-def batch(n: int, workers: int, workload: ModuleType) -> str:
+def batch(n: int, workers: int, workload: ModuleType, reference: float) -> str:
     """`writ batch` on n generated cases, as a user runs it (the console script, JSON lines in and out): its
-    rate end to end, peak memory, and agreement with the reference, output for output."""
+    rate end to end, as a ratio to the reference's rate measured earlier in the same run (the reference runs
+    in one process on decoded dicts, the batch reads and writes files with `workers` processes), peak memory,
+    and agreement with the reference, output for output."""
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp) / "cases.jsonl", Path(tmp) / "out.jsonl"
         with source.open("w") as f:
@@ -244,7 +246,7 @@ def batch(n: int, workers: int, workload: ModuleType) -> str:
             got = workload.digest(json.loads(row)["outputs"] for row in f)
         expected = workload.digest(workload.decide(c) for c in workload.gen(n, SEED))
         verdict = "agrees" if got == expected else f"DISAGREES ({got} != {expected})"
-    return (f"{f'writ batch ({workers} workers)':<36} {n / seconds:>10,.0f} cases/s  (target >= 170,000)  "
+    return (line(f"writ batch ({workers} workers)", n / seconds, reference) + "  (target >= 170,000 cases/s)  "
             f"{n:,} cases in {seconds:.1f} s, peak RSS {peak_mb:.0f} MB per process, {verdict}")
 
 
@@ -282,7 +284,7 @@ def measure(n: int, repeat: int, batch_cases: int, workers: int) -> Iterator[str
     yield seconds_line("writ eval, start to output, cold", cli_seconds(edges[0], repeat, cold=True), None)
     yield seconds_line("writ eval, start to output, warm", cli_seconds(edges[0], max(repeat, 5), cold=False), 0.3)
     if batch_cases:
-        yield batch(batch_cases, workers, workload)
+        yield batch(batch_cases, workers, workload, reference)
 
 
 def main(argv: list[str] | None = None) -> int:
