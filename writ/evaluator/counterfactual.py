@@ -20,7 +20,8 @@ what the change alone would alter. Runs with the same change are shared.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,7 +30,7 @@ from writ.dsl import ir
 from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET
-from writ.evaluator.engine import Trace
+from writ.evaluator.engine import Program, Trace
 from writ.evaluator.whynot import FLIP
 
 NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
@@ -78,6 +79,8 @@ class Search:
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
         out: list[Counterfactual] = []
+        if not may_suggest(node, trace.program):
+            return out
         seen: set[str] = set()
         changes = trace.program.changes
         for need in _solve(node, goal, trace):
@@ -201,6 +204,61 @@ class Search:
             if before is not UNSET and before != now:
                 changes[name] = (before, now)
         return changes
+
+
+_MAY_SUGGEST: weakref.WeakKeyDictionary[Program, dict[int, bool]] = weakref.WeakKeyDictionary()
+
+
+def may_suggest(node: ir.Expr, program: Program) -> bool:
+    """Whether `Search.suggest` can find any change for `node`, whatever the case: False when every input the
+    solver could reach through it is one the policy fixes. Worked out once per program and node, so that the
+    conditions of roles, kinds and definitions read as a whole cost nothing per case."""
+    known = _MAY_SUGGEST.get(program)
+    if known is None:
+        known = _MAY_SUGGEST.setdefault(program, {})
+    found = known.get(node.nid)
+    if found is None:
+        changes = program.changes
+        found = known[node.nid] = any(changes.get(key, "fixed") != "fixed" for key in _solvable(node, program))
+    return found
+
+
+def _solvable(e: ir.Expr, program: Program) -> Iterator[str]:
+    """Every input `_solve` may put a need on through `e`, for any goal and any values (a superset)."""
+    match e:
+        case ir.Not(operand=x):
+            yield from _solvable(x, program)
+        case ir.Logic(left=a, right=b):
+            yield from _solvable(a, program)
+            yield from _solvable(b, program)
+        case ir.Compare(left=a, right=b, domain="value"):
+            yield from _isolable(a, program)
+            yield from _isolable(b, program)
+        case ir.Member(item=ir.Input(path=p)):
+            yield p
+        case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
+            yield p
+
+
+def _isolable(x: ir.Expr, program: Program) -> Iterator[str]:
+    """Every input `_isolate` may put a need on through `x`, for any bound and any values (a superset)."""
+    match x:
+        case ir.Input(path=p):
+            yield p
+        case ir.DefRef(name=n):
+            definition = program.definitions.get(n)
+            if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
+                    and not definition.exceptions:
+                yield from _isolable(definition.body.expr, program)
+        case ir.ToDecimal(operand=inner):
+            yield from _isolable(inner, program)
+        case ir.Call(func="min" | "max", args=args):
+            for a in args:
+                yield from _isolable(a, program)
+        case ir.If(then=a, otherwise=b) | ir.DateShift(date=a, duration=b) | ir.Between(unit="days", start=a, end=b) \
+                | ir.Arith(op="+" | "-" | "*", left=a, right=b):
+            yield from _isolable(a, program)
+            yield from _isolable(b, program)
 
 
 def _solve(e: ir.Expr, goal: bool, trace: Trace) -> list[_Need]:
