@@ -36,10 +36,11 @@ _EXPLAIN_ERRORS = (EvaluationError, ArithmeticError)
 class Layout:
     """Where a traced function puts each node's value and each region's flag; built once per function."""
 
-    __slots__ = ("program", "slots", "flags", "chains")
+    __slots__ = ("program", "slots", "flags", "chains", "definitions", "__weakref__")
 
     def __init__(self, program: Program, generated: Generated) -> None:
         self.program = program
+        self.definitions = generated.definitions  # the definitions a run records, in order
         self.slots = {nid: k for k, nid in enumerate(generated.slots)}
         self.slots.update((nid, self.slots[holder]) for nid, holder in generated.aliases.items())
         self.flags = {nid: k for k, nid in enumerate(generated.regions)}
