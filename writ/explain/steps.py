@@ -29,7 +29,7 @@ from writ.dsl import ir
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, may_suggest
 from writ.evaluator.engine import Layout, Program, Trace
-from writ.evaluator.whynot import Comparison
+from writ.evaluator.whynot import ComparePlan, Comparison
 from writ.explain.plan import Plan, StepInfo
 
 Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node, the value wanted, the step id
@@ -205,10 +205,27 @@ class _Gen:
         """`step`'s comparison, and its counterfactuals when `failed` (code) holds, as found by the search."""
         compare = self.plan.compare(node)
         if compare is not None:
-            self.emit(f"{step}.comparison = {self.hoist(compare.compare, 'C')}(trace)")
+            self.comparison(step, compare)
         if failed is not None and may_suggest(node, self.program):
             with self.block(f"if {failed}:"):
                 self.emit(f"{step}.counterfactuals = found.get({node.nid}, [])")
+
+    def comparison(self, step: str, compare: ComparePlan) -> None:
+        """`step.comparison`, built from the slots as `ComparePlan.compare` reads them through `Trace.value`:
+        nothing when a side or the result was not computed, or a side is missing."""
+        e = compare.node
+        left, right, held = self.local(), self.local(), self.local()
+        self.emit(f"{left}, {right}, {held} = {self.value(e.left)}, {self.value(e.right)}, {self.value(e)}")
+        terms = "(" + "".join(f"{self.value(leaf)}, " for _, leaf in compare.terms) + ")"
+        period = "None"
+        if compare.elapsed is not None:
+            p = compare.elapsed
+            period = (f"({self.value(p.shift.date)}, {self.value(p.shift.duration)}, {self.value(p.other)}, "
+                      f"{self.value(p.shift)})")
+        with self.block(f"if {held} is not _UNSET and {left} is not _UNSET and {right} is not _UNSET "
+                        f"and {left} is not None and {right} is not None:"):
+            self.emit(f"{step}.comparison = {self.hoist(compare.build, 'C')}({left}, {right}, {held}, {terms}, "
+                      f"{period}, trace)")
 
     def taken(self, e: ir.Expr, decided: Callable[[ir.Expr], None]) -> None:
         """Code for `decided(x)` where x is the expression that gave `e` its value: through each `if` along the
