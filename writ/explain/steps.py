@@ -132,7 +132,7 @@ class _Gen:
         self.program: Program = layout.program
         self.slots, self.flags, self.chains = layout.slots, layout.flags, layout.chains
         self.recorded = set(layout.definitions)
-        self.globals: dict[str, Any] = {"_Step": Step, "_UNSET": UNSET, "_used_value": _used_value,
+        self.globals: dict[str, Any] = {"_Step": Step, "_new": object.__new__, "_UNSET": UNSET, "_used_value": _used_value,
                                         "_used_steps": _used_steps}
         self.lines: list[str] = []
         self.depth = 1
@@ -155,6 +155,17 @@ class _Gen:
                 self.emit("pass")
             self.depth -= 1
 
+    def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str,
+            overridden_by: str = "None") -> None:
+        """`var = Step(info, value, reached, children, inputs)`, written out: the slots set in place rather than
+        through `Step.__init__` (a call costs as much as the rest of a step, and a case builds dozens)."""
+        fields = {"info": self.hoist(info, "I"), "value": value, "reached": reached, "children": children,
+                  "inputs": inputs, "comparison": "None", "counterfactuals": "[]", "needed": "[]",
+                  "overridden_by": overridden_by}
+        assert tuple(fields) == Step.__slots__, "every slot of a Step is set"
+        self.emit(f"{var} = _new(_Step)")
+        self.emit("; ".join(f"{var}.{name} = {code}" for name, code in fields.items()))
+
     def local(self, prefix: str = "t") -> str:
         self.fresh += 1
         return f"{prefix}{self.fresh}"
@@ -173,7 +184,7 @@ class _Gen:
             case ir.Const(value=v):
                 return self.hoist(v)
             case ir.Input(path=p):
-                return f"facts.get({p!r}, _UNSET)"
+                return f"G({p!r}, _UNSET)"
             case ir.DefRef(name=n):
                 return self.definition_value(n)
             case ir.UsedRef(alias=a, name=n):
@@ -191,7 +202,7 @@ class _Gen:
         return " and ".join([*flags, last])
 
     def inputs(self, node: ir.Expr) -> str:
-        return "{" + "".join(f"{p!r}: facts.get({p!r}), " for p in self.plan.read(node).inputs) + "}"
+        return "{" + "".join(f"{p!r}: G({p!r}), " for p in self.plan.read(node).inputs) + "}"
 
     def refs(self, node: ir.Expr) -> str:
         """The steps of the definitions `node` reads (this policy's, then used ones'), as a new list."""
@@ -200,6 +211,10 @@ class _Gen:
         if reads.used:
             mine.append(f"*_used_steps(US, {reads.used!r})")
         return "[" + ", ".join(mine) + "]"
+
+    def extend(self, var: str, refs: str) -> None:
+        if refs != "[]":
+            self.emit(f"{var}.children.extend({refs})")
 
     def findings(self, step: str, node: ir.Expr, failed: str | None) -> None:
         """`step`'s comparison, and its counterfactuals when `failed` (code) holds, as found by the search."""
@@ -246,7 +261,7 @@ class _Gen:
 
     # -- steps
     def steps(self, definitions: list[ir.Definition]) -> None:
-        self.emit("V, F, D, U, facts = trace.values, trace.flags, trace.definitions, trace.used, trace.facts")
+        self.emit("V, F, D, U, G = trace.values, trace.flags, trace.definitions, trace.used, trace.facts.get")
         for d in definitions:
             var = self.local("s")
             self.definition(d, var)
@@ -257,7 +272,8 @@ class _Gen:
         plan = self.plan
         info = plan.info(-1, d.name, lambda: StepInfo(plan.prefix + d.name, d.kind, d.label, d.citation,
                                                        _definition_text(d, plan), d.name, plan.label))
-        self.emit(f"{var} = _Step({self.hoist(info, 'I')}, {self.definition_value(d.name)}, True, [], {{}})")
+        inputs = self.inputs(d.body.expr) if isinstance(d.body, ir.ExprBody) and not d.exceptions else "{}"
+        self.new(var, info, self.definition_value(d.name), "True", "[]", inputs)
         if d.exceptions:
             self.emit("x = False")
             for x in d.exceptions:
@@ -276,13 +292,11 @@ class _Gen:
         default = plan.info(x.clause.nid, "default", lambda: StepInfo(
             f"{step_id}/default", "default", d.label, d.citation, d.name, d.name, plan.label))
         child = self.local()
-        self.emit(f"{child} = _Step({self.hoist(info, 'I')}, {self.value(x.clause)}, True, {self.refs(cond)}, "
-                  f"{self.inputs(cond)})")
+        self.new(child, info, self.value(x.clause), "True", self.refs(cond), self.inputs(cond))
         with self.block(f"if {child}.value is True:"):
             if may_suggest(cond, self.program):
                 self.emit(f"{child}.counterfactuals = found.get({cond.nid}, [])")
-            self.emit(f"o = _Step({self.hoist(default, 'I')}, _UNSET, False, [], {{}})")
-            self.emit(f"o.overridden_by = {x.name!r}")
+            self.new("o", default, "_UNSET", "False", "[]", "{}", overridden_by=repr(x.name))
             self.emit(f"{var}.children = [{child}, o]")
             self.emit("x = True")
         with self.block("else:"):
@@ -293,8 +307,9 @@ class _Gen:
             case ir.RuleBody(cond=c):
                 self.emit(f"{var}.children.append({self.cond(c, f'{step_id}/1')})")
             case ir.ExprBody(expr=e):
-                self.emit(f"{var}.inputs = {self.inputs(e)}")
-                self.emit(f"{var}.children.extend({self.refs(e)})")
+                if d.exceptions:  # else given when the step was made
+                    self.emit(f"{var}.inputs = {self.inputs(e)}")
+                self.extend(var, self.refs(e))
                 self.taken(e, lambda n: self.findings(var, n, f"{var}.value is False"))
             case ir.DecideBody():
                 self.decide(d.body, step_id, var)
@@ -312,16 +327,14 @@ class _Gen:
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, plan.text(x),
                                                              policy=plan.label))
                 self.emit(f"{value} = {self.value(c)}")
-                self.emit(f"{step} = _Step({self.hoist(info, 'I')}, {value}, {self.reached(c, value)}, "
-                          f"{self.refs(x)}, {self.inputs(x)})")
+                self.new(step, info, value, self.reached(c, value), self.refs(x), self.inputs(x))
                 self.findings(step, x, f"{value} is False")
             case ir.CondBlock(kind=kind, items=items):
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, f"{kind} of",
                                                              policy=plan.label))
                 self.emit(f"{value} = {self.value(c)}")
                 below = [self.cond(item, f"{step_id}/{k}") for k, item in enumerate(items, 1)]
-                self.emit(f"{step} = _Step({self.hoist(info, 'I')}, {value}, {self.reached(c, value)}, "
-                          f"[{', '.join(below)}], {{}})")
+                self.new(step, info, value, self.reached(c, value), f"[{', '.join(below)}]", "{}")
             case _:
                 assert_never(c)
         return step
@@ -342,8 +355,7 @@ class _Gen:
                 with self.block(f"if {held} is _UNSET:"):
                     self.emit("go = None")
                 with self.block("else:"):
-                    self.emit(f"{step} = _Step({self.hoist(info, 'I')}, {held}, True, {self.refs(cond)}, "
-                              f"{self.inputs(cond)})")
+                    self.new(step, info, held, "True", self.refs(cond), self.inputs(cond))
                     self.findings(step, cond, f"{held} is False")
                     self.emit(f"{var}.children.append({step})")
                     with self.block(f"if {held}:"):
@@ -352,37 +364,40 @@ class _Gen:
         info = plan.info(other.nid, "", lambda: StepInfo(
             f"{step_id}/otherwise", "otherwise", other.label, other.citation, plan.text(other.result)))
         with self.block("if go is not False:"):
-            self.emit(f"{var}.children.append(_Step({self.hoist(info, 'I')}, True, True, [], {{}}))")
+            self.new("r", info, "True", "True", "[]", "{}")
+            self.emit(f"{var}.children.append(r)")
 
     def table(self, body: ir.TableBody, step_id: str, var: str) -> None:
         plan = self.plan
         self.emit("g = {" + "".join(f"{plan.text(g)!r}: {self.value(g)}, " for g in body.given) + "}")
         for g in body.given:
-            self.emit(f"{var}.children.extend({self.refs(g)})")
+            self.extend(var, self.refs(g))
         head = "if"
         for k, row in enumerate(body.rows, 1):
             info = plan.info(row.nid, "", lambda k=k, row=row: StepInfo(
                 f"{step_id}/row{k}", "row", row.label, row.citation, plan.text(row)))
             with self.block(f"{head} {self.value(row)} is True:"):
-                self.emit(f"{var}.children.append(_Step({self.hoist(info, 'I')}, True, True, [], g))")
+                self.new("r", info, "True", "True", "[]", "g")
+                self.emit(f"{var}.children.append(r)")
             head = "elif"
         if body.otherwise is None:
             return
         o = body.otherwise
         info = plan.info(o.nid, "", lambda: StepInfo(f"{step_id}/otherwise", "otherwise", o.label, o.citation,
                                                      f"otherwise -> {plan.text(o.result)}"))
-        append = f"{var}.children.append(_Step({self.hoist(info, 'I')}, True, True, [], g))"
         if head == "if":
-            self.emit(append)
+            self.new("r", info, "True", "True", "[]", "g")
+            self.emit(f"{var}.children.append(r)")
             return
         with self.block("else:"):
-            self.emit(append)
+            self.new("r", info, "True", "True", "[]", "g")
+            self.emit(f"{var}.children.append(r)")
 
     # -- sites
     def sites(self, definitions: list[ir.Definition]) -> None:
         """Where the steps show a condition that did not go the way its step would need, for the search: a held
         exception (only), else each failed rule item, a false value's deciding expression, the failed cases."""
-        self.emit("V, D, U, facts = trace.values, trace.definitions, trace.used, trace.facts")
+        self.emit("V, D, U, G = trace.values, trace.definitions, trace.used, trace.facts.get")
         self.emit("out = []")
         for d in definitions:
             exceptions, rule, value, cases = self.plan.sites(d)
