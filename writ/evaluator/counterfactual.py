@@ -291,7 +291,6 @@ def _isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[_Need]:
     """Needs on inputs inside `x` for `x op bound` to hold, by inverting the arithmetic around them."""
     if bound is UNSET or bound is None:
         return []
-    dates = trace.program.dates
     match x:
         case ir.Input(path=p):
             return [_Need(p, op, bound, T.strip_optional(x.type))]
@@ -314,7 +313,7 @@ def _isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[_Need]:
             step = trace.value(k)
             if not isinstance(step, T.Duration) or not isinstance(bound, dt.date):
                 return []
-            back = _date_step(dates, bound, step, -sign)
+            back = _date_step(trace.program.dates, bound, step, -sign)
             return [] if back is None else _isolate(d, op, back, trace)
         case ir.Between(unit="days", start=a, end=b):  # b - a op bound: b op a + bound, a FLIP(op) b - bound
             va, vb = trace.value(a), trace.value(b)
@@ -410,22 +409,31 @@ def _proposal(need: _Need, current: Any) -> Any:
         return options[0] if options else None
     step: Callable[[Any, int], Any]
     if need.type == T.DATE and isinstance(bound, dt.date):
-        def step(v: Any, n: int) -> Any:
-            return _days_from(v, n)
+        step = _days_from
     elif need.type == T.INT and _number(bound):
         bound = _int_bound(bound, op)
-
-        def step(v: Any, n: int) -> Any:
-            return v + n
+        step = _units_from
     elif need.type == T.DECIMAL and _number(bound):
-        def step(v: Any, n: int) -> Any:
-            return Decimal(v) + Decimal("0.01") * n
+        step = _cents_from
     else:
         return None
-    proposed = {"<=": bound, ">=": bound, "=": bound, "<": step(bound, -1), ">": step(bound, 1)}.get(op)
-    if op == "!=" and current is not None and current is not UNSET:
+    if op in ("<=", ">=", "="):
+        proposed = bound
+    elif op in ("<", ">"):  # the nearest value past the bound
+        proposed = step(bound, -1 if op == "<" else 1)
+    elif op == "!=" and current is not None and current is not UNSET:
         proposed = step(current, 1)
+    else:
+        return None
     return None if proposed is None or proposed is UNSET or proposed == current else proposed
+
+
+def _units_from(v: Any, n: int) -> Any:
+    return v + n
+
+
+def _cents_from(v: Any, n: int) -> Any:
+    return Decimal(v) + Decimal("0.01") * n
 
 
 def _int_bound(bound: Any, op: str) -> Any:
