@@ -22,7 +22,7 @@ TEXT_DEPTH = 24
 JSON_DEPTH = 48
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Line:
     """One step at a depth; `see` names the section that explains it when it is only a reference here."""
 
@@ -79,7 +79,9 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
                     continue
                 where[id(step)] = section.title
             section.lines.append(Line(depth, step))
-            stack.extend((child, depth + 1) for child in reversed(visible_children(step, full)))
+            depth += 1
+            for child in reversed(visible_children(step, full)):
+                stack.append((child, depth))
     return queue
 
 

@@ -259,11 +259,12 @@ def print_text(explanation: Explanation, full: bool = False, file: IO[str] | Non
 
 def step_json(step: Step, see: str | None = None) -> dict[str, Any]:
     """One step's fields, without its children (see `render_json`); a reference names where it is explained."""
+    info, value, inputs = step.info, step.value, step.inputs
     data: dict[str, Any] = {
-        "id": step.id, "kind": step.kind, "rule": step.name, "policy": step.policy, "label": step.label,
-        "citation": step.citation, "text": step.text, "value": to_json_value(step.value),
-        "evaluated": step.value is not NOT_EVALUATED, "reached": step.reached,
-        "inputs": {k: to_json_value(v) for k, v in step.inputs.items()},
+        "id": info.id, "kind": info.kind, "rule": info.name, "policy": info.policy, "label": info.label,
+        "citation": info.citation, "text": info.text, "value": to_json_value(value),
+        "evaluated": value is not NOT_EVALUATED, "reached": step.reached,
+        "inputs": {k: to_json_value(v) for k, v in inputs.items()} if inputs else {},
     }
     if see is not None:
         data["see"] = see
