@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from writ.dsl import ir
 from writ.dsl import types as T
@@ -52,8 +52,9 @@ class Counterfactual:
     output_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Need:
+class _Need(NamedTuple):
+    """A condition on one input that would make a comparison go the way asked: `key op bound`."""
+
     key: str
     op: str
     bound: Any
@@ -287,60 +288,124 @@ def _solve(e: ir.Expr, goal: bool, trace: Trace) -> list[_Need]:
             return []
 
 
+Isolator = Callable[[str, Any, Trace], list[_Need]]  # (op, bound, trace) -> needs: see `_isolate`
+
+_ISOLATORS: weakref.WeakKeyDictionary[Program, dict[int, Isolator]] = weakref.WeakKeyDictionary()
+
+
 def _isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[_Need]:
     """Needs on inputs inside `x` for `x op bound` to hold, by inverting the arithmetic around them."""
-    if bound is UNSET or bound is None:
-        return []
+    return _isolator(x, trace.program)(op, bound, trace)
+
+
+def _isolator(x: ir.Expr, program: Program) -> Isolator:
+    """`_isolate` for one node of one program: which inversion applies, and the isolators of the nodes it goes
+    through, decided once per program and node; each case only reads values and inverts."""
+    known = _ISOLATORS.get(program)
+    if known is None:
+        known = _ISOLATORS.setdefault(program, {})
+    found = known.get(x.nid)
+    if found is None:
+        found = known[x.nid] = _compile_isolator(x, program)
+    return found
+
+
+def _none(op: str, bound: Any, trace: Trace) -> list[_Need]:
+    return []
+
+
+def _compile_isolator(x: ir.Expr, program: Program) -> Isolator:  # noqa: C901 - one case per inversion
+    """The isolator of `x`. Every one gives nothing for a bound that is unset or missing."""
     match x:
         case ir.Input(path=p):
-            return [_Need(p, op, bound, T.strip_optional(x.type))]
+            kind = T.strip_optional(x.type)
+
+            def need(op: str, bound: Any, trace: Trace) -> list[_Need]:
+                return [] if bound is UNSET or bound is None else [_Need(p, op, bound, kind)]
+            return need
         case ir.DefRef(name=n):
-            definition = trace.program.definitions.get(n)
+            definition = program.definitions.get(n)
             if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
                     and not definition.exceptions:
-                return _isolate(definition.body.expr, op, bound, trace)
-            return []
+                return _guarded(_isolator(definition.body.expr, program))
+            return _none
         case ir.ToDecimal(operand=inner):
-            return _isolate(inner, op, bound, trace)
+            return _guarded(_isolator(inner, program))
         case ir.Call(func="min" | "max", args=args):  # the argument that gives the result now is the one to move
-            now = trace.value(x)
-            active = [a for a in args if trace.value(a) == now and not isinstance(a, ir.Const)]
-            return _isolate(active[0], op, bound, trace) if len(active) == 1 else []
+            movable = [(a, _isolator(a, program)) for a in args if not isinstance(a, ir.Const)]
+
+            def extreme(op: str, bound: Any, trace: Trace) -> list[_Need]:
+                if bound is UNSET or bound is None:
+                    return []
+                now = trace.value(x)
+                active = [iso for a, iso in movable if trace.value(a) == now]
+                return active[0](op, bound, trace) if len(active) == 1 else []
+            return extreme
         case ir.If(cond=c, then=a, otherwise=b):
-            taken = trace.value(c)
-            return [] if taken is UNSET else _isolate(a if taken else b, op, bound, trace)
+            then, otherwise = _isolator(a, program), _isolator(b, program)
+
+            def branch(op: str, bound: Any, trace: Trace) -> list[_Need]:
+                if bound is UNSET or bound is None:
+                    return []
+                taken = trace.value(c)
+                return [] if taken is UNSET else (then if taken else otherwise)(op, bound, trace)
+            return branch
         case ir.DateShift(date=d, duration=k, sign=sign):
-            step = trace.value(k)
-            if not isinstance(step, T.Duration) or not isinstance(bound, dt.date):
-                return []
-            back = _date_step(trace.program.dates, bound, step, -sign)
-            return [] if back is None else _isolate(d, op, back, trace)
+            of_date, dates = _isolator(d, program), program.dates  # never the program: it keys the cache
+
+            def shift(op: str, bound: Any, trace: Trace) -> list[_Need]:
+                if bound is UNSET or bound is None:
+                    return []
+                step = trace.value(k)
+                if not isinstance(step, T.Duration) or not isinstance(bound, dt.date):
+                    return []
+                back = _date_step(dates, bound, step, -sign)
+                return [] if back is None else of_date(op, back, trace)
+            return shift
         case ir.Between(unit="days", start=a, end=b):  # b - a op bound: b op a + bound, a FLIP(op) b - bound
-            va, vb = trace.value(a), trace.value(b)
-            if not isinstance(bound, int) or isinstance(bound, bool):
-                return []
-            found = []
-            if isinstance(va, dt.date):
-                found += _isolate(b, op, _days_from(va, bound), trace)
-            if isinstance(vb, dt.date):
-                found += _isolate(a, FLIP[op], _days_from(vb, -bound), trace)
-            return found
-        case ir.Arith(op="+", left=a, right=b):
-            va, vb = trace.value(a), trace.value(b)
-            return _isolate(a, op, _minus(bound, vb), trace) + _isolate(b, op, _minus(bound, va), trace)
-        case ir.Arith(op="-", left=a, right=b):
-            va, vb = trace.value(a), trace.value(b)
-            return _isolate(a, op, _plus(bound, vb), trace) + _isolate(b, FLIP[op], _minus(va, bound), trace)
-        case ir.Arith(op="*", left=a, right=b):
-            va, vb = trace.value(a), trace.value(b)
-            found = []
-            if _positive(vb):
-                found += _isolate(a, op, Decimal(bound) / Decimal(vb), trace)
-            if _positive(va):
-                found += _isolate(b, op, Decimal(bound) / Decimal(va), trace)
-            return found
+            of_start, of_end = _isolator(a, program), _isolator(b, program)
+
+            def between(op: str, bound: Any, trace: Trace) -> list[_Need]:
+                if bound is UNSET or bound is None:
+                    return []
+                va, vb = trace.value(a), trace.value(b)
+                if not isinstance(bound, int) or isinstance(bound, bool):
+                    return []
+                found = []
+                if isinstance(va, dt.date):
+                    found += of_end(op, _days_from(va, bound), trace)
+                if isinstance(vb, dt.date):
+                    found += of_start(FLIP[op], _days_from(vb, -bound), trace)
+                return found
+            return between
+        case ir.Arith(op="+" | "-" | "*" as arith, left=a, right=b):
+            return _arith_isolator(arith, a, b, _isolator(a, program), _isolator(b, program))
         case _:
+            return _none
+
+
+def _guarded(inner: Isolator) -> Isolator:
+    def guarded(op: str, bound: Any, trace: Trace) -> list[_Need]:
+        return [] if bound is UNSET or bound is None else inner(op, bound, trace)
+    return guarded
+
+
+def _arith_isolator(arith: str, a: ir.Expr, b: ir.Expr, of_a: Isolator, of_b: Isolator) -> Isolator:
+    def isolate(op: str, bound: Any, trace: Trace) -> list[_Need]:
+        if bound is UNSET or bound is None:
             return []
+        va, vb = trace.value(a), trace.value(b)
+        if arith == "+":
+            return of_a(op, _minus(bound, vb), trace) + of_b(op, _minus(bound, va), trace)
+        if arith == "-":
+            return of_a(op, _plus(bound, vb), trace) + of_b(FLIP[op], _minus(va, bound), trace)
+        found = []
+        if _positive(vb):
+            found += of_a(op, Decimal(bound) / Decimal(vb), trace)
+        if _positive(va):
+            found += of_b(op, Decimal(bound) / Decimal(va), trace)
+        return found
+    return isolate
 
 
 def _allowed(change: str, current: Any, proposed: Any) -> bool:
@@ -402,18 +467,19 @@ def _proposal(need: _Need, current: Any) -> Any:
     if op == "in":
         options = [v for v in bound if v != current]
         return options[0] if options else None
-    if need.type == T.BOOL or isinstance(need.type, T.EnumT) or need.type == T.TEXT:
+    prim = need.type.name if isinstance(need.type, T.Prim) else None  # rather than == on types, per need
+    if prim in ("bool", "text") or isinstance(need.type, T.EnumT):
         if op == "=":
             return bound if bound != current else None
         options = [v for v in _enum_values(need.type) if v != bound] if op == "!=" else []
         return options[0] if options else None
     step: Callable[[Any, int], Any]
-    if need.type == T.DATE and isinstance(bound, dt.date):
+    if prim == "date" and isinstance(bound, dt.date):
         step = _days_from
-    elif need.type == T.INT and _number(bound):
+    elif prim == "int" and _number(bound):
         bound = _int_bound(bound, op)
         step = _units_from
-    elif need.type == T.DECIMAL and _number(bound):
+    elif prim == "decimal" and _number(bound):
         step = _cents_from
     else:
         return None
