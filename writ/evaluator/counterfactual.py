@@ -4,7 +4,7 @@ make it go that way, each confirmed by running the policy again, out.
 Only facts the policy lets change are varied (`ir.InputField.change`: by
 default dates and numbers, never a role, a kind or a yes-or-no fact unless the
 policy says `can change`; `can increase` and `can decrease` fix the
-direction). Changes are solved from the IR, never guessed: `a + k <= b` is solved for
+direction). Changes are solved from the IR (`writ.evaluator.solve`), never guessed: `a + k <= b` is solved for
 `b` (`b >= a + k`) and for `a` (`a <= b - k`), through `+`, `-`, `*` by a
 positive constant, date shifts and days between, `not`, `and`/`or`, the
 branch of an `if` that was taken and the bodies of the values a comparison
@@ -20,20 +20,17 @@ what the change alone would alter. Runs with the same change are shared.
 from __future__ import annotations
 
 import datetime as dt
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from writ.dsl import ir
 from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET
-from writ.evaluator.engine import Program, Trace
-from writ.evaluator.whynot import FLIP
-
-NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
+from writ.evaluator.engine import Trace
+from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, solve
 
 
 @dataclass
@@ -50,15 +47,6 @@ class Counterfactual:
     delta: Any = None              # proposed - current: days for dates, a number for numbers
     verified: bool = False
     output_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-
-
-class _Need(NamedTuple):
-    """A condition on one input that would make a comparison go the way asked: `key op bound`."""
-
-    key: str
-    op: str
-    bound: Any
-    type: T.Type
 
 
 class Search:
@@ -84,7 +72,7 @@ class Search:
             return out
         seen: set[str] = set()
         changes = trace.program.changes
-        for need in _solve(node, goal, trace):
+        for need in solve(node, goal, trace):
             change = changes.get(need.key, "fixed")
             if need.key in seen or change == "fixed":
                 continue  # a fact the policy says a person cannot change is never suggested
@@ -111,7 +99,7 @@ class Search:
             for test in cell:
                 if test.op not in ("<", "<=", ">", ">="):
                     continue
-                for need in _isolate(column, NEGATE[test.op], trace.value(test.value), trace):
+                for need in isolate(column, NEGATE[test.op], trace.value(test.value), trace):
                     change = changes.get(need.key, "fixed")
                     current = trace.facts.get(need.key, UNSET)
                     candidate = _proposal(need, current)
@@ -207,207 +195,6 @@ class Search:
         return changes
 
 
-_MAY_SUGGEST: weakref.WeakKeyDictionary[Program, dict[int, bool]] = weakref.WeakKeyDictionary()
-
-
-def may_suggest(node: ir.Expr, program: Program) -> bool:
-    """Whether `Search.suggest` can find any change for `node`, whatever the case: False when every input the
-    solver could reach through it is one the policy fixes. Worked out once per program and node, so that the
-    conditions of roles, kinds and definitions read as a whole cost nothing per case."""
-    known = _MAY_SUGGEST.get(program)
-    if known is None:
-        known = _MAY_SUGGEST.setdefault(program, {})
-    found = known.get(node.nid)
-    if found is None:
-        changes = program.changes
-        found = known[node.nid] = any(changes.get(key, "fixed") != "fixed" for key in _solvable(node, program))
-    return found
-
-
-def _solvable(e: ir.Expr, program: Program) -> Iterator[str]:
-    """Every input `_solve` may put a need on through `e`, for any goal and any values (a superset)."""
-    match e:
-        case ir.Not(operand=x):
-            yield from _solvable(x, program)
-        case ir.Logic(left=a, right=b):
-            yield from _solvable(a, program)
-            yield from _solvable(b, program)
-        case ir.Compare(left=a, right=b, domain="value"):
-            yield from _isolable(a, program)
-            yield from _isolable(b, program)
-        case ir.Member(item=ir.Input(path=p)):
-            yield p
-        case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
-            yield p
-
-
-def _isolable(x: ir.Expr, program: Program) -> Iterator[str]:
-    """Every input `_isolate` may put a need on through `x`, for any bound and any values (a superset)."""
-    match x:
-        case ir.Input(path=p):
-            yield p
-        case ir.DefRef(name=n):
-            definition = program.definitions.get(n)
-            if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
-                    and not definition.exceptions:
-                yield from _isolable(definition.body.expr, program)
-        case ir.ToDecimal(operand=inner):
-            yield from _isolable(inner, program)
-        case ir.Call(func="min" | "max", args=args):
-            for a in args:
-                yield from _isolable(a, program)
-        case ir.If(then=a, otherwise=b) | ir.DateShift(date=a, duration=b) | ir.Between(unit="days", start=a, end=b) \
-                | ir.Arith(op="+" | "-" | "*", left=a, right=b):
-            yield from _isolable(a, program)
-            yield from _isolable(b, program)
-
-
-def _solve(e: ir.Expr, goal: bool, trace: Trace) -> list[_Need]:
-    match e:
-        case ir.Not(operand=x):
-            return _solve(x, not goal, trace)
-        case ir.Logic(op=op, left=a, right=b):
-            if (op == "and") == goal:   # both sides must become `goal`
-                wrong = [s for s in (a, b) if trace.value(s) is not goal]
-                return _solve(wrong[0], goal, trace) if len(wrong) == 1 else []
-            return _solve(a, goal, trace) + _solve(b, goal, trace)
-        case ir.Compare(op=op, left=a, right=b, domain="value"):
-            want = op if goal else NEGATE[op]
-            return _isolate(a, want, trace.value(b), trace) + _isolate(b, FLIP[want], trace.value(a), trace)
-        case ir.Member(item=ir.Input() as item, collection=coll, negated=neg):
-            values = trace.value(coll)
-            if not isinstance(values, tuple):
-                return []
-            kind = T.strip_optional(item.type)
-            inside = goal != neg
-            options = list(values) if inside else [v for v in _enum_values(kind) if v not in values]
-            return [_Need(item.path, "in", tuple(options), kind)] if options else []
-        case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
-            return [_Need(p, "=", goal, T.BOOL)]
-        case _:
-            return []
-
-
-Isolator = Callable[[str, Any, Trace], list[_Need]]  # (op, bound, trace) -> needs: see `_isolate`
-
-_ISOLATORS: weakref.WeakKeyDictionary[Program, dict[int, Isolator]] = weakref.WeakKeyDictionary()
-
-
-def _isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[_Need]:
-    """Needs on inputs inside `x` for `x op bound` to hold, by inverting the arithmetic around them."""
-    return _isolator(x, trace.program)(op, bound, trace)
-
-
-def _isolator(x: ir.Expr, program: Program) -> Isolator:
-    """`_isolate` for one node of one program: which inversion applies, and the isolators of the nodes it goes
-    through, decided once per program and node; each case only reads values and inverts."""
-    known = _ISOLATORS.get(program)
-    if known is None:
-        known = _ISOLATORS.setdefault(program, {})
-    found = known.get(x.nid)
-    if found is None:
-        found = known[x.nid] = _compile_isolator(x, program)
-    return found
-
-
-def _none(op: str, bound: Any, trace: Trace) -> list[_Need]:
-    return []
-
-
-def _compile_isolator(x: ir.Expr, program: Program) -> Isolator:  # noqa: C901 - one case per inversion
-    """The isolator of `x`. Every one gives nothing for a bound that is unset or missing."""
-    match x:
-        case ir.Input(path=p):
-            kind = T.strip_optional(x.type)
-
-            def need(op: str, bound: Any, trace: Trace) -> list[_Need]:
-                return [] if bound is UNSET or bound is None else [_Need(p, op, bound, kind)]
-            return need
-        case ir.DefRef(name=n):
-            definition = program.definitions.get(n)
-            if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
-                    and not definition.exceptions:
-                return _guarded(_isolator(definition.body.expr, program))
-            return _none
-        case ir.ToDecimal(operand=inner):
-            return _guarded(_isolator(inner, program))
-        case ir.Call(func="min" | "max", args=args):  # the argument that gives the result now is the one to move
-            movable = [(a, _isolator(a, program)) for a in args if not isinstance(a, ir.Const)]
-
-            def extreme(op: str, bound: Any, trace: Trace) -> list[_Need]:
-                if bound is UNSET or bound is None:
-                    return []
-                now = trace.value(x)
-                active = [iso for a, iso in movable if trace.value(a) == now]
-                return active[0](op, bound, trace) if len(active) == 1 else []
-            return extreme
-        case ir.If(cond=c, then=a, otherwise=b):
-            then, otherwise = _isolator(a, program), _isolator(b, program)
-
-            def branch(op: str, bound: Any, trace: Trace) -> list[_Need]:
-                if bound is UNSET or bound is None:
-                    return []
-                taken = trace.value(c)
-                return [] if taken is UNSET else (then if taken else otherwise)(op, bound, trace)
-            return branch
-        case ir.DateShift(date=d, duration=k, sign=sign):
-            of_date, dates = _isolator(d, program), program.dates  # never the program: it keys the cache
-
-            def shift(op: str, bound: Any, trace: Trace) -> list[_Need]:
-                if bound is UNSET or bound is None:
-                    return []
-                step = trace.value(k)
-                if not isinstance(step, T.Duration) or not isinstance(bound, dt.date):
-                    return []
-                back = _date_step(dates, bound, step, -sign)
-                return [] if back is None else of_date(op, back, trace)
-            return shift
-        case ir.Between(unit="days", start=a, end=b):  # b - a op bound: b op a + bound, a FLIP(op) b - bound
-            of_start, of_end = _isolator(a, program), _isolator(b, program)
-
-            def between(op: str, bound: Any, trace: Trace) -> list[_Need]:
-                if bound is UNSET or bound is None:
-                    return []
-                va, vb = trace.value(a), trace.value(b)
-                if not isinstance(bound, int) or isinstance(bound, bool):
-                    return []
-                found = []
-                if isinstance(va, dt.date):
-                    found += of_end(op, _days_from(va, bound), trace)
-                if isinstance(vb, dt.date):
-                    found += of_start(FLIP[op], _days_from(vb, -bound), trace)
-                return found
-            return between
-        case ir.Arith(op="+" | "-" | "*" as arith, left=a, right=b):
-            return _arith_isolator(arith, a, b, _isolator(a, program), _isolator(b, program))
-        case _:
-            return _none
-
-
-def _guarded(inner: Isolator) -> Isolator:
-    def guarded(op: str, bound: Any, trace: Trace) -> list[_Need]:
-        return [] if bound is UNSET or bound is None else inner(op, bound, trace)
-    return guarded
-
-
-def _arith_isolator(arith: str, a: ir.Expr, b: ir.Expr, of_a: Isolator, of_b: Isolator) -> Isolator:
-    def isolate(op: str, bound: Any, trace: Trace) -> list[_Need]:
-        if bound is UNSET or bound is None:
-            return []
-        va, vb = trace.value(a), trace.value(b)
-        if arith == "+":
-            return of_a(op, _minus(bound, vb), trace) + of_b(op, _minus(bound, va), trace)
-        if arith == "-":
-            return of_a(op, _plus(bound, vb), trace) + of_b(FLIP[op], _minus(va, bound), trace)
-        found = []
-        if _positive(vb):
-            found += of_a(op, Decimal(bound) / Decimal(vb), trace)
-        if _positive(va):
-            found += of_b(op, Decimal(bound) / Decimal(va), trace)
-        return found
-    return isolate
-
-
 def _allowed(change: str, current: Any, proposed: Any) -> bool:
     """Whether a field that may only increase (or decrease) may take `proposed`: later dates, larger numbers."""
     if change == "change" or current is None or current is UNSET:
@@ -418,41 +205,6 @@ def _allowed(change: str, current: Any, proposed: Any) -> bool:
         return False
 
 
-def _positive(v: Any) -> bool:
-    return isinstance(v, (int, Decimal)) and not isinstance(v, bool) and v > 0
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, Decimal)) and not isinstance(v, bool)
-
-
-def _minus(a: Any, b: Any) -> Any:
-    return a - b if _number(a) and _number(b) else UNSET
-
-
-def _plus(a: Any, b: Any) -> Any:
-    return a + b if _number(a) and _number(b) else UNSET
-
-
-def _date_step(dates: Any, d: dt.date, step: T.Duration, sign: int) -> dt.date | None:
-    try:
-        result: dt.date = dates.add(d, step) if sign > 0 else dates.sub(d, step)
-    except WritError:
-        return None
-    return result
-
-
-def _days_from(d: dt.date, days: int) -> Any:
-    try:
-        return d + dt.timedelta(days=days)
-    except OverflowError:
-        return UNSET
-
-
-def _enum_values(t: T.Type) -> tuple[str, ...]:
-    return t.values if isinstance(t, T.EnumT) else ()
-
-
 def _kind(t: T.Type, current: Any) -> str:
     if isinstance(t, T.EnumT):
         return "enum"
@@ -461,7 +213,7 @@ def _kind(t: T.Type, current: Any) -> str:
     return type(current).__name__
 
 
-def _proposal(need: _Need, current: Any) -> Any:
+def _proposal(need: Need, current: Any) -> Any:
     """The changed value nearest the current one that satisfies `op bound` (None: no sensible change)."""
     bound, op = need.bound, need.op
     if op == "in":
@@ -471,15 +223,15 @@ def _proposal(need: _Need, current: Any) -> Any:
     if prim in ("bool", "text") or isinstance(need.type, T.EnumT):
         if op == "=":
             return bound if bound != current else None
-        options = [v for v in _enum_values(need.type) if v != bound] if op == "!=" else []
+        options = [v for v in enum_values(need.type) if v != bound] if op == "!=" else []
         return options[0] if options else None
     step: Callable[[Any, int], Any]
     if prim == "date" and isinstance(bound, dt.date):
-        step = _days_from
-    elif prim == "int" and _number(bound):
+        step = days_from
+    elif prim == "int" and number(bound):
         bound = _int_bound(bound, op)
         step = _units_from
-    elif prim == "decimal" and _number(bound):
+    elif prim == "decimal" and number(bound):
         step = _cents_from
     else:
         return None
@@ -514,7 +266,7 @@ def _int_bound(bound: Any, op: str) -> Any:
 
 def _shift(v: Any, n: int) -> Any:
     if isinstance(v, dt.date):
-        return _days_from(v, n)
+        return days_from(v, n)
     if isinstance(v, Decimal):
         return v + Decimal("0.01") * n
     return v + n
@@ -523,6 +275,6 @@ def _shift(v: Any, n: int) -> Any:
 def _delta(proposed: Any, current: Any) -> Any:
     if isinstance(proposed, dt.date) and isinstance(current, dt.date):
         return proposed.toordinal() - current.toordinal()
-    if _number(proposed) and _number(current):
+    if number(proposed) and number(current):
         return proposed - current
     return None

@@ -27,8 +27,9 @@ from typing import Any, assert_never
 
 from writ.dsl import ir
 from writ.evaluator.codegen import UNSET
-from writ.evaluator.counterfactual import Counterfactual, may_suggest
+from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.engine import Layout, Program, Trace
+from writ.evaluator.solve import may_suggest
 from writ.evaluator.whynot import ComparePlan, Comparison
 from writ.explain.plan import Plan, StepInfo
 
