@@ -134,7 +134,7 @@ class _Gen:
         self.slots, self.flags, self.chains = layout.slots, layout.flags, layout.chains
         self.recorded = set(layout.definitions)
         self.globals: dict[str, Any] = {"_Step": Step, "_new": object.__new__, "_UNSET": UNSET, "_used_value": _used_value,
-                                        "_used_steps": _used_steps}
+                                        "_used_steps": _used_steps, "_taken": _taken}
         self.lines: list[str] = []
         self.depth = 1
         self.fresh = 0
@@ -244,21 +244,30 @@ class _Gen:
                       f"{period}, trace)")
 
     def taken(self, e: ir.Expr, decided: Callable[[ir.Expr], None]) -> None:
-        """Code for `decided(x)` where x is the expression that gave `e` its value: through each `if` along the
-        branch taken (an `else if` chain stays one `elif` chain)."""
-        first = True
-        while isinstance(e, ir.If):
-            chosen = self.local()
-            with self.block(f"{'if' if first else 'elif'} ({chosen} := {self.value(e.cond)}) is _UNSET:"):
-                decided(e)
-            with self.block(f"elif {chosen}:"):
-                self.taken(e.then, decided)
-            e, first = e.otherwise, False
-        if first:
+        """Code for `decided(x)` where x is the expression that gave `e` its value: `_taken` follows the branches
+        the run took, then one flat `if`/`elif` picks the code of that expression. Flat, so however deeply a
+        policy nests its `if`s the generated code is never indented deeper; nothing at all when no expression
+        that could decide has anything to show."""
+        if not isinstance(e, ir.If):
             decided(e)
             return
-        with self.block("else:"):
-            decided(e)
+        branches: list[tuple[ir.Expr, list[str]]] = []
+        for node in _decisive(e):
+            mark = len(self.lines)
+            self.depth += 1
+            decided(node)
+            self.depth -= 1
+            if len(self.lines) > mark:
+                branches.append((node, self.lines[mark:]))
+                del self.lines[mark:]
+        if not branches:
+            return
+        self.emit(f"n = _taken({self.hoist(e, 'N')}, trace)")
+        head = "if"
+        for node, lines in branches:
+            self.emit(f"{head} n is {self.hoist(node, 'N')}:")
+            self.lines.extend(lines)
+            head = "elif"
 
     # -- steps
     def steps(self, definitions: list[ir.Definition]) -> None:
@@ -437,6 +446,17 @@ class _Gen:
     def site(self, node: ir.Expr, goal: bool, step_id: str) -> None:
         if may_suggest(node, self.program):
             self.emit(f"out.append(({self.hoist(node, 'N')}, {goal}, {step_id!r}))")
+
+
+def _taken(e: ir.Expr, trace: Trace) -> ir.Expr:
+    """The expression that gave `e` its value in this run: through each `if` along the branch taken, stopping
+    at an `if` whose condition was not computed."""
+    while isinstance(e, ir.If):
+        chosen = trace.value(e.cond)
+        if chosen is UNSET:
+            break
+        e = e.then if chosen else e.otherwise
+    return e
 
 
 def _decisive(e: ir.Expr) -> Iterator[ir.Expr]:
