@@ -74,24 +74,33 @@ def _solvable(e: ir.Expr, program: Program) -> Iterator[str]:
 
 
 def _isolable(x: ir.Expr, program: Program) -> Iterator[str]:
-    """Every input `_isolate` may put a need on through `x`, for any bound and any values (a superset)."""
-    match x:
-        case ir.Input(path=p):
-            yield p
-        case ir.DefRef(name=n):
-            definition = program.definitions.get(n)
-            if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
-                    and not definition.exceptions:
-                yield from _isolable(definition.body.expr, program)
-        case ir.ToDecimal(operand=inner):
-            yield from _isolable(inner, program)
-        case ir.Call(func="min" | "max", args=args):
-            for a in args:
-                yield from _isolable(a, program)
-        case ir.If(then=a, otherwise=b) | ir.DateShift(date=a, duration=b) | ir.Between(unit="days", start=a, end=b) \
-                | ir.Arith(op="+" | "-" | "*", left=a, right=b):
-            yield from _isolable(a, program)
-            yield from _isolable(b, program)
+    """Every input `isolate` may put a need on through `x`, for any bound and any values (a superset); walked
+    with a stack, as a value may read a chain of hundreds of others."""
+    stack = [x]
+    while stack:
+        match stack.pop():
+            case ir.Input(path=p):
+                yield p
+            case ir.DefRef(name=n):
+                body = _value_body(n, program)
+                if body is not None:
+                    stack.append(body)
+            case ir.ToDecimal(operand=inner):
+                stack.append(inner)
+            case ir.Call(func="min" | "max", args=args):
+                stack.extend(args)
+            case ir.If(then=a, otherwise=b) | ir.DateShift(date=a, duration=b) \
+                    | ir.Between(unit="days", start=a, end=b) | ir.Arith(op="+" | "-" | "*", left=a, right=b):
+                stack += [a, b]
+
+
+def _value_body(name: str, program: Program) -> ir.Expr | None:
+    """The expression of a value definition the solver goes through (no exceptions), or None."""
+    definition = program.definitions.get(name)
+    if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
+            and not definition.exceptions:
+        return definition.body.expr
+    return None
 
 
 def solve(e: ir.Expr, goal: bool, trace: Trace) -> list[Need]:
@@ -132,23 +141,53 @@ def isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[Need]:
 
 
 def _isolator(x: ir.Expr, program: Program) -> Isolator:
-    """`_isolate` for one node of one program: which inversion applies, and the isolators of the nodes it goes
-    through, decided once per program and node; each case only reads values and inverts."""
+    """`isolate` for one node of one program: which inversion applies, and the isolators of the nodes it goes
+    through, decided once per program and node; each case only reads values and inverts. Compiled from the
+    leaves up with a stack (a value may read a chain of hundreds of others), each node after those it calls."""
     known = _ISOLATORS.get(program)
     if known is None:
         known = _ISOLATORS.setdefault(program, {})
     found = known.get(x.nid)
-    if found is None:
-        found = known[x.nid] = _compile_isolator(x, program)
-    return found
+    if found is not None:
+        return found
+    stack: list[tuple[ir.Expr, bool]] = [(x, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node.nid in known:
+            continue
+        if ready:
+            known[node.nid] = _compile_isolator(node, program, known)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in _through(node, program) if c.nid not in known)
+    return known[x.nid]
+
+
+def _through(x: ir.Expr, program: Program) -> list[ir.Expr]:
+    """The nodes whose isolators the isolator of `x` calls."""
+    match x:
+        case ir.DefRef(name=n):
+            body = _value_body(n, program)
+            return [] if body is None else [body]
+        case ir.ToDecimal(operand=inner) | ir.DateShift(date=inner):
+            return [inner]
+        case ir.Call(func="min" | "max", args=args):
+            return [a for a in args if not isinstance(a, ir.Const)]
+        case ir.If(then=a, otherwise=b) | ir.Between(unit="days", start=a, end=b) \
+                | ir.Arith(op="+" | "-" | "*", left=a, right=b):
+            return [a, b]
+        case _:
+            return []
 
 
 def _none(op: str, bound: Any, trace: Trace) -> list[Need]:
     return []
 
 
-def _compile_isolator(x: ir.Expr, program: Program) -> Isolator:  # noqa: C901 - one case per inversion
-    """The isolator of `x`. Every one gives nothing for a bound that is unset or missing."""
+def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) -> Isolator:  # noqa: C901
+    """The isolator of `x`, one case per inversion, given those of the nodes it goes through (`known`). Every one
+    gives nothing for a bound that is unset or missing; a value read by name, or made a decimal, is isolated
+    as its expression is."""
     match x:
         case ir.Input(path=p):
             kind = T.strip_optional(x.type)
@@ -157,15 +196,12 @@ def _compile_isolator(x: ir.Expr, program: Program) -> Isolator:  # noqa: C901 -
                 return [] if bound is UNSET or bound is None else [Need(p, op, bound, kind)]
             return need
         case ir.DefRef(name=n):
-            definition = program.definitions.get(n)
-            if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
-                    and not definition.exceptions:
-                return _guarded(_isolator(definition.body.expr, program))
-            return _none
+            body = _value_body(n, program)
+            return _none if body is None else known[body.nid]
         case ir.ToDecimal(operand=inner):
-            return _guarded(_isolator(inner, program))
+            return known[inner.nid]
         case ir.Call(func="min" | "max", args=args):  # the argument that gives the result now is the one to move
-            movable = [(a, _isolator(a, program)) for a in args if not isinstance(a, ir.Const)]
+            movable = [(a, known[a.nid]) for a in args if not isinstance(a, ir.Const)]
 
             def extreme(op: str, bound: Any, trace: Trace) -> list[Need]:
                 if bound is UNSET or bound is None:
@@ -175,7 +211,7 @@ def _compile_isolator(x: ir.Expr, program: Program) -> Isolator:  # noqa: C901 -
                 return active[0](op, bound, trace) if len(active) == 1 else []
             return extreme
         case ir.If(cond=c, then=a, otherwise=b):
-            then, otherwise = _isolator(a, program), _isolator(b, program)
+            then, otherwise = known[a.nid], known[b.nid]
 
             def branch(op: str, bound: Any, trace: Trace) -> list[Need]:
                 if bound is UNSET or bound is None:
@@ -184,7 +220,7 @@ def _compile_isolator(x: ir.Expr, program: Program) -> Isolator:  # noqa: C901 -
                 return [] if taken is UNSET else (then if taken else otherwise)(op, bound, trace)
             return branch
         case ir.DateShift(date=d, duration=k, sign=sign):
-            of_date, dates = _isolator(d, program), program.dates  # never the program: it keys the cache
+            of_date, dates = known[d.nid], program.dates  # never the program: it keys the cache
 
             def shift(op: str, bound: Any, trace: Trace) -> list[Need]:
                 if bound is UNSET or bound is None:
@@ -196,7 +232,7 @@ def _compile_isolator(x: ir.Expr, program: Program) -> Isolator:  # noqa: C901 -
                 return [] if back is None else of_date(op, back, trace)
             return shift
         case ir.Between(unit="days", start=a, end=b):  # b - a op bound: b op a + bound, a FLIP(op) b - bound
-            of_start, of_end = _isolator(a, program), _isolator(b, program)
+            of_start, of_end = known[a.nid], known[b.nid]
 
             def between(op: str, bound: Any, trace: Trace) -> list[Need]:
                 if bound is UNSET or bound is None:
@@ -212,15 +248,9 @@ def _compile_isolator(x: ir.Expr, program: Program) -> Isolator:  # noqa: C901 -
                 return found
             return between
         case ir.Arith(op="+" | "-" | "*" as arith, left=a, right=b):
-            return _arith_isolator(arith, a, b, _isolator(a, program), _isolator(b, program))
+            return _arith_isolator(arith, a, b, known[a.nid], known[b.nid])
         case _:
             return _none
-
-
-def _guarded(inner: Isolator) -> Isolator:
-    def guarded(op: str, bound: Any, trace: Trace) -> list[Need]:
-        return [] if bound is UNSET or bound is None else inner(op, bound, trace)
-    return guarded
 
 
 def _arith_isolator(arith: str, a: ir.Expr, b: ir.Expr, of_a: Isolator, of_b: Isolator) -> Isolator:
