@@ -14,24 +14,25 @@ policy expression (the code reads slots, facts and definitions the traced
 run recorded, as `Trace.value` does).
 
 The generated code is flat (flags rather than nesting for exceptions and
-decision cases; `elif` chains for tables and `else if`), so a long policy
-never meets Python's limit on indentation.
+decision cases, `elif` chains for tables, one flat `elif` over the
+expressions an `if` may take its value from), so no policy, however long or
+deeply nested, meets Python's limit on indentation. The reads of the trace
+are written by `writ.explain.tracecode`.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, assert_never
 
 from writ.dsl import ir
-from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual
-from writ.evaluator.engine import Layout, Program, Trace
+from writ.evaluator.engine import Layout, Trace
 from writ.evaluator.solve import may_suggest
 from writ.evaluator.whynot import ComparePlan, Comparison
 from writ.explain.plan import Plan, StepInfo
+from writ.explain.tracecode import TraceCode, decisive
 
 Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node, the value wanted, the step id
 
@@ -111,11 +112,6 @@ def builder_for(plan: Plan, layout: Layout) -> Builder:
     return built
 
 
-def _used_value(used: dict[str, Trace], alias: str, name: str) -> Any:
-    sub = used.get(alias)
-    return UNSET if sub is None else sub.definition(name)
-
-
 def _used_steps(used: dict[str, dict[str, Step]], refs: tuple[tuple[str, str], ...]) -> list[Step]:
     out = []
     for alias, name in refs:
@@ -125,36 +121,14 @@ def _used_steps(used: dict[str, dict[str, Step]], refs: tuple[tuple[str, str], .
     return out
 
 
-class _Gen:
+class _Gen(TraceCode):
     """Writes the two functions' source for one (plan, layout); `program` is read while generating only."""
 
     def __init__(self, plan: Plan, layout: Layout) -> None:
+        super().__init__(layout)
         self.plan = plan
-        self.program: Program = layout.program
-        self.slots, self.flags, self.chains = layout.slots, layout.flags, layout.chains
-        self.recorded = set(layout.definitions)
-        self.globals: dict[str, Any] = {"_Step": Step, "_new": object.__new__, "_UNSET": UNSET, "_used_value": _used_value,
-                                        "_used_steps": _used_steps, "_taken": _taken}
-        self.lines: list[str] = []
-        self.depth = 1
-        self.fresh = 0
+        self.globals.update({"_Step": Step, "_new": object.__new__, "_used_steps": _used_steps})
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
-
-    # -- writing
-    def emit(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
-
-    @contextmanager
-    def block(self, head: str) -> Iterator[None]:
-        self.emit(head)
-        self.depth += 1
-        mark = len(self.lines)
-        try:
-            yield
-        finally:
-            if len(self.lines) == mark:
-                self.emit("pass")
-            self.depth -= 1
 
     def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str,
             overridden_by: str = "None") -> None:
@@ -166,41 +140,6 @@ class _Gen:
         assert tuple(fields) == Step.__slots__, "every slot of a Step is set"
         self.emit(f"{var} = _new(_Step)")
         self.emit("; ".join(f"{var}.{name} = {code}" for name, code in fields.items()))
-
-    def local(self, prefix: str = "t") -> str:
-        self.fresh += 1
-        return f"{prefix}{self.fresh}"
-
-    def hoist(self, value: Any, prefix: str = "K") -> str:
-        name = f"_{prefix}{len(self.globals)}"
-        self.globals[name] = value
-        return name
-
-    # -- reading the trace, as `Trace.value` and `Trace.reached` do
-    def value(self, node: Any) -> str:
-        k = self.slots.get(node.nid)
-        if k is not None:
-            return f"V[{k}]"
-        match node:
-            case ir.Const(value=v):
-                return self.hoist(v)
-            case ir.Input(path=p):
-                return f"G({p!r}, _UNSET)"
-            case ir.DefRef(name=n):
-                return self.definition_value(n)
-            case ir.UsedRef(alias=a, name=n):
-                return f"_used_value(U, {a!r}, {n!r})"
-        return "_UNSET"
-
-    def definition_value(self, name: str) -> str:
-        if name in self.recorded:
-            return f"D[{name!r}]"
-        return self.hoist(self.program.constants.get(name, UNSET))
-
-    def reached(self, node: Any, value: str) -> str:
-        flags = [f"F[{self.flags[r]}]" for r in self.chains.get(node.nid, ()) if r in self.flags]
-        last = "True" if isinstance(node, ir.Leaf) else f"{value} is not _UNSET"
-        return " and ".join([*flags, last])
 
     def inputs(self, node: ir.Expr) -> str:
         return "{" + "".join(f"{p!r}: G({p!r}), " for p in self.plan.read(node).inputs) + "}"
@@ -242,32 +181,6 @@ class _Gen:
                         f"and {left} is not None and {right} is not None:"):
             self.emit(f"{step}.comparison = {self.hoist(compare.build, 'C')}({left}, {right}, {held}, {terms}, "
                       f"{period}, trace)")
-
-    def taken(self, e: ir.Expr, decided: Callable[[ir.Expr], None]) -> None:
-        """Code for `decided(x)` where x is the expression that gave `e` its value: `_taken` follows the branches
-        the run took, then one flat `if`/`elif` picks the code of that expression. Flat, so however deeply a
-        policy nests its `if`s the generated code is never indented deeper; nothing at all when no expression
-        that could decide has anything to show."""
-        if not isinstance(e, ir.If):
-            decided(e)
-            return
-        branches: list[tuple[ir.Expr, list[str]]] = []
-        for node in _decisive(e):
-            mark = len(self.lines)
-            self.depth += 1
-            decided(node)
-            self.depth -= 1
-            if len(self.lines) > mark:
-                branches.append((node, self.lines[mark:]))
-                del self.lines[mark:]
-        if not branches:
-            return
-        self.emit(f"n = _taken({self.hoist(e, 'N')}, trace)")
-        head = "if"
-        for node, lines in branches:
-            self.emit(f"{head} n is {self.hoist(node, 'N')}:")
-            self.lines.extend(lines)
-            head = "elif"
 
     # -- steps
     def steps(self, definitions: list[ir.Definition]) -> None:
@@ -429,7 +342,7 @@ class _Gen:
             if may_suggest(item.expr, self.program):
                 with self.block(f"if {self.value(item)} is False:"):
                     self.site(item.expr, True, step_id)
-        if value is not None and any(may_suggest(n, self.program) for n in _decisive(value)):
+        if value is not None and any(may_suggest(n, self.program) for n in decisive(value)):
             with self.block(f"if {self.definition_value(d.name)} is False:"):
                 self.taken(value, lambda n: self.site(n, True, self.plan.prefix + d.name))
         useful = [k for k, (case, _) in enumerate(cases) if case.cond is not None
@@ -446,27 +359,6 @@ class _Gen:
     def site(self, node: ir.Expr, goal: bool, step_id: str) -> None:
         if may_suggest(node, self.program):
             self.emit(f"out.append(({self.hoist(node, 'N')}, {goal}, {step_id!r}))")
-
-
-def _taken(e: ir.Expr, trace: Trace) -> ir.Expr:
-    """The expression that gave `e` its value in this run: through each `if` along the branch taken, stopping
-    at an `if` whose condition was not computed."""
-    while isinstance(e, ir.If):
-        chosen = trace.value(e.cond)
-        if chosen is UNSET:
-            break
-        e = e.then if chosen else e.otherwise
-    return e
-
-
-def _decisive(e: ir.Expr) -> Iterator[ir.Expr]:
-    """Every expression that may give `e` its value, whichever way its `if`s go (see `_Gen.taken`)."""
-    stack = [e]
-    while stack:
-        current = stack.pop()
-        yield current
-        if isinstance(current, ir.If):
-            stack += [current.then, current.otherwise]
 
 
 def _definition_text(d: ir.Definition, plan: Plan) -> str:
