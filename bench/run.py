@@ -257,6 +257,7 @@ def measure(n: int, repeat: int, batch_cases: int, workers: int) -> Iterator[str
     paths = Paths()
     check(paths, cases, edges, workload)
     values = paths.convert(cases)
+    from writ.api import decision_json
     from writ.explain.tree import explain
     sources = paths.policy.library.sources
     few = cases[: max(1, n // 10)]  # explanations are dearer: fewer cases, the same rate
@@ -275,10 +276,13 @@ def measure(n: int, repeat: int, batch_cases: int, workers: int) -> Iterator[str
     trees = best_times({
         "why": (lambda c: explain(paths.policy.evaluate(c, explain=True), sources, counterfactuals=False).steps, few),
         "full": (lambda c: explain(paths.policy.evaluate(c, explain=True), sources).steps, few),
+        "json": (lambda c: decision_json(paths.policy.evaluate(c, explain=True), "full", sources), few),
     }, repeat)
     yield line("  explanation tree, no counterfactuals", len(few) / trees["why"], reference) + f"  ({len(few):,} cases)"
     yield (line("  explanation tree, verified changes", len(few) / trees["full"], reference, 10.0)
            + f"  ({len(few):,} cases)")
+    # What the service returns with `"explain": "full"`: the tree with verified changes, rendered as JSON.
+    yield line("  + as the service's JSON (full)", len(few) / trees["json"], reference) + f"  ({len(few):,} cases)"
     yield seconds_line("compile all policies, cold", compile_seconds(repeat, cold=True), 0.5)
     yield seconds_line("compile all policies, warm", compile_seconds(repeat, cold=False), None)
     yield seconds_line("writ eval, start to output, cold", cli_seconds(edges[0], repeat, cold=True), None)

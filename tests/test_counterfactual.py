@@ -147,3 +147,34 @@ def test_property_counterfactuals_really_flip(start: dt.date, received: dt.date,
 def test_every_fixed_case_counterfactual_flips() -> None:
     total = sum(_assert_flips(key.split("/")[0], facts) for key, facts in CASES.items())
     assert total >= 10
+
+
+def test_a_change_is_solved_through_a_long_chain_of_values(tmp_path: Path) -> None:
+    """The solver walks and compiles with stacks: a rule reading a value that reads 700 others in a chain is
+    solved back to the input at its start (and the change confirmed), without a RecursionError."""
+    n = 700
+    chain = "\n".join(f'value v{k}: int "step {k}" [§1]:\n  v{k - 1} + 1\n' for k in range(1, n + 1))
+    folder = tmp_path / "chain"
+    folder.mkdir()
+    (folder / "2024-01-01.writ").write_text(f"""policy "chain":
+  title "A long chain of values"
+  version "2024-01-01"
+  effective 2024-01-01
+  source "test"
+
+input "case":
+  n: int "a number"
+
+value v0: int "start" [§1]:
+  n
+
+{chain}
+rule r "big enough" [§2]:
+  v{n} > 5000
+
+outputs: r
+""")
+    policy = writ.load(folder)
+    tree = explain(policy.evaluate({"n": 5}, explain=True), policy.library.sources)
+    [cf] = tree.changes
+    assert (cf.input, cf.proposed, cf.verified) == ("n", 5000 - n + 1, True)

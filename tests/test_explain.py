@@ -223,3 +223,43 @@ def test_why_not_lists_every_failed_condition_even_unreached() -> None:
     assert "✗ the employee was consulted before the refusal" in refusal
     assert "✗ cites only grounds the statute permits" in refusal
     assert "no single change to one fact makes refusal_compliant true" in refusal
+
+
+DEEP_POLICY = """policy "deep":
+  title "A value nested as deeply as the checker allows"
+  version "2024-01-01"
+  effective 2024-01-01
+  source "test"
+
+input "case":
+  n: int "a number"
+
+value v: bool "n passes every test" [§1]:
+  EXPR
+
+outputs: v
+"""
+
+
+def test_a_value_nested_as_deeply_as_the_checker_allows_is_explained(tmp_path: Path) -> None:
+    """The generated explanation code stays flat however deeply a checked policy nests its `if`s."""
+    from writ.dsl.errors import WritError
+    from writ.dsl.parser import MAX_DEPTH
+
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    for depth in range(MAX_DEPTH, 0, -1):
+        expr = "n > 500"
+        for k in range(depth):
+            expr = f"(if n > {k} then {expr} else false)"
+        (folder / "2024-01-01.writ").write_text(DEEP_POLICY.replace("EXPR", expr))
+        try:
+            policy = writ.load(folder)
+        except WritError:
+            continue
+        break
+    assert depth > MAX_DEPTH - 5
+    for n, value in ((600, True), (200, False), (50, False)):
+        tree = explain(policy.evaluate({"n": n}, explain=True), policy.library.sources)
+        assert render_json(tree)["outputs"] == {"v": value}
+        assert "n passes every test" in render_text(tree, full=True)

@@ -4,7 +4,7 @@ make it go that way, each confirmed by running the policy again, out.
 Only facts the policy lets change are varied (`ir.InputField.change`: by
 default dates and numbers, never a role, a kind or a yes-or-no fact unless the
 policy says `can change`; `can increase` and `can decrease` fix the
-direction). Changes are solved from the IR, never guessed: `a + k <= b` is solved for
+direction). Changes are solved from the IR (`writ.evaluator.solve`), never guessed: `a + k <= b` is solved for
 `b` (`b >= a + k`) and for `a` (`a <= b - k`), through `+`, `-`, `*` by a
 positive constant, date shifts and days between, `not`, `and`/`or`, the
 branch of an `if` that was taken and the bodies of the values a comparison
@@ -30,9 +30,7 @@ from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Trace
-from writ.evaluator.whynot import FLIP
-
-NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
+from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, solve
 
 
 @dataclass
@@ -49,14 +47,6 @@ class Counterfactual:
     delta: Any = None              # proposed - current: days for dates, a number for numbers
     verified: bool = False
     output_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Need:
-    key: str
-    op: str
-    bound: Any
-    type: T.Type
 
 
 class Search:
@@ -78,9 +68,11 @@ class Search:
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
         out: list[Counterfactual] = []
+        if not may_suggest(node, trace.program):
+            return out
         seen: set[str] = set()
         changes = trace.program.changes
-        for need in _solve(node, goal, trace):
+        for need in solve(node, goal, trace):
             change = changes.get(need.key, "fixed")
             if need.key in seen or change == "fixed":
                 continue  # a fact the policy says a person cannot change is never suggested
@@ -107,7 +99,7 @@ class Search:
             for test in cell:
                 if test.op not in ("<", "<=", ">", ">="):
                     continue
-                for need in _isolate(column, NEGATE[test.op], trace.value(test.value), trace):
+                for need in isolate(column, NEGATE[test.op], trace.value(test.value), trace):
                     change = changes.get(need.key, "fixed")
                     current = trace.facts.get(need.key, UNSET)
                     candidate = _proposal(need, current)
@@ -203,89 +195,6 @@ class Search:
         return changes
 
 
-def _solve(e: ir.Expr, goal: bool, trace: Trace) -> list[_Need]:
-    match e:
-        case ir.Not(operand=x):
-            return _solve(x, not goal, trace)
-        case ir.Logic(op=op, left=a, right=b):
-            if (op == "and") == goal:   # both sides must become `goal`
-                wrong = [s for s in (a, b) if trace.value(s) is not goal]
-                return _solve(wrong[0], goal, trace) if len(wrong) == 1 else []
-            return _solve(a, goal, trace) + _solve(b, goal, trace)
-        case ir.Compare(op=op, left=a, right=b, domain="value"):
-            want = op if goal else NEGATE[op]
-            return _isolate(a, want, trace.value(b), trace) + _isolate(b, FLIP[want], trace.value(a), trace)
-        case ir.Member(item=ir.Input() as item, collection=coll, negated=neg):
-            values = trace.value(coll)
-            if not isinstance(values, tuple):
-                return []
-            kind = T.strip_optional(item.type)
-            inside = goal != neg
-            options = list(values) if inside else [v for v in _enum_values(kind) if v not in values]
-            return [_Need(item.path, "in", tuple(options), kind)] if options else []
-        case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
-            return [_Need(p, "=", goal, T.BOOL)]
-        case _:
-            return []
-
-
-def _isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[_Need]:
-    """Needs on inputs inside `x` for `x op bound` to hold, by inverting the arithmetic around them."""
-    if bound is UNSET or bound is None:
-        return []
-    dates = trace.program.dates
-    match x:
-        case ir.Input(path=p):
-            return [_Need(p, op, bound, T.strip_optional(x.type))]
-        case ir.DefRef(name=n):
-            definition = trace.program.definitions.get(n)
-            if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
-                    and not definition.exceptions:
-                return _isolate(definition.body.expr, op, bound, trace)
-            return []
-        case ir.ToDecimal(operand=inner):
-            return _isolate(inner, op, bound, trace)
-        case ir.Call(func="min" | "max", args=args):  # the argument that gives the result now is the one to move
-            now = trace.value(x)
-            active = [a for a in args if trace.value(a) == now and not isinstance(a, ir.Const)]
-            return _isolate(active[0], op, bound, trace) if len(active) == 1 else []
-        case ir.If(cond=c, then=a, otherwise=b):
-            taken = trace.value(c)
-            return [] if taken is UNSET else _isolate(a if taken else b, op, bound, trace)
-        case ir.DateShift(date=d, duration=k, sign=sign):
-            step = trace.value(k)
-            if not isinstance(step, T.Duration) or not isinstance(bound, dt.date):
-                return []
-            back = _date_step(dates, bound, step, -sign)
-            return [] if back is None else _isolate(d, op, back, trace)
-        case ir.Between(unit="days", start=a, end=b):  # b - a op bound: b op a + bound, a FLIP(op) b - bound
-            va, vb = trace.value(a), trace.value(b)
-            if not isinstance(bound, int) or isinstance(bound, bool):
-                return []
-            found = []
-            if isinstance(va, dt.date):
-                found += _isolate(b, op, _days_from(va, bound), trace)
-            if isinstance(vb, dt.date):
-                found += _isolate(a, FLIP[op], _days_from(vb, -bound), trace)
-            return found
-        case ir.Arith(op="+", left=a, right=b):
-            va, vb = trace.value(a), trace.value(b)
-            return _isolate(a, op, _minus(bound, vb), trace) + _isolate(b, op, _minus(bound, va), trace)
-        case ir.Arith(op="-", left=a, right=b):
-            va, vb = trace.value(a), trace.value(b)
-            return _isolate(a, op, _plus(bound, vb), trace) + _isolate(b, FLIP[op], _minus(va, bound), trace)
-        case ir.Arith(op="*", left=a, right=b):
-            va, vb = trace.value(a), trace.value(b)
-            found = []
-            if _positive(vb):
-                found += _isolate(a, op, Decimal(bound) / Decimal(vb), trace)
-            if _positive(va):
-                found += _isolate(b, op, Decimal(bound) / Decimal(va), trace)
-            return found
-        case _:
-            return []
-
-
 def _allowed(change: str, current: Any, proposed: Any) -> bool:
     """Whether a field that may only increase (or decrease) may take `proposed`: later dates, larger numbers."""
     if change == "change" or current is None or current is UNSET:
@@ -296,41 +205,6 @@ def _allowed(change: str, current: Any, proposed: Any) -> bool:
         return False
 
 
-def _positive(v: Any) -> bool:
-    return isinstance(v, (int, Decimal)) and not isinstance(v, bool) and v > 0
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, Decimal)) and not isinstance(v, bool)
-
-
-def _minus(a: Any, b: Any) -> Any:
-    return a - b if _number(a) and _number(b) else UNSET
-
-
-def _plus(a: Any, b: Any) -> Any:
-    return a + b if _number(a) and _number(b) else UNSET
-
-
-def _date_step(dates: Any, d: dt.date, step: T.Duration, sign: int) -> dt.date | None:
-    try:
-        result: dt.date = dates.add(d, step) if sign > 0 else dates.sub(d, step)
-    except WritError:
-        return None
-    return result
-
-
-def _days_from(d: dt.date, days: int) -> Any:
-    try:
-        return d + dt.timedelta(days=days)
-    except OverflowError:
-        return UNSET
-
-
-def _enum_values(t: T.Type) -> tuple[str, ...]:
-    return t.values if isinstance(t, T.EnumT) else ()
-
-
 def _kind(t: T.Type, current: Any) -> str:
     if isinstance(t, T.EnumT):
         return "enum"
@@ -339,35 +213,45 @@ def _kind(t: T.Type, current: Any) -> str:
     return type(current).__name__
 
 
-def _proposal(need: _Need, current: Any) -> Any:
+def _proposal(need: Need, current: Any) -> Any:
     """The changed value nearest the current one that satisfies `op bound` (None: no sensible change)."""
     bound, op = need.bound, need.op
     if op == "in":
         options = [v for v in bound if v != current]
         return options[0] if options else None
-    if need.type == T.BOOL or isinstance(need.type, T.EnumT) or need.type == T.TEXT:
+    prim = need.type.name if isinstance(need.type, T.Prim) else None  # rather than == on types, per need
+    if prim in ("bool", "text") or isinstance(need.type, T.EnumT):
         if op == "=":
             return bound if bound != current else None
-        options = [v for v in _enum_values(need.type) if v != bound] if op == "!=" else []
+        options = [v for v in enum_values(need.type) if v != bound] if op == "!=" else []
         return options[0] if options else None
     step: Callable[[Any, int], Any]
-    if need.type == T.DATE and isinstance(bound, dt.date):
-        def step(v: Any, n: int) -> Any:
-            return _days_from(v, n)
-    elif need.type == T.INT and _number(bound):
+    if prim == "date" and isinstance(bound, dt.date):
+        step = days_from
+    elif prim == "int" and number(bound):
         bound = _int_bound(bound, op)
-
-        def step(v: Any, n: int) -> Any:
-            return v + n
-    elif need.type == T.DECIMAL and _number(bound):
-        def step(v: Any, n: int) -> Any:
-            return Decimal(v) + Decimal("0.01") * n
+        step = _units_from
+    elif prim == "decimal" and number(bound):
+        step = _cents_from
     else:
         return None
-    proposed = {"<=": bound, ">=": bound, "=": bound, "<": step(bound, -1), ">": step(bound, 1)}.get(op)
-    if op == "!=" and current is not None and current is not UNSET:
+    if op in ("<=", ">=", "="):
+        proposed = bound
+    elif op in ("<", ">"):  # the nearest value past the bound
+        proposed = step(bound, -1 if op == "<" else 1)
+    elif op == "!=" and current is not None and current is not UNSET:
         proposed = step(current, 1)
+    else:
+        return None
     return None if proposed is None or proposed is UNSET or proposed == current else proposed
+
+
+def _units_from(v: Any, n: int) -> Any:
+    return v + n
+
+
+def _cents_from(v: Any, n: int) -> Any:
+    return Decimal(v) + Decimal("0.01") * n
 
 
 def _int_bound(bound: Any, op: str) -> Any:
@@ -382,7 +266,7 @@ def _int_bound(bound: Any, op: str) -> Any:
 
 def _shift(v: Any, n: int) -> Any:
     if isinstance(v, dt.date):
-        return _days_from(v, n)
+        return days_from(v, n)
     if isinstance(v, Decimal):
         return v + Decimal("0.01") * n
     return v + n
@@ -391,6 +275,6 @@ def _shift(v: Any, n: int) -> Any:
 def _delta(proposed: Any, current: Any) -> Any:
     if isinstance(proposed, dt.date) and isinstance(current, dt.date):
         return proposed.toordinal() - current.toordinal()
-    if _number(proposed) and _number(current):
+    if number(proposed) and number(current):
         return proposed - current
     return None

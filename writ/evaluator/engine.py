@@ -36,10 +36,11 @@ _EXPLAIN_ERRORS = (EvaluationError, ArithmeticError)
 class Layout:
     """Where a traced function puts each node's value and each region's flag; built once per function."""
 
-    __slots__ = ("program", "slots", "flags", "chains")
+    __slots__ = ("program", "slots", "flags", "chains", "definitions", "__weakref__")
 
     def __init__(self, program: Program, generated: Generated) -> None:
         self.program = program
+        self.definitions = generated.definitions  # the definitions a run records, in order
         self.slots = {nid: k for k, nid in enumerate(generated.slots)}
         self.slots.update((nid, self.slots[holder]) for nid, holder in generated.aliases.items())
         self.flags = {nid: k for k, nid in enumerate(generated.regions)}
@@ -155,6 +156,7 @@ class Program:
         self._lock = threading.RLock()
         self._cache: dict[tuple[tuple[str, ...], Mode], _Built] = {}
         self._all: dict[bool, _Built] = {}  # all outputs, plain and traced: the common case
+        self._probe_all: _Built | None = None  # all outputs in probe mode
         self._nodes: dict[int, tuple[Any, str]] | None = None
         self.constants: dict[str, Any] = {}
         self.constants = self._evaluate_constants()
@@ -249,7 +251,11 @@ class Program:
               outputs: tuple[str, ...] | None = None) -> tuple[dict[str, Any], Trace]:
         """Every output (or those asked) of converted facts, with a trace of the conditions, cases and rows only
         (`Mode.probe`): what confirming a counterfactual reads, for little more than a plain run."""
-        built = self.function(outputs or self.outputs, PROBE)
+        if outputs is None:  # every output: what a counterfactual search asks, several times per case
+            built = self._probe_all or self.function(self.outputs, PROBE)
+            self._probe_all = built
+        else:
+            built = self.function(outputs, PROBE)
         try:
             results = built.outputs(values, on)
         except (ArithmeticError, EvaluationError) as exc:

@@ -27,7 +27,7 @@ from writ.evaluator.engine import Trace
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 
 
-@dataclass
+@dataclass(slots=True)
 class Elapsed:
     """`start + required op end` over dates: the time from start to end against the time required."""
 
@@ -42,7 +42,7 @@ class Elapsed:
     shortfall_days: int            # days `end` must move (later for <=, earlier for >=) for the comparison to hold
 
 
-@dataclass
+@dataclass(slots=True)
 class Comparison:
     """The two sides of a comparison, the quantities they read, and the distance from holding."""
 
@@ -62,12 +62,13 @@ class ComparePlan:
     """What a comparison node says that does not depend on the case: its sides' source text, the quantities it
     reads, and whether it states a minimum period (`start + period <= end`). Built once per program and node."""
 
-    __slots__ = ("node", "left_text", "right_text", "terms", "elapsed")
+    __slots__ = ("node", "left_text", "right_text", "terms", "names", "elapsed")
 
     def __init__(self, e: ir.Compare, text: Callable[[Any], str], prefix: str = "") -> None:
         self.node = e
         self.left_text, self.right_text = text(e.left), text(e.right)
         self.terms = tuple((_term(leaf, prefix), leaf) for leaf in ir.reads(e))
+        self.names = tuple(name for name, _ in self.terms)
         self.elapsed = _period(e, text)
 
     def compare(self, trace: Trace) -> Comparison | None:
@@ -77,15 +78,27 @@ class ComparePlan:
         held = trace.value(e)
         if UNSET in (left, right, held) or left is None or right is None:
             return None
-        result = Comparison(e.op, left, right, self.left_text, self.right_text, bool(held))
-        for name, leaf in self.terms:
-            value = trace.value(leaf)
+        elapsed = self.elapsed
+        return self.build(left, right, held, tuple(trace.value(leaf) for _, leaf in self.terms),
+                          None if elapsed is None else elapsed.values(trace), trace)
+
+    def build(self, left: Any, right: Any, held: Any, terms: tuple[Any, ...], period: tuple[Any, Any, Any, Any] | None,
+              trace: Trace) -> Comparison:
+        """The comparison from its recorded values: both sides and the result (each set, neither side missing),
+        each term's value (in `terms` order) and, for a minimum period, `_Period.values`. Generated explanation
+        code reads these from the trace's slots and calls this, as `compare` does through `Trace.value`."""
+        op = self.node.op
+        found: list[tuple[str, Any]] = []
+        for name, value in zip(self.names, terms, strict=True):
             if value is not UNSET and not isinstance(value, tuple):
-                result.terms.append((name, value))
-        if not held:
-            result.margin, result.unit = _margin(e.op, left, right)
-        if self.elapsed is not None:
-            result.elapsed = self.elapsed.measure(trace)
+                found.append((name, value))
+        if held:
+            result = Comparison(op, left, right, self.left_text, self.right_text, True, found)
+        else:
+            margin, unit = _margin(op, left, right)
+            result = Comparison(op, left, right, self.left_text, self.right_text, False, found, margin, unit)
+        if self.elapsed is not None and period is not None:
+            result.elapsed = self.elapsed.measure(*period, trace.program.dates)
         return result
 
 
@@ -137,14 +150,17 @@ class _Period:
     end_text: str
     required_text: str
 
-    def measure(self, trace: Trace) -> Elapsed | None:
-        start, required = trace.value(self.shift.date), trace.value(self.shift.duration)
-        end, boundary = trace.value(self.other), trace.value(self.shift)
+    def values(self, trace: Trace) -> tuple[Any, Any, Any, Any]:
+        """The recorded values `measure` reads: start, required period, end, and the date the period ends."""
+        return (trace.value(self.shift.date), trace.value(self.shift.duration), trace.value(self.other),
+                trace.value(self.shift))
+
+    def measure(self, start: Any, required: Any, end: Any, boundary: Any, dates: Any) -> Elapsed | None:
         if not (isinstance(start, dt.date) and isinstance(required, T.Duration) and isinstance(end, dt.date)
                 and isinstance(boundary, dt.date)):
             return None
         shortfall = max(0, boundary.toordinal() - end.toordinal() + (1 if self.op == "<" else 0))
-        months = trace.program.dates.between("months", start, end)
+        months = dates.between("months", start, end)
         return Elapsed(self.start_text, start, self.end_text, end, self.required_text, required,
                        end.toordinal() - start.toordinal(), months, shortfall)
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from writ.explain.tree import Explanation, Step, beneath
 
-DEFINITIONS = ("rule", "value", "decide", "table", "constant")
+DEFINITIONS = frozenset(("rule", "value", "decide", "table", "constant"))
 TEXT_DEPTH = 24
 JSON_DEPTH = 48
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Line:
     """One step at a depth; `see` names the section that explains it when it is only a reference here."""
 
@@ -65,21 +65,27 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
     while k < len(queue):
         section = queue[k]
         k += 1
-        stack = [(section.step, 0)]
+        top, lines = section.step, section.lines
+        stack = [(top, 0)]
         while stack:
             step, depth = stack.pop()
-            if step is not section.step and step.kind in DEFINITIONS:
-                if id(step) in where:
-                    section.lines.append(Line(depth, step, where[id(step)]))
+            if step is not top and step.info.kind in DEFINITIONS:
+                see = where.get(id(step))
+                if see is not None:
+                    lines.append(Line(depth, step, see))
                     continue
                 if depth >= max_depth:  # explained in a section of its own, after the outputs
                     where[id(step)] = step.id
                     queue.append(Section(step.id, step, False))
-                    section.lines.append(Line(depth, step, step.id))
+                    lines.append(Line(depth, step, step.id))
                     continue
                 where[id(step)] = section.title
-            section.lines.append(Line(depth, step))
-            stack.extend((child, depth + 1) for child in reversed(visible_children(step, full)))
+            lines.append(Line(depth, step))
+            children = step.children if full else visible_children(step, full)
+            if children:
+                depth += 1
+                for child in reversed(children):
+                    stack.append((child, depth))
     return queue
 
 

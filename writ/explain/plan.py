@@ -86,6 +86,8 @@ class Plan:
         self.compares: dict[int, ComparePlan] = {}
         self.texts: dict[int, str] = {}
         self.site_lists: dict[str, Sites] = {}
+        # Per traced function (by its layout's identity, held weakly): the generated step builders (explain/steps.py).
+        self.builders: dict[int, tuple[weakref.ref[Any], Any]] = {}
 
     def info(self, key: int, suffix: str, make: Any) -> StepInfo:
         """The info of a step for node `key` (with an id suffix for nodes that give several steps)."""

@@ -257,13 +257,20 @@ def print_text(explanation: Explanation, full: bool = False, file: IO[str] | Non
         console.print(Text(line, style=style))
 
 
+_AS_IS = frozenset((bool, int, str))  # what `to_json_value` returns unchanged, tested by exact class in step_json
+
+
 def step_json(step: Step, see: str | None = None) -> dict[str, Any]:
     """One step's fields, without its children (see `render_json`); a reference names where it is explained."""
+    info, value = step.info, step.value
+    inputs: dict[str, Any] = {}
+    for k, v in step.inputs.items():
+        inputs[k] = v if v is None or v.__class__ in _AS_IS else to_json_value(v)
     data: dict[str, Any] = {
-        "id": step.id, "kind": step.kind, "rule": step.name, "policy": step.policy, "label": step.label,
-        "citation": step.citation, "text": step.text, "value": to_json_value(step.value),
-        "evaluated": step.value is not NOT_EVALUATED, "reached": step.reached,
-        "inputs": {k: to_json_value(v) for k, v in step.inputs.items()},
+        "id": info.id, "kind": info.kind, "rule": info.name, "policy": info.policy, "label": info.label,
+        "citation": info.citation, "text": info.text,
+        "value": value if value is None or value.__class__ in _AS_IS else to_json_value(value),
+        "evaluated": value is not NOT_EVALUATED, "reached": step.reached, "inputs": inputs,
     }
     if see is not None:
         data["see"] = see

@@ -1,0 +1,306 @@
+"""A condition (or a comparison's side) and its traced run in, the needs on single inputs that would make it go
+the way asked out: `a + k <= b` gives `b >= a + k` and `a <= b - k`.
+
+The solver inverts the arithmetic around each input (`+`, `-`, `*` by a
+positive constant, date shifts, days between, `min`/`max` through the argument
+that gives the result, the branch of an `if` that was taken, the bodies of the
+values a comparison reads), every intermediate value read from the trace.
+What inversion applies at each node depends on the program alone, so it is
+decided once per program and node (`_isolator`); and whether a node can give
+any need on an input the policy lets change is decided once too
+(`may_suggest`). `writ.evaluator.counterfactual` turns needs into proposals and
+confirms each by running the policy again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import weakref
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from writ.dsl import ir
+from writ.dsl import types as T
+from writ.dsl.errors import WritError
+from writ.evaluator.codegen import UNSET
+from writ.evaluator.engine import Program, Trace
+from writ.evaluator.whynot import FLIP
+
+NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
+
+
+class Need(NamedTuple):
+    """A condition on one input that would make a comparison go the way asked: `key op bound`."""
+
+    key: str
+    op: str
+    bound: Any
+    type: T.Type
+
+
+_MAY_SUGGEST: weakref.WeakKeyDictionary[Program, dict[int, bool]] = weakref.WeakKeyDictionary()
+
+
+def may_suggest(node: ir.Expr, program: Program) -> bool:
+    """Whether `Search.suggest` can find any change for `node`, whatever the case: False when every input the
+    solver could reach through it is one the policy fixes. Worked out once per program and node, so that the
+    conditions of roles, kinds and definitions read as a whole cost nothing per case."""
+    known = _MAY_SUGGEST.get(program)
+    if known is None:
+        known = _MAY_SUGGEST.setdefault(program, {})
+    found = known.get(node.nid)
+    if found is None:
+        changes = program.changes
+        found = known[node.nid] = any(changes.get(key, "fixed") != "fixed" for key in _solvable(node, program))
+    return found
+
+
+def _solvable(e: ir.Expr, program: Program) -> Iterator[str]:
+    """Every input `solve` may put a need on through `e`, for any goal and any values (a superset)."""
+    match e:
+        case ir.Not(operand=x):
+            yield from _solvable(x, program)
+        case ir.Logic(left=a, right=b):
+            yield from _solvable(a, program)
+            yield from _solvable(b, program)
+        case ir.Compare(left=a, right=b, domain="value"):
+            yield from _isolable(a, program)
+            yield from _isolable(b, program)
+        case ir.Member(item=ir.Input(path=p)):
+            yield p
+        case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
+            yield p
+
+
+def _isolable(x: ir.Expr, program: Program) -> Iterator[str]:
+    """Every input `isolate` may put a need on through `x`, for any bound and any values (a superset); walked
+    with a stack, as a value may read a chain of hundreds of others."""
+    stack = [x]
+    while stack:
+        match stack.pop():
+            case ir.Input(path=p):
+                yield p
+            case ir.DefRef(name=n):
+                body = _value_body(n, program)
+                if body is not None:
+                    stack.append(body)
+            case ir.ToDecimal(operand=inner):
+                stack.append(inner)
+            case ir.Call(func="min" | "max", args=args):
+                stack.extend(args)
+            case ir.If(then=a, otherwise=b) | ir.DateShift(date=a, duration=b) \
+                    | ir.Between(unit="days", start=a, end=b) | ir.Arith(op="+" | "-" | "*", left=a, right=b):
+                stack += [a, b]
+
+
+def _value_body(name: str, program: Program) -> ir.Expr | None:
+    """The expression of a value definition the solver goes through (no exceptions), or None."""
+    definition = program.definitions.get(name)
+    if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
+            and not definition.exceptions:
+        return definition.body.expr
+    return None
+
+
+def solve(e: ir.Expr, goal: bool, trace: Trace) -> list[Need]:
+    """Needs on single inputs that would make the condition `e` be `goal` in this run."""
+    match e:
+        case ir.Not(operand=x):
+            return solve(x, not goal, trace)
+        case ir.Logic(op=op, left=a, right=b):
+            if (op == "and") == goal:   # both sides must become `goal`
+                wrong = [s for s in (a, b) if trace.value(s) is not goal]
+                return solve(wrong[0], goal, trace) if len(wrong) == 1 else []
+            return solve(a, goal, trace) + solve(b, goal, trace)
+        case ir.Compare(op=op, left=a, right=b, domain="value"):
+            want = op if goal else NEGATE[op]
+            return isolate(a, want, trace.value(b), trace) + isolate(b, FLIP[want], trace.value(a), trace)
+        case ir.Member(item=ir.Input() as item, collection=coll, negated=neg):
+            values = trace.value(coll)
+            if not isinstance(values, tuple):
+                return []
+            kind = T.strip_optional(item.type)
+            inside = goal != neg
+            options = list(values) if inside else [v for v in enum_values(kind) if v not in values]
+            return [Need(item.path, "in", tuple(options), kind)] if options else []
+        case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
+            return [Need(p, "=", goal, T.BOOL)]
+        case _:
+            return []
+
+
+Isolator = Callable[[str, Any, Trace], list[Need]]  # (op, bound, trace) -> needs: see `_isolate`
+
+_ISOLATORS: weakref.WeakKeyDictionary[Program, dict[int, Isolator]] = weakref.WeakKeyDictionary()
+
+
+def isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[Need]:
+    """Needs on inputs inside `x` for `x op bound` to hold, by inverting the arithmetic around them."""
+    return _isolator(x, trace.program)(op, bound, trace)
+
+
+def _isolator(x: ir.Expr, program: Program) -> Isolator:
+    """`isolate` for one node of one program: which inversion applies, and the isolators of the nodes it goes
+    through, decided once per program and node; each case only reads values and inverts. Compiled from the
+    leaves up with a stack (a value may read a chain of hundreds of others), each node after those it calls."""
+    known = _ISOLATORS.get(program)
+    if known is None:
+        known = _ISOLATORS.setdefault(program, {})
+    found = known.get(x.nid)
+    if found is not None:
+        return found
+    stack: list[tuple[ir.Expr, bool]] = [(x, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node.nid in known:
+            continue
+        if ready:
+            known[node.nid] = _compile_isolator(node, program, known)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in _through(node, program) if c.nid not in known)
+    return known[x.nid]
+
+
+def _through(x: ir.Expr, program: Program) -> list[ir.Expr]:
+    """The nodes whose isolators the isolator of `x` calls."""
+    match x:
+        case ir.DefRef(name=n):
+            body = _value_body(n, program)
+            return [] if body is None else [body]
+        case ir.ToDecimal(operand=inner) | ir.DateShift(date=inner):
+            return [inner]
+        case ir.Call(func="min" | "max", args=args):
+            return [a for a in args if not isinstance(a, ir.Const)]
+        case ir.If(then=a, otherwise=b) | ir.Between(unit="days", start=a, end=b) \
+                | ir.Arith(op="+" | "-" | "*", left=a, right=b):
+            return [a, b]
+        case _:
+            return []
+
+
+def _none(op: str, bound: Any, trace: Trace) -> list[Need]:
+    return []
+
+
+def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) -> Isolator:  # noqa: C901
+    """The isolator of `x`, one case per inversion, given those of the nodes it goes through (`known`). Every one
+    gives nothing for a bound that is unset or missing; a value read by name, or made a decimal, is isolated
+    as its expression is."""
+    match x:
+        case ir.Input(path=p):
+            kind = T.strip_optional(x.type)
+
+            def need(op: str, bound: Any, trace: Trace) -> list[Need]:
+                return [] if bound is UNSET or bound is None else [Need(p, op, bound, kind)]
+            return need
+        case ir.DefRef(name=n):
+            body = _value_body(n, program)
+            return _none if body is None else known[body.nid]
+        case ir.ToDecimal(operand=inner):
+            return known[inner.nid]
+        case ir.Call(func="min" | "max", args=args):  # the argument that gives the result now is the one to move
+            movable = [(a, known[a.nid]) for a in args if not isinstance(a, ir.Const)]
+
+            def extreme(op: str, bound: Any, trace: Trace) -> list[Need]:
+                if bound is UNSET or bound is None:
+                    return []
+                now = trace.value(x)
+                active = [iso for a, iso in movable if trace.value(a) == now]
+                return active[0](op, bound, trace) if len(active) == 1 else []
+            return extreme
+        case ir.If(cond=c, then=a, otherwise=b):
+            then, otherwise = known[a.nid], known[b.nid]
+
+            def branch(op: str, bound: Any, trace: Trace) -> list[Need]:
+                if bound is UNSET or bound is None:
+                    return []
+                taken = trace.value(c)
+                return [] if taken is UNSET else (then if taken else otherwise)(op, bound, trace)
+            return branch
+        case ir.DateShift(date=d, duration=k, sign=sign):
+            of_date, dates = known[d.nid], program.dates  # never the program: it keys the cache
+
+            def shift(op: str, bound: Any, trace: Trace) -> list[Need]:
+                if bound is UNSET or bound is None:
+                    return []
+                step = trace.value(k)
+                if not isinstance(step, T.Duration) or not isinstance(bound, dt.date):
+                    return []
+                back = _date_step(dates, bound, step, -sign)
+                return [] if back is None else of_date(op, back, trace)
+            return shift
+        case ir.Between(unit="days", start=a, end=b):  # b - a op bound: b op a + bound, a FLIP(op) b - bound
+            of_start, of_end = known[a.nid], known[b.nid]
+
+            def between(op: str, bound: Any, trace: Trace) -> list[Need]:
+                if bound is UNSET or bound is None:
+                    return []
+                va, vb = trace.value(a), trace.value(b)
+                if not isinstance(bound, int) or isinstance(bound, bool):
+                    return []
+                found = []
+                if isinstance(va, dt.date):
+                    found += of_end(op, days_from(va, bound), trace)
+                if isinstance(vb, dt.date):
+                    found += of_start(FLIP[op], days_from(vb, -bound), trace)
+                return found
+            return between
+        case ir.Arith(op="+" | "-" | "*" as arith, left=a, right=b):
+            return _arith_isolator(arith, a, b, known[a.nid], known[b.nid])
+        case _:
+            return _none
+
+
+def _arith_isolator(arith: str, a: ir.Expr, b: ir.Expr, of_a: Isolator, of_b: Isolator) -> Isolator:
+    def isolate(op: str, bound: Any, trace: Trace) -> list[Need]:
+        if bound is UNSET or bound is None:
+            return []
+        va, vb = trace.value(a), trace.value(b)
+        if arith == "+":
+            return of_a(op, _minus(bound, vb), trace) + of_b(op, _minus(bound, va), trace)
+        if arith == "-":
+            return of_a(op, _plus(bound, vb), trace) + of_b(FLIP[op], _minus(va, bound), trace)
+        found = []
+        if _positive(vb):
+            found += of_a(op, Decimal(bound) / Decimal(vb), trace)
+        if _positive(va):
+            found += of_b(op, Decimal(bound) / Decimal(va), trace)
+        return found
+    return isolate
+
+
+def _positive(v: Any) -> bool:
+    return isinstance(v, (int, Decimal)) and not isinstance(v, bool) and v > 0
+
+
+def number(v: Any) -> bool:
+    return isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+
+
+def _minus(a: Any, b: Any) -> Any:
+    return a - b if number(a) and number(b) else UNSET
+
+
+def _plus(a: Any, b: Any) -> Any:
+    return a + b if number(a) and number(b) else UNSET
+
+
+def _date_step(dates: Any, d: dt.date, step: T.Duration, sign: int) -> dt.date | None:
+    try:
+        result: dt.date = dates.add(d, step) if sign > 0 else dates.sub(d, step)
+    except WritError:
+        return None
+    return result
+
+
+def days_from(d: dt.date, days: int) -> Any:
+    try:
+        return d + dt.timedelta(days=days)
+    except OverflowError:
+        return UNSET
+
+
+def enum_values(t: T.Type) -> tuple[str, ...]:
+    return t.values if isinstance(t, T.EnumT) else ()

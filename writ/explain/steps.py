@@ -1,0 +1,381 @@
+"""A program's explanation plan and one traced function's layout in, generated functions that build a case's steps out.
+
+What an explanation shows of a definition depends on the case only through
+recorded values: which conditions held, which case or row decided, which
+branch of an `if` was taken. Everything else (each step's info, the slots its
+value and reach are read from, the inputs and definitions it reads, its
+comparison's plan, whether a counterfactual search can find anything there)
+depends on the program alone. So, as the evaluator does for values, each
+(plan, layout) gets straight-line Python once: `_steps(trace, found, used)`
+builds every definition's `Step` from the trace's slots, and `_sites(trace)`
+lists the failed conditions whose changes the search should look for. Per
+case there is no walk over the IR and no dispatch; nothing here evaluates a
+policy expression (the code reads slots, facts and definitions the traced
+run recorded, as `Trace.value` does).
+
+The generated code is flat (flags rather than nesting for exceptions and
+decision cases, `elif` chains for tables, one flat `elif` over the
+expressions an `if` may take its value from), so no policy, however long or
+deeply nested, meets Python's limit on indentation. The reads of the trace
+are written by `writ.explain.tracecode`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any, assert_never
+
+from writ.dsl import ir
+from writ.evaluator.counterfactual import Counterfactual
+from writ.evaluator.engine import Layout, Trace
+from writ.evaluator.solve import may_suggest
+from writ.evaluator.whynot import ComparePlan, Comparison
+from writ.explain.plan import Plan, StepInfo
+from writ.explain.tracecode import TraceCode, decisive
+
+Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node, the value wanted, the step id
+
+
+class Step:
+    """One step of an explanation: its `StepInfo`, and this case's value, reach, facts read and findings."""
+
+    __slots__ = ("info", "value", "reached", "children", "inputs", "comparison", "counterfactuals", "needed",
+                 "overridden_by")
+
+    def __init__(self, info: StepInfo, value: Any, reached: bool = True, children: list[Step] | None = None,
+                 inputs: dict[str, Any] | None = None) -> None:
+        self.info = info
+        self.value = value
+        self.reached = reached  # False: the run did not reach it; `value` was recorded apart, when it could be
+        self.children: list[Step] = children if children is not None else []
+        self.inputs: dict[str, Any] = inputs if inputs is not None else {}
+        self.comparison: Comparison | None = None
+        self.counterfactuals: list[Counterfactual] = []
+        self.needed: list[str] = []          # absent facts that would decide a missing value
+        self.overridden_by: str | None = None  # for a default overridden by an exception: its name
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def label(self) -> str | None:
+        return self.info.label
+
+    @property
+    def citation(self) -> str | None:
+        return self.info.citation
+
+    @property
+    def text(self) -> str:
+        return self.info.text
+
+    @property
+    def name(self) -> str | None:
+        return self.info.name
+
+    @property
+    def policy(self) -> str | None:
+        return self.info.policy
+
+    def __repr__(self) -> str:
+        return f"Step({self.info.id!r}, {self.info.kind}, value={self.value!r})"
+
+
+class Builder:
+    """The generated functions of one (plan, layout): `steps(trace, found, used)` -> {definition: Step} and
+    `sites(trace)` -> the conditions to search, in the order the explanation shows them."""
+
+    __slots__ = ("steps", "sites", "source")
+
+    def __init__(self, steps: Callable[..., dict[str, Step]], sites: Callable[[Trace], list[Site]],
+                 source: str) -> None:
+        self.steps = steps
+        self.sites = sites
+        self.source = source
+
+
+def builder_for(plan: Plan, layout: Layout) -> Builder:
+    """The builder for traces of `layout` explained under `plan`, generated on first need and kept in the plan
+    (held by the layout's identity, never the layout itself: the plan must not keep its program alive)."""
+    kept = plan.builders.get(id(layout))
+    if kept is not None and kept[0]() is layout:
+        built: Builder = kept[1]
+        return built
+    built = _generate(plan, layout)
+    plan.builders[id(layout)] = (weakref.ref(layout), built)
+    return built
+
+
+def _used_steps(used: dict[str, dict[str, Step]], refs: tuple[tuple[str, str], ...]) -> list[Step]:
+    out = []
+    for alias, name in refs:
+        steps = used.get(alias)
+        if steps is not None and name in steps:
+            out.append(steps[name])
+    return out
+
+
+class _Gen(TraceCode):
+    """Writes the two functions' source for one (plan, layout); `program` is read while generating only."""
+
+    def __init__(self, plan: Plan, layout: Layout) -> None:
+        super().__init__(layout)
+        self.plan = plan
+        self.globals.update({"_Step": Step, "_new": object.__new__, "_used_steps": _used_steps})
+        self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
+
+    def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str,
+            overridden_by: str = "None") -> None:
+        """`var = Step(info, value, reached, children, inputs)`, written out: the slots set in place rather than
+        through `Step.__init__` (a call costs as much as the rest of a step, and a case builds dozens)."""
+        fields = {"info": self.hoist(info, "I"), "value": value, "reached": reached, "children": children,
+                  "inputs": inputs, "comparison": "None", "counterfactuals": "[]", "needed": "[]",
+                  "overridden_by": overridden_by}
+        assert tuple(fields) == Step.__slots__, "every slot of a Step is set"
+        self.emit(f"{var} = _new(_Step)")
+        self.emit("; ".join(f"{var}.{name} = {code}" for name, code in fields.items()))
+
+    def inputs(self, node: ir.Expr) -> str:
+        return "{" + "".join(f"{p!r}: G({p!r}), " for p in self.plan.read(node).inputs) + "}"
+
+    def refs(self, node: ir.Expr) -> str:
+        """The steps of the definitions `node` reads (this policy's, then used ones'), as a new list."""
+        reads = self.plan.read(node)
+        mine = [self.built[name] for name in reads.definitions if name in self.built]
+        if reads.used:
+            mine.append(f"*_used_steps(US, {reads.used!r})")
+        return "[" + ", ".join(mine) + "]"
+
+    def extend(self, var: str, refs: str) -> None:
+        if refs != "[]":
+            self.emit(f"{var}.children.extend({refs})")
+
+    def findings(self, step: str, node: ir.Expr, failed: str | None) -> None:
+        """`step`'s comparison, and its counterfactuals when `failed` (code) holds, as found by the search."""
+        compare = self.plan.compare(node)
+        if compare is not None:
+            self.comparison(step, compare)
+        if failed is not None and may_suggest(node, self.program):
+            with self.block(f"if {failed}:"):
+                self.emit(f"{step}.counterfactuals = found.get({node.nid}, [])")
+
+    def comparison(self, step: str, compare: ComparePlan) -> None:
+        """`step.comparison`, built from the slots as `ComparePlan.compare` reads them through `Trace.value`:
+        nothing when a side or the result was not computed, or a side is missing."""
+        e = compare.node
+        left, right, held = self.local(), self.local(), self.local()
+        self.emit(f"{left}, {right}, {held} = {self.value(e.left)}, {self.value(e.right)}, {self.value(e)}")
+        terms = "(" + "".join(f"{self.value(leaf)}, " for _, leaf in compare.terms) + ")"
+        period = "None"
+        if compare.elapsed is not None:
+            p = compare.elapsed
+            period = (f"({self.value(p.shift.date)}, {self.value(p.shift.duration)}, {self.value(p.other)}, "
+                      f"{self.value(p.shift)})")
+        with self.block(f"if {held} is not _UNSET and {left} is not _UNSET and {right} is not _UNSET "
+                        f"and {left} is not None and {right} is not None:"):
+            self.emit(f"{step}.comparison = {self.hoist(compare.build, 'C')}({left}, {right}, {held}, {terms}, "
+                      f"{period}, trace)")
+
+    # -- steps
+    def steps(self, definitions: list[ir.Definition]) -> None:
+        self.emit("V, F, D, U, G = trace.values, trace.flags, trace.definitions, trace.used, trace.facts.get")
+        for d in definitions:
+            var = self.local("s")
+            self.definition(d, var)
+            self.built[d.name] = var
+        self.emit("return {" + "".join(f"{name!r}: {var}, " for name, var in self.built.items()) + "}")
+
+    def definition(self, d: ir.Definition, var: str) -> None:
+        plan = self.plan
+        info = plan.info(-1, d.name, lambda: StepInfo(plan.prefix + d.name, d.kind, d.label, d.citation,
+                                                       _definition_text(d, plan), d.name, plan.label))
+        inputs = self.inputs(d.body.expr) if isinstance(d.body, ir.ExprBody) and not d.exceptions else "{}"
+        self.new(var, info, self.definition_value(d.name), "True", "[]", inputs)
+        if d.exceptions:
+            self.emit("x = False")
+            for x in d.exceptions:
+                with self.block("if not x:"):
+                    self.exception(d, x, info.id, var)
+            with self.block("if not x:"):
+                self.body(d, info.id, var)
+        else:
+            self.body(d, info.id, var)
+
+    def exception(self, d: ir.Definition, x: ir.ExceptionRule, step_id: str, var: str) -> None:
+        plan, cond = self.plan, x.clause.cond
+        assert cond is not None
+        info = plan.info(x.clause.nid, "exception", lambda: StepInfo(
+            f"{step_id}/exception:{x.name}", "exception", x.label, x.citation, plan.text(cond), x.name, plan.label))
+        default = plan.info(x.clause.nid, "default", lambda: StepInfo(
+            f"{step_id}/default", "default", d.label, d.citation, d.name, d.name, plan.label))
+        child = self.local()
+        self.new(child, info, self.value(x.clause), "True", self.refs(cond), self.inputs(cond))
+        with self.block(f"if {child}.value is True:"):
+            if may_suggest(cond, self.program):
+                self.emit(f"{child}.counterfactuals = found.get({cond.nid}, [])")
+            self.new("o", default, "_UNSET", "False", "[]", "{}", overridden_by=repr(x.name))
+            self.emit(f"{var}.children = [{child}, o]")
+            self.emit("x = True")
+        with self.block("else:"):
+            self.emit(f"{var}.children.append({child})")
+
+    def body(self, d: ir.Definition, step_id: str, var: str) -> None:
+        match d.body:
+            case ir.RuleBody(cond=c):
+                self.emit(f"{var}.children.append({self.cond(c, f'{step_id}/1')})")
+            case ir.ExprBody(expr=e):
+                if d.exceptions:  # else given when the step was made
+                    self.emit(f"{var}.inputs = {self.inputs(e)}")
+                self.extend(var, self.refs(e))
+                self.taken(e, lambda n: self.findings(var, n, f"{var}.value is False"))
+            case ir.DecideBody():
+                self.decide(d.body, step_id, var)
+            case ir.TableBody():
+                self.table(d.body, step_id, var)
+            case _:
+                assert_never(d.body)
+
+    def cond(self, c: ir.Cond, step_id: str) -> str:
+        """Code building the step of a condition; returns the local holding it."""
+        plan = self.plan
+        value, step = self.local(), self.local()
+        match c:
+            case ir.CondItem(expr=x):
+                info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, plan.text(x),
+                                                             policy=plan.label))
+                self.emit(f"{value} = {self.value(c)}")
+                self.new(step, info, value, self.reached(c, value), self.refs(x), self.inputs(x))
+                self.findings(step, x, f"{value} is False")
+            case ir.CondBlock(kind=kind, items=items):
+                info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, f"{kind} of",
+                                                             policy=plan.label))
+                self.emit(f"{value} = {self.value(c)}")
+                below = [self.cond(item, f"{step_id}/{k}") for k, item in enumerate(items, 1)]
+                self.new(step, info, value, self.reached(c, value), f"[{', '.join(below)}]", "{}")
+            case _:
+                assert_never(c)
+        return step
+
+    def decide(self, body: ir.DecideBody, step_id: str, var: str) -> None:
+        """The cases up to the one that held (all of them, and `otherwise`, when none did). `go`: True while the
+        cases fail, None once one was not evaluated (the rest were not shown), False once one held."""
+        plan = self.plan
+        self.emit("go = True")
+        for k, case in enumerate(body.cases, 1):
+            cond = case.cond
+            assert cond is not None
+            info = plan.info(case.nid, "", lambda k=k, case=case, cond=cond: StepInfo(
+                f"{step_id}/when{k}", "when", case.label, case.citation, plan.text(cond), policy=plan.label))
+            with self.block("if go:"):
+                held, step = self.local(), self.local()
+                self.emit(f"{held} = {self.value(case)}")
+                with self.block(f"if {held} is _UNSET:"):
+                    self.emit("go = None")
+                with self.block("else:"):
+                    self.new(step, info, held, "True", self.refs(cond), self.inputs(cond))
+                    self.findings(step, cond, f"{held} is False")
+                    self.emit(f"{var}.children.append({step})")
+                    with self.block(f"if {held}:"):
+                        self.emit("go = False")
+        other = body.otherwise
+        info = plan.info(other.nid, "", lambda: StepInfo(
+            f"{step_id}/otherwise", "otherwise", other.label, other.citation, plan.text(other.result)))
+        with self.block("if go is not False:"):
+            self.new("r", info, "True", "True", "[]", "{}")
+            self.emit(f"{var}.children.append(r)")
+
+    def table(self, body: ir.TableBody, step_id: str, var: str) -> None:
+        plan = self.plan
+        self.emit("g = {" + "".join(f"{plan.text(g)!r}: {self.value(g)}, " for g in body.given) + "}")
+        for g in body.given:
+            self.extend(var, self.refs(g))
+        head = "if"
+        for k, row in enumerate(body.rows, 1):
+            info = plan.info(row.nid, "", lambda k=k, row=row: StepInfo(
+                f"{step_id}/row{k}", "row", row.label, row.citation, plan.text(row)))
+            with self.block(f"{head} {self.value(row)} is True:"):
+                self.new("r", info, "True", "True", "[]", "g")
+                self.emit(f"{var}.children.append(r)")
+            head = "elif"
+        if body.otherwise is None:
+            return
+        o = body.otherwise
+        info = plan.info(o.nid, "", lambda: StepInfo(f"{step_id}/otherwise", "otherwise", o.label, o.citation,
+                                                     f"otherwise -> {plan.text(o.result)}"))
+        if head == "if":
+            self.new("r", info, "True", "True", "[]", "g")
+            self.emit(f"{var}.children.append(r)")
+            return
+        with self.block("else:"):
+            self.new("r", info, "True", "True", "[]", "g")
+            self.emit(f"{var}.children.append(r)")
+
+    # -- sites
+    def sites(self, definitions: list[ir.Definition]) -> None:
+        """Where the steps show a condition that did not go the way its step would need, for the search: a held
+        exception (only), else each failed rule item, a false value's deciding expression, the failed cases."""
+        self.emit("V, D, U, G = trace.values, trace.definitions, trace.used, trace.facts.get")
+        self.emit("out = []")
+        for d in definitions:
+            exceptions, rule, value, cases = self.plan.sites(d)
+            head = "if"
+            for clause, cond, step_id in exceptions:
+                with self.block(f"{head} {self.value(clause)} is True:"):
+                    self.site(cond, False, step_id)
+                head = "elif"
+            if head == "if":
+                self.body_sites(d, rule, value, cases)
+            else:
+                with self.block("else:"):
+                    self.body_sites(d, rule, value, cases)
+        self.emit("return out")
+
+    def body_sites(self, d: ir.Definition, rule: list[tuple[ir.CondItem, str]], value: ir.Expr | None,
+                   cases: list[tuple[ir.Case, str]]) -> None:
+        for item, step_id in rule:
+            if may_suggest(item.expr, self.program):
+                with self.block(f"if {self.value(item)} is False:"):
+                    self.site(item.expr, True, step_id)
+        if value is not None and any(may_suggest(n, self.program) for n in decisive(value)):
+            with self.block(f"if {self.definition_value(d.name)} is False:"):
+                self.taken(value, lambda n: self.site(n, True, self.plan.prefix + d.name))
+        useful = [k for k, (case, _) in enumerate(cases) if case.cond is not None
+                  and may_suggest(case.cond, self.program)]
+        if useful:  # each failed case, up to the first that did not fail
+            self.emit("go = True")
+            for case, step_id in cases[: useful[-1] + 1]:
+                assert case.cond is not None
+                self.emit(f"go = go and {self.value(case)} is False")
+                if may_suggest(case.cond, self.program):
+                    with self.block("if go:"):
+                        self.site(case.cond, True, step_id)
+
+    def site(self, node: ir.Expr, goal: bool, step_id: str) -> None:
+        if may_suggest(node, self.program):
+            self.emit(f"out.append(({self.hoist(node, 'N')}, {goal}, {step_id!r}))")
+
+
+def _definition_text(d: ir.Definition, plan: Plan) -> str:
+    return (plan.text(d.body.expr) or d.name) if isinstance(d.body, ir.ExprBody) else d.name
+
+
+def _generate(plan: Plan, layout: Layout) -> Builder:
+    recorded = set(layout.definitions)
+    definitions = [d for d in layout.program.ir.definitions if d.kind != "constant" and d.name in recorded]
+    gen = _Gen(plan, layout)
+    gen.lines.append("def _steps(trace, found, US):")
+    gen.steps(definitions)
+    gen.lines.append("def _sites(trace):")
+    gen.depth = 1
+    gen.sites(definitions)
+    source = "\n".join(gen.lines) + "\n"
+    namespace = dict(gen.globals)
+    exec(compile(source, f"<writ explain {layout.program.policy_id}@{layout.program.version}>", "exec"),  # noqa: S102
+         namespace)
+    return Builder(namespace["_steps"], namespace["_sites"], source)

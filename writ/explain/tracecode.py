@@ -1,0 +1,137 @@
+"""One traced function's layout in, the pieces of Python source that read its traces out.
+
+The step builders of `writ.explain.steps` are generated code that reads a
+case's recorded values straight from the trace: a node's slot (`V[k]`), a
+region's flag (`F[k]`), a definition (`D[name]`), a fact (`G(path)`), a used
+policy's definition. `TraceCode` writes those reads, exactly as `Trace.value`
+and `Trace.reached` make them, and keeps the lines, indentation, fresh names
+and hoisted objects of the source being written. Nothing here evaluates a
+policy expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from writ.dsl import ir
+from writ.evaluator.codegen import UNSET
+from writ.evaluator.engine import Layout, Program, Trace
+
+
+class TraceCode:
+    """Source being written for traces of one layout. The generated function binds `trace` and
+    `V, F, D, U, G = trace.values, trace.flags, trace.definitions, trace.used, trace.facts.get`."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.program: Program = layout.program
+        self.slots, self.flags, self.chains = layout.slots, layout.flags, layout.chains
+        self.recorded = set(layout.definitions)
+        self.globals: dict[str, Any] = {"_UNSET": UNSET, "_used_value": _used_value, "_taken": _taken}
+        self.lines: list[str] = []
+        self.depth = 1
+        self.fresh = 0
+
+    # -- writing
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+    @contextmanager
+    def block(self, head: str) -> Iterator[None]:
+        self.emit(head)
+        self.depth += 1
+        mark = len(self.lines)
+        try:
+            yield
+        finally:
+            if len(self.lines) == mark:
+                self.emit("pass")
+            self.depth -= 1
+
+    def local(self, prefix: str = "t") -> str:
+        self.fresh += 1
+        return f"{prefix}{self.fresh}"
+
+    def hoist(self, value: Any, prefix: str = "K") -> str:
+        name = f"_{prefix}{len(self.globals)}"
+        self.globals[name] = value
+        return name
+
+    # -- reading the trace, as `Trace.value` and `Trace.reached` do
+    def value(self, node: Any) -> str:
+        k = self.slots.get(node.nid)
+        if k is not None:
+            return f"V[{k}]"
+        match node:
+            case ir.Const(value=v):
+                return self.hoist(v)
+            case ir.Input(path=p):
+                return f"G({p!r}, _UNSET)"
+            case ir.DefRef(name=n):
+                return self.definition_value(n)
+            case ir.UsedRef(alias=a, name=n):
+                return f"_used_value(U, {a!r}, {n!r})"
+        return "_UNSET"
+
+    def definition_value(self, name: str) -> str:
+        if name in self.recorded:
+            return f"D[{name!r}]"
+        return self.hoist(self.program.constants.get(name, UNSET))
+
+    def reached(self, node: Any, value: str) -> str:
+        flags = [f"F[{self.flags[r]}]" for r in self.chains.get(node.nid, ()) if r in self.flags]
+        last = "True" if isinstance(node, ir.Leaf) else f"{value} is not _UNSET"
+        return " and ".join([*flags, last])
+
+    def taken(self, e: ir.Expr, decided: Callable[[ir.Expr], None]) -> None:
+        """Code for `decided(x)` where x is the expression that gave `e` its value: `_taken` follows the branches
+        the run took, then one flat `if`/`elif` picks the code of that expression. Flat, so however deeply a
+        policy nests its `if`s the generated code is never indented deeper; nothing at all when no expression
+        that could decide has anything to show."""
+        if not isinstance(e, ir.If):
+            decided(e)
+            return
+        branches: list[tuple[ir.Expr, list[str]]] = []
+        for node in decisive(e):
+            mark = len(self.lines)
+            self.depth += 1
+            decided(node)
+            self.depth -= 1
+            if len(self.lines) > mark:
+                branches.append((node, self.lines[mark:]))
+                del self.lines[mark:]
+        if not branches:
+            return
+        self.emit(f"n = _taken({self.hoist(e, 'N')}, trace)")
+        head = "if"
+        for node, lines in branches:
+            self.emit(f"{head} n is {self.hoist(node, 'N')}:")
+            self.lines.extend(lines)
+            head = "elif"
+
+
+def _used_value(used: dict[str, Trace], alias: str, name: str) -> Any:
+    sub = used.get(alias)
+    return UNSET if sub is None else sub.definition(name)
+
+
+def _taken(e: ir.Expr, trace: Trace) -> ir.Expr:
+    """The expression that gave `e` its value in this run: through each `if` along the branch taken, stopping
+    at an `if` whose condition was not computed."""
+    while isinstance(e, ir.If):
+        chosen = trace.value(e.cond)
+        if chosen is UNSET:
+            break
+        e = e.then if chosen else e.otherwise
+    return e
+
+
+def decisive(e: ir.Expr) -> Iterator[ir.Expr]:
+    """Every expression that may give `e` its value, whichever way its `if`s go (see `TraceCode.taken`)."""
+    stack = [e]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, ir.If):
+            stack += [current.then, current.otherwise]
