@@ -30,6 +30,7 @@ from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Trace
+from writ.evaluator.invariance import unmoved
 from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, solve
 
 
@@ -83,7 +84,8 @@ class Search:
                 continue
             cf = Counterfactual(step_id, need.key, _kind(need.type, current), current, candidate, need.op,
                                 need.bound)
-            self._verify(cf, node, goal, trace)
+            if cf.kind != "date" or trace is not self.top or not unmoved(node, goal, need.key, trace):
+                self._verify(cf, node, goal, trace)  # else no re-run could confirm it: shown unconfirmed
             cf.delta = _delta(cf.proposed, current)
             cf.output_changes = self.effect(need.key, cf.proposed)
             out.append(cf)
