@@ -23,7 +23,6 @@ may move with an input) is decided once per program and node.
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from typing import Any
 
 from writ.dsl import ir
@@ -53,13 +52,10 @@ class _Known:
         self.sides: dict[tuple[int, str], tuple[Any, ...] | None] = {}
 
 
-_KNOWN: weakref.WeakKeyDictionary[Program, _Known] = weakref.WeakKeyDictionary()
-
-
 def _known(program: Program) -> _Known:
-    known = _KNOWN.get(program)
+    known: _Known | None = program.prepared.get("invariance")
     if known is None:
-        known = _KNOWN.setdefault(program, _Known(program))
+        known = program.prepared.setdefault("invariance", _Known(program))
     return known
 
 
