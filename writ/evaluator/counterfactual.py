@@ -30,10 +30,11 @@ from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Trace
+from writ.evaluator.invariance import unmoved
 from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, solve
 
 
-@dataclass
+@dataclass(slots=True)
 class Counterfactual:
     """One input changed alone: to what, in which direction, whether the re-run confirmed the flip."""
 
@@ -57,13 +58,15 @@ class Search:
     def __init__(self, top: Trace) -> None:
         self.top = top
         self._probes: dict[tuple[str, Any], tuple[dict[str, Any], Trace] | None] = {}
-        self._paths: dict[int, tuple[str, ...]] = {}
-        stack: list[tuple[Trace, tuple[str, ...]]] = [(top, ())]
-        while stack:  # where each used policy's trace sits below the top one
-            trace, path = stack.pop()
-            self._paths[id(trace)] = path
-            stack.extend((sub, (*path, alias)) for alias, sub in trace.used.items())
+        self._paths: dict[int, tuple[str, ...]] = {id(top): ()}
+        if top.used:
+            stack: list[tuple[Trace, tuple[str, ...]]] = [(top, ())]
+            while stack:  # where each used policy's trace sits below the top one
+                trace, path = stack.pop()
+                self._paths[id(trace)] = path
+                stack.extend((sub, (*path, alias)) for alias, sub in trace.used.items())
         self._traced: dict[tuple[int, str, str, Any], Trace | None] = {}
+        self._before: dict[str, Any] | None = None  # each output's value in the run explained, once asked
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
@@ -83,7 +86,8 @@ class Search:
                 continue
             cf = Counterfactual(step_id, need.key, _kind(need.type, current), current, candidate, need.op,
                                 need.bound)
-            self._verify(cf, node, goal, trace)
+            if cf.kind != "date" or trace is not self.top or not unmoved(node, goal, need.key, trace):
+                self._verify(cf, node, goal, trace)  # else no re-run could confirm it: shown unconfirmed
             cf.delta = _delta(cf.proposed, current)
             cf.output_changes = self.effect(need.key, cf.proposed)
             out.append(cf)
@@ -187,11 +191,17 @@ class Search:
         probed = self.probe(key, value)
         if probed is None:
             return {}
-        top, changes = self.top, {}
+        before = self._before
+        if before is None:
+            top = self.top
+            before = self._before = {
+                name: top.definition(name) if name in top.program.definitions else top.facts.get(name, UNSET)
+                for name in probed[0]}
+        changes = {}
         for name, now in probed[0].items():
-            before = top.definition(name) if name in top.program.definitions else top.facts.get(name, UNSET)
-            if before is not UNSET and before != now:
-                changes[name] = (before, now)
+            was = before[name]
+            if was is not UNSET and was != now:
+                changes[name] = (was, now)
         return changes
 
 

@@ -78,16 +78,19 @@ class Trace:
         k = self.layout.slots.get(node.nid)
         if k is not None:
             return self.values[k]
-        match node:
-            case ir.Const(value=v):
-                return v
-            case ir.Input(path=p):
-                return self.facts.get(p, UNSET)
-            case ir.DefRef(name=n):
-                return self.definition(n)
-            case ir.UsedRef(alias=a, name=n):
-                sub = self.used.get(a)
-                return UNSET if sub is None else sub.definition(n)
+        # isinstance in turn rather than `match`: the solver and the explanation ask this thousands of times
+        if isinstance(node, ir.Input):
+            return self.facts.get(node.path, UNSET)
+        if isinstance(node, ir.DefRef):
+            name = node.name
+            if name in self.definitions:
+                return self.definitions[name]
+            return self.layout.program.constants.get(name, UNSET)
+        if isinstance(node, ir.Const):
+            return node.value
+        if isinstance(node, ir.UsedRef):
+            sub = self.used.get(node.alias)
+            return UNSET if sub is None else sub.definition(node.name)
         return UNSET
 
     def definition(self, name: str) -> Any:
@@ -158,6 +161,9 @@ class Program:
         self._all: dict[bool, _Built] = {}  # all outputs, plain and traced: the common case
         self._probe_all: _Built | None = None  # all outputs in probe mode
         self._nodes: dict[int, tuple[Any, str]] | None = None
+        # What later stages work out once per program and keep with it (the solver's inversions, explanation
+        # plans), by name: it goes when the program goes, as a cache keyed by the program would not.
+        self.prepared: dict[str, Any] = {}
         self.constants: dict[str, Any] = {}
         self.constants = self._evaluate_constants()
 

@@ -15,7 +15,6 @@ confirms each by running the policy again.
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -39,16 +38,13 @@ class Need(NamedTuple):
     type: T.Type
 
 
-_MAY_SUGGEST: weakref.WeakKeyDictionary[Program, dict[int, bool]] = weakref.WeakKeyDictionary()
-
-
 def may_suggest(node: ir.Expr, program: Program) -> bool:
     """Whether `Search.suggest` can find any change for `node`, whatever the case: False when every input the
     solver could reach through it is one the policy fixes. Worked out once per program and node, so that the
     conditions of roles, kinds and definitions read as a whole cost nothing per case."""
-    known = _MAY_SUGGEST.get(program)
+    known: dict[int, bool] | None = program.prepared.get("may_suggest")
     if known is None:
-        known = _MAY_SUGGEST.setdefault(program, {})
+        known = program.prepared.setdefault("may_suggest", {})
     found = known.get(node.nid)
     if found is None:
         changes = program.changes
@@ -132,8 +128,6 @@ def solve(e: ir.Expr, goal: bool, trace: Trace) -> list[Need]:
 
 Isolator = Callable[[str, Any, Trace], list[Need]]  # (op, bound, trace) -> needs: see `_isolate`
 
-_ISOLATORS: weakref.WeakKeyDictionary[Program, dict[int, Isolator]] = weakref.WeakKeyDictionary()
-
 
 def isolate(x: ir.Expr, op: str, bound: Any, trace: Trace) -> list[Need]:
     """Needs on inputs inside `x` for `x op bound` to hold, by inverting the arithmetic around them."""
@@ -144,9 +138,9 @@ def _isolator(x: ir.Expr, program: Program) -> Isolator:
     """`isolate` for one node of one program: which inversion applies, and the isolators of the nodes it goes
     through, decided once per program and node; each case only reads values and inverts. Compiled from the
     leaves up with a stack (a value may read a chain of hundreds of others), each node after those it calls."""
-    known = _ISOLATORS.get(program)
+    known: dict[int, Isolator] | None = program.prepared.get("isolators")
     if known is None:
-        known = _ISOLATORS.setdefault(program, {})
+        known = program.prepared.setdefault("isolators", {})
     found = known.get(x.nid)
     if found is not None:
         return found
@@ -220,7 +214,7 @@ def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) 
                 return [] if taken is UNSET else (then if taken else otherwise)(op, bound, trace)
             return branch
         case ir.DateShift(date=d, duration=k, sign=sign):
-            of_date, dates = known[d.nid], program.dates  # never the program: it keys the cache
+            of_date, dates = known[d.nid], program.dates
 
             def shift(op: str, bound: Any, trace: Trace) -> list[Need]:
                 if bound is UNSET or bound is None:

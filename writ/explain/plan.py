@@ -148,11 +148,10 @@ class Plan:
         return found
 
 
-_PLANS: weakref.WeakKeyDictionary[Program, dict[tuple[str, str | None], Plan]] = weakref.WeakKeyDictionary()
-
-
 def plan_for(program: Program, sources: SourceMap, prefix: str, label: str | None) -> Plan:
-    plans = _PLANS.setdefault(program, {})
+    plans: dict[tuple[str, str | None], Plan] | None = program.prepared.get("explain.plans")
+    if plans is None:
+        plans = program.prepared.setdefault("explain.plans", {})
     found = plans.get((prefix, label))
     if found is None or found.sources is not sources:
         found = plans[prefix, label] = Plan(sources, prefix, label)

@@ -1,0 +1,190 @@
+"""A comparison, an input and a traced run in, whether changing that input alone can change the comparison out.
+
+A proposal is confirmed by re-running the policy, and one that fails is
+nudged a few days and re-run again. Some proposals are bound to fail every
+time: in `application_date <= child_age_limit` where the limit, in this run,
+is `application_date - 1 days`, both sides move with the date day for day,
+so no date makes the comparison hold. Such a comparison is recognised here,
+so that its proposal is shown unconfirmed without the re-runs that could
+only say so.
+
+The proof is structural and exact: each side reaches the changed input only
+through shifts by a whole number of days or weeks (never months or years,
+which are not shifts), `if`s whose condition does not read the input (so the
+same branch is taken after the change), and the bodies of value
+definitions; everything else the sides read does not read the input at all,
+through any definition. Then after any change both sides move by the same
+number of days, and the comparison keeps its present value (or the run fails,
+or does not reach it: confirmation fails in every case). What can be decided
+from the program alone (which inputs an expression may read, whether a side
+may move with an input) is decided once per program and node.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from writ.dsl import ir
+from writ.dsl import types as T
+from writ.evaluator.codegen import UNSET
+from writ.evaluator.engine import Program, Trace
+
+_ANY: frozenset[str] = frozenset({"*"})  # reads something whose inputs are not known here (a used policy)
+
+
+class _Known:
+    """What is decided once per program: the inputs each definition and node may read, whether a side may move."""
+
+    __slots__ = ("definitions", "reads", "sides")
+
+    def __init__(self, program: Program) -> None:
+        self.definitions: dict[str, frozenset[str]] = {}
+        for d in program.ir.definitions:  # in dependency order: those a definition reads come before it
+            found: set[str] = set()
+            for top in ir.body_exprs(d):
+                found |= _direct(top)
+                for node in ir.walk(top):
+                    if isinstance(node, ir.DefRef):
+                        found |= self.definitions.get(node.name, _ANY)
+            self.definitions[d.name] = frozenset(found)
+        self.reads: dict[int, frozenset[str]] = {}
+        self.sides: dict[tuple[int, str], tuple[Any, ...] | None] = {}
+
+
+def _known(program: Program) -> _Known:
+    known: _Known | None = program.prepared.get("invariance")
+    if known is None:
+        known = program.prepared.setdefault("invariance", _Known(program))
+    return known
+
+
+def _direct(e: ir.Expr) -> set[str]:
+    """The inputs `e` reads itself (its definitions' are added by the caller); `*` for a used policy's value."""
+    found: set[str] = set()
+    for node in ir.walk(e):
+        if isinstance(node, ir.Input):
+            found.add(node.path)
+        elif isinstance(node, ir.UsedRef):
+            found.add("*")
+    return found
+
+
+def _reads(e: ir.Expr, program: Program, known: _Known) -> frozenset[str]:
+    """Every input `e` may read, through any definition."""
+    found = known.reads.get(e.nid)
+    if found is None:
+        inputs = _direct(e)
+        for node in ir.walk(e):
+            if isinstance(node, ir.DefRef):
+                inputs |= known.definitions.get(node.name, _ANY)
+        found = known.reads[e.nid] = frozenset(inputs)
+    return found
+
+
+def _touches(e: ir.Expr, key: str, program: Program, known: _Known) -> bool:
+    """Whether `e` may read `key` (or the record holding it, or a field inside it)."""
+    return any(p == "*" or p == key or key.startswith(p + ".") or p.startswith(key + ".")
+               for p in _reads(e, program, known))
+
+
+def _value_body(name: str, program: Program) -> ir.Expr | None:
+    definition = program.definitions.get(name)
+    if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
+            and not definition.exceptions:
+        return definition.body.expr
+    return None
+
+
+def _step(e: ir.Expr, key: str, program: Program, known: _Known) -> tuple[Any, ...] | None:
+    """How `e` moves with `key`: ("input",) when it is `key`; ("shift", date, duration), ("if", cond, then,
+    otherwise) or ("ref", body) when it moves as the expressions named do; None when it does not move day for
+    day with `key` (or reads it otherwise)."""
+    match e:
+        case ir.Input(path=p):
+            return ("input",) if p == key else None
+        case ir.DateShift(date=d, duration=k) if not _touches(k, key, program, known):
+            fixed = k.value if isinstance(k, ir.Const) else program.constants.get(k.name, UNSET) \
+                if isinstance(k, ir.DefRef) else UNSET
+            if fixed is UNSET:
+                return ("shift", d, k)  # the period is read in the run
+            return ("ref", d) if _exact(fixed) else None
+        case ir.If(cond=c, then=a, otherwise=b) if not _touches(c, key, program, known):
+            return ("if", c, a, b)
+        case ir.DefRef(name=n):
+            body = _value_body(n, program)
+            return None if body is None else ("ref", body)
+    return None
+
+
+def _exact(duration: Any) -> bool:
+    """Whether adding `duration` to a date is a shift by a fixed number of days (days and weeks; never months)."""
+    return isinstance(duration, T.Duration) and duration.unit in ("days", "weeks")
+
+
+def _steps(side: ir.Expr, key: str, program: Program, known: _Known) -> dict[int, tuple[Any, ...]] | None:
+    """The step of every expression `side` may move with `key` through, by node, whichever branches are taken;
+    None when no run could find `side` moving with `key`."""
+    steps: dict[int, tuple[Any, ...]] = {}
+    stack, found = [side], False
+    while stack:
+        e = stack.pop()
+        if e.nid in steps:
+            continue
+        step = _step(e, key, program, known)
+        if step is None:
+            continue
+        steps[e.nid] = step
+        if step[0] == "input":
+            found = True
+        else:
+            stack += [x for x in step[2:] if x is not None] if step[0] == "if" else [step[1]]
+    return steps if found else None
+
+
+def _moves(side: ir.Expr, steps: dict[int, tuple[Any, ...]], trace: Trace) -> bool:
+    """Whether, in every run that changes `key` alone, `side` moves by exactly as many days as `key` does."""
+    e = side
+    while True:  # one path: each step goes to the one expression `e` moves with (a chain may be long)
+        step = steps.get(e.nid)
+        if step is None:
+            return False
+        kind = step[0]
+        if kind == "input":
+            return True
+        if kind == "shift":
+            if not _exact(trace.value(step[2])):
+                return False
+            e = step[1]
+        elif kind == "if":
+            taken = trace.value(step[1])
+            if taken is not True and taken is not False:
+                return False
+            e = step[2] if taken else step[3]
+        else:
+            e = step[1]
+
+
+def unmoved(node: ir.Expr, goal: bool, key: str, trace: Trace) -> bool:
+    """True when no change to the date `key` alone can make `node` be `goal`: a comparison not `goal` now whose two
+    sides both move with `key` day for day (so every re-run confirming such a change would fail)."""
+    program = trace.program
+    known = _known(program)
+    memo = (node.nid, key)
+    if memo not in known.sides:
+        known.sides[memo] = _sides(node, key, program, known)
+    sides = known.sides[memo]
+    if sides is None or trace.value(node) is not (not goal) or not isinstance(trace.facts.get(key), dt.date):
+        return False
+    left, right, of_left, of_right = sides  # both computed, as the comparison was: `key` shifted, so dates
+    return _moves(left, of_left, trace) and _moves(right, of_right, trace)
+
+
+def _sides(node: ir.Expr, key: str, program: Program, known: _Known) -> tuple[Any, ...] | None:
+    """A comparison's sides and the steps each may move with `key` through; None when one of them never can."""
+    if not isinstance(node, ir.Compare) or node.domain != "value":
+        return None
+    of_left, of_right = _steps(node.left, key, program, known), _steps(node.right, key, program, known)
+    if of_left is None or of_right is None:
+        return None
+    return node.left, node.right, of_left, of_right
