@@ -29,6 +29,7 @@ from writ.dsl import ir
 from writ.dsl import types as T
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Program, Trace
+from writ.evaluator.solve import value_body
 
 _ANY: frozenset[str] = frozenset({"*"})  # reads something whose inputs are not known here (a used policy)
 
@@ -88,14 +89,6 @@ def _touches(e: ir.Expr, key: str, program: Program, known: _Known) -> bool:
                for p in _reads(e, program, known))
 
 
-def _value_body(name: str, program: Program) -> ir.Expr | None:
-    definition = program.definitions.get(name)
-    if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
-            and not definition.exceptions:
-        return definition.body.expr
-    return None
-
-
 def _step(e: ir.Expr, key: str, program: Program, known: _Known) -> tuple[Any, ...] | None:
     """How `e` moves with `key`: ("input",) when it is `key`; ("shift", date, duration), ("if", cond, then,
     otherwise) or ("ref", body) when it moves as the expressions named do; None when it does not move day for
@@ -112,7 +105,7 @@ def _step(e: ir.Expr, key: str, program: Program, known: _Known) -> tuple[Any, .
         case ir.If(cond=c, then=a, otherwise=b) if not _touches(c, key, program, known):
             return ("if", c, a, b)
         case ir.DefRef(name=n):
-            body = _value_body(n, program)
+            body = value_body(n, program)
             return None if body is None else ("ref", body)
     return None
 

@@ -78,7 +78,7 @@ def _isolable(x: ir.Expr, program: Program) -> Iterator[str]:
             case ir.Input(path=p):
                 yield p
             case ir.DefRef(name=n):
-                body = _value_body(n, program)
+                body = value_body(n, program)
                 if body is not None:
                     stack.append(body)
             case ir.ToDecimal(operand=inner):
@@ -90,7 +90,7 @@ def _isolable(x: ir.Expr, program: Program) -> Iterator[str]:
                 stack += [a, b]
 
 
-def _value_body(name: str, program: Program) -> ir.Expr | None:
+def value_body(name: str, program: Program) -> ir.Expr | None:
     """The expression of a value definition the solver goes through (no exceptions), or None."""
     definition = program.definitions.get(name)
     if definition is not None and definition.kind == "value" and isinstance(definition.body, ir.ExprBody) \
@@ -161,7 +161,7 @@ def _through(x: ir.Expr, program: Program) -> list[ir.Expr]:
     """The nodes whose isolators the isolator of `x` calls."""
     match x:
         case ir.DefRef(name=n):
-            body = _value_body(n, program)
+            body = value_body(n, program)
             return [] if body is None else [body]
         case ir.ToDecimal(operand=inner) | ir.DateShift(date=inner):
             return [inner]
@@ -190,7 +190,7 @@ def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) 
                 return [] if bound is UNSET or bound is None else [Need(p, op, bound, kind)]
             return need
         case ir.DefRef(name=n):
-            body = _value_body(n, program)
+            body = value_body(n, program)
             return _none if body is None else known[body.nid]
         case ir.ToDecimal(operand=inner):
             return known[inner.nid]
