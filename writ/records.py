@@ -46,15 +46,23 @@ def make_record(decision: Decision, facts: Any, sources: Any = None) -> dict[str
     }
 
 
-def write_record(record: dict[str, Any], directory: str | Path) -> Path:
-    """Write one record as `<policy>-<version>-<digest>.json` in `directory` (created if needed)."""
+def write_record(record: dict[str, Any], directory: str | Path, option: str = "directory") -> Path:
+    """Write one record as `<policy>-<version>-<digest>.json` in `directory` (created if needed), whole or not at all.
+
+    A string holding a lone surrogate (possible from Python callers, never from JSON read by writ) is written as
+    its escape rather than failing the write. `option` names the directory in errors (`--record` on the CLI).
+    """
+    from writ.files import refuse, write_whole
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    body = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise refuse(option, f"cannot create the folder `{folder}`: {exc.strerror}") from None
+    body = json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8", "backslashreplace")
     digest = hashlib.sha256(json.dumps([record["input"], record["on"], record["content_hash"]],
                                        sort_keys=True).encode()).hexdigest()[:12]
     path = folder / f"{record['policy']}-{record['version']}-{digest}.json"
-    path.write_text(body + "\n", encoding="utf-8")
+    write_whole(path, body + b"\n", option)
     return path
 
 
@@ -66,31 +74,62 @@ def record_decision(policy: Any, facts: Any, directory: str | Path, on: dt.date 
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
-    """A record file (one JSON object) or a decision log (one JSON object per line); bad lines are input errors."""
+    """A record file (one JSON object) or a decision log (one JSON object per line); every problem is an input error.
+
+    A file whose first line is a JSON object by itself is read as JSON lines (a decision log); else as one document.
+    """
+    from writ.evaluator.jsonio import read
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise NotFoundError(f"cannot read `{path}`: {exc.strerror}") from None
+    lines = [(n, line) for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
     try:
-        whole = json.loads(text)
-        items = whole if isinstance(whole, list) else [whole]
-    except json.JSONDecodeError:
-        items = []
-        problems = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
+        as_lines = bool(lines) and isinstance(read(lines[0][1]), dict)
+    except InputError:
+        as_lines = False
+    items: list[Any] = []
+    problems: list[InputProblem] = []
+    if as_lines:
+        for n, line in lines:
             try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                problems.append(InputProblem(f"line {n}", f"not valid JSON: {exc.msg}"))
-        if problems:
-            raise InputError(problems) from None
-    problems = [InputProblem(f"record {k + 1}", f"lacks `{name}`") for k, item in enumerate(items)
-                for name in _REQUIRED if not isinstance(item, dict) or name not in _normalise(item)]
+                items.append(read(line))
+            except InputError as exc:
+                problems += [InputProblem(f"line {n}" + (f".{p.path}" if p.path else ""), p.message)
+                             for p in exc.problems]
+    else:
+        whole = read(data, limit=max(len(data), 1))
+        items = whole if isinstance(whole, list) else [whole]
+    if problems:
+        raise InputError(problems)
+    for k, item in enumerate(items, 1):
+        problems += _record_problems(f"record {k}", item)
     if problems or not items:
         raise InputError(problems or [InputProblem("", "no decision records found")])
     return [_normalise(item) for item in items]
+
+
+def _record_problems(where: str, item: Any) -> list[InputProblem]:
+    """What keeps a record from being replayed: a missing field, a field of the wrong kind, an impossible date."""
+    if not isinstance(item, dict):
+        return [InputProblem(where, "is not a JSON object")]
+    record = _normalise(item)
+    problems = [InputProblem(where, f"lacks `{name}`") for name in _REQUIRED if name not in record]
+    for name in ("policy", "version", "content_hash"):
+        if name in record and not isinstance(record[name], str):
+            problems.append(InputProblem(f"{where}.{name}", "must be text"))
+    if "outputs" in record and not isinstance(record["outputs"], dict):
+        problems.append(InputProblem(f"{where}.outputs", "must be an object of output values"))
+    on = record.get("on")
+    if on is not None:
+        try:
+            if not isinstance(on, str) or len(on) != 10:
+                raise ValueError
+            dt.date.fromisoformat(on)
+        except ValueError:
+            problems.append(InputProblem(f"{where}.on", f"`{on}` is not a real date (YYYY-MM-DD)"
+                                         if isinstance(on, str) else "must be a date written YYYY-MM-DD"))
+    return problems
 
 
 def _normalise(item: dict[str, Any]) -> dict[str, Any]:

@@ -65,14 +65,20 @@ def _exact(kind: type) -> Converter:
 _bool, _text = _exact(bool), _exact(str)
 
 
+BIG_FLOAT = 2.0 ** 63
+"""Numbers written with a decimal point or an exponent must lie strictly within +-2^63. Past that a float cannot
+tell an integer from its neighbours, and orjson (the batch reader) reads integers beyond 64 bits as such floats:
+refusing them means a value is never silently rounded (an integer written as one is exact at any size)."""
+
+
 def _int(v: Any) -> object:
-    if type(v) is int or type(v) is float and v.is_integer():  # JSON Schema counts 3.0 as an integer
-        return int(v)
+    if type(v) is int or type(v) is float and v.is_integer() and -BIG_FLOAT < v < BIG_FLOAT:  # JSON Schema counts
+        return int(v)                                                                          # 3.0 as an integer
     raise Bad
 
 
 def _decimal(v: Any) -> object:
-    if type(v) is int or type(v) is float and math.isfinite(v):
+    if type(v) is int or type(v) is float and -BIG_FLOAT < v < BIG_FLOAT:  # also refuses NaN and infinities
         return Decimal(repr(v))  # the shortest repr: 7.5 -> Decimal('7.5'), not the binary expansion
     raise Bad
 
@@ -110,10 +116,14 @@ def _validator_kind() -> tuple[Any, Any]:
     from jsonschema import Draft202012Validator, FormatChecker, validators
     formats = FormatChecker(formats=())
     formats.checks("date")(_is_date)
-    # JSON numbers are finite: NaN and Infinity (which Python's json module lets through) are not numbers.
-    kind = validators.extend(Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
-        "number", lambda _, v: type(v) is int or type(v) is float and math.isfinite(v)),
-        validators={keyword: _date_bound(op) for keyword, op in DATE_BOUNDS.items()})
+    # JSON numbers are finite: NaN and Infinity (which Python's json module lets through) are not numbers; and a
+    # float past 2^63 is refused as the converters refuse it (see BIG_FLOAT).
+    checker = Draft202012Validator.TYPE_CHECKER.redefine_many({
+        "number": lambda _, v: type(v) is int or type(v) is float and -BIG_FLOAT < v < BIG_FLOAT,
+        "integer": lambda _, v: type(v) is int or type(v) is float and v.is_integer() and -BIG_FLOAT < v < BIG_FLOAT,
+    })
+    kind = validators.extend(Draft202012Validator, type_checker=checker,
+                             validators={keyword: _date_bound(op) for keyword, op in DATE_BOUNDS.items()})
     return kind, formats
 
 
@@ -199,7 +209,7 @@ def _shown(value: object) -> str:
     """A value as the integrator wrote it, shortened: `"13/04/2024"`, `true`, `{"a": 1, ...}`."""
     try:
         text = json.dumps(value, ensure_ascii=False, default=repr)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -354,7 +364,10 @@ class InputModel:
         try:
             return self._read(facts)
         except READ_ERRORS:
-            problems = self.problems(facts)
+            try:
+                problems = self.problems(facts)
+            except RecursionError:  # a record type containing itself, nested past Python's stack
+                problems = [InputProblem("", "nested too deeply to check")]
         if not problems:  # the fast route is stricter than the schema: a bug, but never an empty error
             problems = [InputProblem("", "does not match the input schema")]
         raise InputError(problems)
@@ -413,6 +426,9 @@ class InputModel:
                     yield from self._describe(sub)
         elif error.validator == "format" and _STRICT_DATE.fullmatch(str(error.instance)):
             yield path, f"`{error.instance}` is not a real date"
+        elif type(error.instance) is float and math.isfinite(error.instance) and abs(error.instance) >= BIG_FLOAT:
+            yield path, (f"`{error.instance!r}` is too large for a number with a decimal point or an exponent (the "
+                         "limit is 2^63); write a whole number without either")
         elif error.validator in BOUND_WORDS:
             yield path, f"must be {BOUND_WORDS[str(error.validator)]} {error.validator_value}, got `{_shown(error.instance)}`"
         else:

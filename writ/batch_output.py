@@ -1,0 +1,156 @@
+"""A batch run's target file in, its output written safely out: a partial file beside the target, a progress
+record after every block, and the rename that makes the output whole.
+
+While a run goes on, the decisions go to `.NAME.partial` beside the target
+and, after every block written, `.NAME.progress` records how far the run
+got: the cases written, the bytes of input consumed and their SHA-256, the
+bytes of output written. The target itself is replaced only at the end, by a
+rename, so a killed run (even by SIGKILL) leaves the previous output exactly
+as it was. `--resume` continues such a run: it checks that the policy files,
+the `on` date and the input's consumed part are unchanged (rows after that
+part may have been added), cuts the partial file back to the recorded size
+and goes on from there. A lock on the partial file keeps two runs from
+writing the same target at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from writ.files import check_output, refuse
+
+PROGRESS_SCHEMA = 1
+
+
+@dataclass
+class Progress:
+    """What a resumed run must match (input, policy files, date) and how far the run got."""
+
+    input: str
+    policy: str
+    hashes: dict[str, str]
+    on: str | None
+    schema: int = PROGRESS_SCHEMA
+    cases: int = 0
+    failed: int = 0
+    next_line: int = 1  # the input line the rest of the run starts at
+    input_offset: int = 0  # bytes of input consumed, always at the end of a line (of a row, for CSV)
+    input_sha256: str = field(default_factory=lambda: hashlib.sha256().hexdigest())
+    output_bytes: int = 0
+
+    def same_run(self, other: Progress) -> str | None:
+        """Why `other` (the run asked for now) cannot continue this one, or None."""
+        for name, what in (("input", "the input file"), ("policy", "the policy"), ("on", "the --on date"),
+                           ("hashes", "the policy files")):
+            if getattr(self, name) != getattr(other, name):
+                return f"{what} differ from the interrupted run's"
+        return None
+
+
+def input_digest(fd: int, end: int) -> Any:
+    """SHA-256 of the first `end` bytes of an open file (a hashlib object, to go on updating)."""
+    digest, offset = hashlib.sha256(), 0
+    while offset < end:
+        chunk = os.pread(fd, min(1 << 20, end - offset), offset)
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest
+
+
+class BatchOutput:
+    """The partial file, the progress record and the final rename of one batch run's output."""
+
+    def __init__(self, target: Path, source: Path, wanted: Progress, resume: bool):
+        check_output(target, "--output", [source])
+        self.target = target
+        self.partial = target.with_name(f".{target.name}.partial")
+        self.record = target.with_name(f".{target.name}.progress")
+        self.note: str | None = None
+        try:
+            fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise refuse("--output", f"cannot write beside `{target}`: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise refuse("--output", f"another `writ batch` is writing `{target}` right now") from None
+        self._input = os.open(source, os.O_RDONLY)
+        try:
+            self.progress = self._start(fd, wanted, resume)
+        except BaseException:
+            os.close(fd)
+            os.close(self._input)
+            raise
+        self.resumed = self.progress.cases
+        self._digest = input_digest(self._input, self.progress.input_offset)
+        os.ftruncate(fd, self.progress.output_bytes)
+        os.lseek(fd, self.progress.output_bytes, os.SEEK_SET)
+        self.stream: IO[bytes] = os.fdopen(fd, "wb")
+
+    def _start(self, fd: int, wanted: Progress, resume: bool) -> Progress:
+        """The progress to start from: the interrupted run's (checked) with `resume`, else a fresh one."""
+        if not resume:
+            if self.record.exists():
+                self.note = "an interrupted run's partial output was discarded (--resume would have continued it)"
+                os.unlink(self.record)
+            return wanted
+        try:
+            earlier = Progress(**json.loads(self.record.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            self.note = "there was no interrupted run to resume; starting from the beginning"
+            return wanted
+        except (OSError, ValueError, TypeError) as exc:
+            raise refuse("--resume", f"the progress record `{self.record}` cannot be read ({exc}); run again "
+                                     "without --resume to start afresh") from None
+        reason = earlier.same_run(wanted)
+        if reason is None and input_digest(self._input, earlier.input_offset).hexdigest() != earlier.input_sha256:
+            reason = f"the first {earlier.input_offset:,} bytes of the input changed since the interrupted run"
+        if reason is None and os.fstat(fd).st_size < earlier.output_bytes:
+            reason = f"the partial output `{self.partial}` is shorter than its progress record says"
+        if reason is not None:
+            raise refuse("--resume", f"cannot resume: {reason}; run again without --resume to start afresh")
+        return earlier
+
+    def write(self, data: bytes, cases: int, failed: int, mark: tuple[int, int]) -> None:
+        """One block's output lines, in order, and where the block ended in the input (the next line's number, the
+        byte offset); then the progress record says the run got this far."""
+        next_line, input_end = mark
+        self.stream.write(data)
+        p = self.progress
+        self._digest.update(os.pread(self._input, input_end - p.input_offset, p.input_offset))
+        p.cases, p.failed, p.next_line, p.input_offset = p.cases + cases, p.failed + failed, next_line, input_end
+        p.output_bytes += len(data)
+        p.input_sha256 = self._digest.hexdigest()
+        self.stream.flush()  # the bytes the record counts are in the file before the record says so
+        self._save()
+
+    def _save(self) -> None:
+        temporary = self.record.with_name(self.record.name + ".new")
+        temporary.write_text(json.dumps(asdict(self.progress)), encoding="utf-8")
+        os.replace(temporary, self.record)
+
+    def finish(self, mode: int) -> None:
+        """The output is whole: give it `mode` and rename it over the target; the progress record goes."""
+        self.stream.flush()
+        os.fchmod(self.stream.fileno(), mode)
+        os.replace(self.partial, self.target)
+        with contextlib.suppress(OSError):
+            os.unlink(self.record)
+        self.close()
+
+    def close(self) -> None:
+        """Stop writing; an unfinished run's partial file and progress record stay for `--resume`."""
+        if not self.stream.closed:
+            self.stream.close()
+        with contextlib.suppress(OSError):
+            os.close(self._input)
