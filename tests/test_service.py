@@ -235,7 +235,7 @@ def test_decision_log_one_whole_line_per_decision(client: TestClient, log_path: 
 def test_reload_swaps_only_policies_that_compile(tmp_path: Path) -> None:
     shutil.copytree(POLICIES, tmp_path / "policies")
     target = tmp_path / "policies" / "positive-action-recruitment" / "2016-11-01.writ"
-    with TestClient(create_app(tmp_path / "policies", watch=True, poll_seconds=0.05)) as c:
+    with TestClient(create_app(tmp_path / "policies", watch=True, poll_seconds=0.05, allow_reload=True)) as c:
         before = c.get("/v1/policies").json()["policies"][0]["versions"][0]["content_hash"]
         target.write_text(target.read_text() + "\n# edited\n")
         deadline = time.monotonic() + 5  # --reload: the watcher notices the change
@@ -247,6 +247,8 @@ def test_reload_swaps_only_policies_that_compile(tmp_path: Path) -> None:
         refused = c.post("/v1/reload")
         assert refused.status_code == 422 and "2016-11-01.writ" in refused.json()["errors"][0]["path"]
         assert c.get("/v1/policies").json()["policies"][0]["versions"][0]["content_hash"] == edited
+        health = c.get("/healthz").json()
+        assert health["status"] == "degraded" and "2016-11-01.writ" in health["reload_failed"]["errors"][0]["path"]
         assert c.post("/v1/policies/positive-action-recruitment/evaluate", json={"input": {}}).status_code == 422
 
 

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except EvaluationError as exc:
         return _fail(json_errors, exc.code, str(exc), 1)
     except (NotFoundError, WritError) as exc:
-        return _fail(json_errors, "not-found", str(exc), 2)
+        return _fail(json_errors, getattr(exc, "code", "not-found"), str(exc), 2)
     except BrokenPipeError:  # e.g. `writ graph ... | head`
         return 0
     except KeyboardInterrupt:

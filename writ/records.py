@@ -54,6 +54,8 @@ def write_record(record: dict[str, Any], directory: str | Path, option: str = "d
     """
     from writ.files import refuse, write_whole
     folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        raise refuse(option, f"`{folder}` is a file, not a folder for decision records")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -31,7 +31,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--policies", type=Path, help="the policies folder (default: $WRIT_POLICIES, else ./policies)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
-    p.add_argument("--reload", action="store_true", help="recompile the policies when a .writ file changes")
+    p.add_argument("--reload", action="store_true",
+                   help="recompile the policies once changed .writ files settle (the previous ones serve until then)")
+    p.add_argument("--allow-reload", action="store_true",
+                   help="let anyone POST /v1/reload (without this, it needs $WRIT_ADMIN_TOKEN as a bearer token)")
     p.add_argument("--decision-log", type=Path, help="append every decision to this file as one JSON line")
     p.add_argument("--max-body", type=_size, default=1_000_000, help="largest request body in bytes (default 1000000)")
     p.add_argument("--edit", action="store_true",
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         from writ.dsl.errors import NotFoundError
         raise NotFoundError(f"no policies folder `{args.policies}`")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.policies, decision_log=args.decision_log, max_body=args.max_body, watch=args.reload)
+    app = create_app(args.policies, decision_log=args.decision_log, max_body=args.max_body, watch=args.reload,
+                     allow_reload=args.allow_reload)
     from writ.workbench import prepare
     prepare(app, edit=args.edit)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug")

@@ -46,17 +46,25 @@ def problem(message: str, path: str = "") -> InputError:
     return InputError([InputProblem(path, message)])
 
 
-def read(data: bytes | str, limit: int = MAX_BYTES) -> Any:
+LONE_SURROGATE = ("contains a lone surrogate (an escape such as \\ud800 without its pair), which is not a "
+                  "character; write the character itself or a valid surrogate pair")
+
+
+def read(data: bytes | str, limit: int = MAX_BYTES, allow_surrogates: bool = False) -> Any:
     """One JSON document, exactly as written; `InputError` for anything that is not plain, bounded JSON.
 
-    A leading UTF-8 byte-order mark is ignored (editors on Windows write one).
+    A leading UTF-8 byte-order mark is ignored (editors on Windows write one). `allow_surrogates` lets lone
+    surrogates through, for a caller that refuses them piece by piece (the service, case by case).
     """
     if isinstance(data, str):
+        text: str = data
         try:
-            data = data.encode("utf-8")
+            data = text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise problem(f"contains a lone surrogate (\\u{ord(exc.object[exc.start]):04x}) at character "
-                          f"{exc.start}, which is not a character") from None
+            if not allow_surrogates:
+                raise problem(f"contains a lone surrogate (\\u{ord(exc.object[exc.start]):04x}) at character "
+                              f"{exc.start}, which is not a character") from None
+            data = text.encode("utf-8", "surrogatepass")  # orjson refuses it; the slow route decodes it back
     if data.startswith(_BOM):
         data = data[len(_BOM):]
     if len(data) > limit:
@@ -64,7 +72,7 @@ def read(data: bytes | str, limit: int = MAX_BYTES) -> Any:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return _diagnose(data)
+        return _diagnose(data, allow_surrogates)
     too_deep = _deeper_than(value, MAX_DEPTH)
     if too_deep is not None:
         shown = too_deep if len(too_deep) <= 60 else too_deep[:57] + "..."
@@ -97,10 +105,10 @@ def _exact(text: str) -> Any:
                       f"integers may have at most {MAX_INT_DIGITS:,}") from None
 
 
-def _diagnose(data: bytes) -> Any:
+def _diagnose(data: bytes, allow_surrogates: bool = False) -> Any:
     """Why orjson refused `data`, in words (or the value, when the standard library reads it and it is fine)."""
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8", "surrogatepass" if allow_surrogates else "strict")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
@@ -111,10 +119,9 @@ def _diagnose(data: bytes) -> Any:
         line, column = _position(text, deep)
         raise problem(f"nested deeper than {MAX_DEPTH} levels (at line {line} column {column})")
     value = _exact(text)
-    where = surrogate_path(value)
+    where = None if allow_surrogates else surrogate_path(value)
     if where is not None:
-        raise problem("contains a lone surrogate (an escape such as \\ud800 without its pair), which is not a "
-                      "character; write the character itself or a valid surrogate pair", where)
+        raise problem(LONE_SURROGATE, where)
     return value
 
 
