@@ -28,6 +28,7 @@ from writ.dsl.errors import InputError, InputProblem, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.types import Duration
 from writ.evaluator.checks import BOUND_WORDS, DATE_BOUNDS, Checks, inside, range_schema, ranged
+from writ.evaluator.jsonio import MAX_INT_DIGITS, huge_int_path
 from writ.evaluator.readers import (
     ABSENT,
     READ_ERRORS,
@@ -209,8 +210,10 @@ def _shown(value: object) -> str:
     """A value as the integrator wrote it, shortened: `"13/04/2024"`, `true`, `{"a": 1, ...}`."""
     try:
         text = json.dumps(value, ensure_ascii=False, default=repr)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(value)
+    except (TypeError, ValueError, RecursionError):  # nested too deep, or an integer too long to write
+        text = f"an integer of about {value.bit_length() * 0.30103:,.0f} digits" if type(value) is int else \
+            f"a {type(value).__name__}"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate, quoted back, as its escape
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -368,6 +371,11 @@ class InputModel:
                 problems = self.problems(facts)
             except RecursionError:  # a record type containing itself, nested past Python's stack
                 problems = [InputProblem("", "nested too deeply to check")]
+            except ValueError:  # from Python callers: an integer too long for the validator to quote
+                where = huge_int_path(facts)
+                if where is None:
+                    raise
+                problems = [InputProblem(where, f"an integer of more than {MAX_INT_DIGITS:,} digits")]
         if not problems:  # the fast route is stricter than the schema: a bug, but never an empty error
             problems = [InputProblem("", "does not match the input schema")]
         raise InputError(problems)

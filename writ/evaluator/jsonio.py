@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -169,16 +170,26 @@ def _deeper_than(value: Any, limit: int) -> str | None:
 
 def surrogate_path(value: Any) -> str | None:
     """The JSON path of the first string (or key) holding a lone surrogate, else None."""
+    return first_path(value, lambda v: type(v) is str and not _encodes(v))
+
+
+def huge_int_path(value: Any) -> str | None:
+    """The JSON path of the first integer too long to write as text (Python callers can pass one), else None."""
+    return first_path(value, lambda v: type(v) is int and v.bit_length() > MAX_INT_DIGITS * 3.32)
+
+
+def first_path(value: Any, test: Callable[[Any], bool]) -> str | None:
+    """The JSON path of the first value or key passing `test`, else None (an explicit stack: never recursive)."""
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         node, path = stack.pop()
-        if type(node) is str:
-            if not _encodes(node):
-                return path
-        elif type(node) is dict:
+        if test(node):
+            return path
+        if type(node) is dict:
             for k, v in node.items():
-                inner = f"{path}.{printable(k)}" if path else printable(k)
-                if not _encodes(k):
+                inner = f"{path}.{printable(k) if type(k) is str else k}" if path else \
+                    printable(k) if type(k) is str else str(k)
+                if test(k):
                     return inner
                 stack.append((v, inner))
         elif type(node) is list:
