@@ -245,10 +245,11 @@ class InputModel:
         self._group_names = frozenset(n for n in policy.inputs if n) | frozenset(top)
         for group in policy.inputs.values():
             if group.name:
-                properties[group.name] = self._object_schema(group.fields, group.description, group.optional)
+                properties[group.name] = self._object_schema(group.fields, group.description, group.optional,
+                                                             group.privacy)
                 required += [] if group.optional else [group.name]
             else:
-                node = self._object_schema(group.fields, None, group.optional)
+                node = self._object_schema(group.fields, None, group.optional, group.privacy)
                 properties.update(node["properties"])
                 required += node["required"]
             prefix = f"{group.name}." if group.name else ""
@@ -285,19 +286,20 @@ class InputModel:
         return {**schema, "title": title} if title is not None else schema
 
     def _object_schema(self, fields: tuple[ast.Field, ...], description: str | None,
-                       optional: bool) -> dict[str, Any]:
+                       optional: bool, privacy: ast.Privacy = "") -> dict[str, Any]:
         return {"type": ["object", "null"] if optional else "object",
-                **({"description": description} if description else {}),
-                "properties": {f.name: self._field_schema(f, optional) for f in fields},
+                **({"description": description} if description else {}), **privacy_annotations(privacy),
+                "properties": {f.name: self._field_schema(f, optional, privacy) for f in fields},
                 "required": [f.name for f in fields if not (optional or f.optional or f.default is not None)],
                 "additionalProperties": False}
 
-    def _field_schema(self, f: ast.Field, group_optional: bool) -> dict[str, Any]:
+    def _field_schema(self, f: ast.Field, group_optional: bool, group_privacy: ast.Privacy) -> dict[str, Any]:
         node = self._kind(f.type)[0]
         if f.optional or group_optional:
             node = _nullable(node)
         if f.description:
             node["description"] = f.description
+        node.update(privacy_annotations(ast.stricter(f.privacy, group_privacy)))
         if f.default is not None:
             node["default"] = json_value(literal_value(f.default))
         return node
@@ -468,6 +470,16 @@ class InputModel:
 
     def _example_fields(self, fields: tuple[ast.Field, ...]) -> dict[str, Any]:  # required fields only
         return {f.name: self._kind(f.type)[2] for f in fields if not (f.optional or f.default is not None)}
+
+
+SENSITIVE, SPECIAL = "x-writ-sensitive", "x-writ-special-category"
+"""The JSON Schema annotations of personal data (ignored by validators; read by the decision log's masking)."""
+
+
+def privacy_annotations(privacy: ast.Privacy) -> dict[str, bool]:
+    if privacy == "special category":
+        return {SENSITIVE: True, SPECIAL: True}
+    return {SENSITIVE: True} if privacy == "sensitive" else {}
 
 
 def _nullable(node: dict[str, Any]) -> dict[str, Any]:
