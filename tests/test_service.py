@@ -228,7 +228,11 @@ def test_decision_log_one_whole_line_per_decision(client: TestClient, log_path: 
     assert len(records) == 80
     first = records[0]
     assert {"policy", "version", "content_hash", "on", "input", "outputs", "explanation", "request_id", "time"} <= set(first)
-    assert first["input"] == CASE and first["on"] == "2024-05-01" and first["explanation"][0]["citation"]
+    assert first["on"] == "2024-05-01" and first["explanation"][0]["citation"]
+    assert first["privacy"]["mode"] == "masked" and "application.child_disabled" in first["privacy"]["paths"]
+    masked = first["input"]["application"]
+    assert first["input"]["person"] == CASE["person"] and masked["received_on"] == CASE["application"]["received_on"]
+    assert all(masked[name].startswith("hmac-sha256:") for name in ("caring_for", "relationship", "child_born_on"))
     assert len({r["request_id"] for r in records}) == 80
 
 

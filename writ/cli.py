@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
                            help="with --format json: the explanation's detail (default: each output's deciding "
                                 "step; full: the whole tree, as `writ explain --format json`)")
         e.add_argument("--record", metavar="DIR", help="also write a JSON decision record into DIR (see `writ replay`)")
+        e.add_argument("--log-facts", choices=["all", "masked", "none"], default="masked",
+                       help="what the record keeps of the facts: all, masked (personal data as keyed hashes; the "
+                            "default) or none")
+        e.add_argument("--log-key-file", type=Path, metavar="FILE",
+                       help="the masking key when $WRIT_LOG_KEY is not set (created if missing; default "
+                            "DIR/.writ-log-key)")
         e.add_argument("--source-text", metavar="FILE",
                        help="with --format html: embed this policy text, linking citations to its sections")
 
@@ -242,8 +248,11 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     decision = policy.evaluate(facts, on=args.on, outputs=args.outputs, explain=traced, version=args.policy_version)
     tree = build(decision, policy.library.sources) if traced else None
     if args.record:
-        from writ.records import make_record, write_record
-        path = write_record(make_record(decision, facts, policy.library.sources), args.record, "--record")
+        from writ.privacy import KEY_FILE_NAME
+        from writ.records import make_record, record_folder, write_record
+        folder = record_folder(args.record, "--record")
+        privacy = _privacy(args.log_facts, args.log_key_file or folder / KEY_FILE_NAME)
+        path = write_record(make_record(decision, facts, policy.library.sources, privacy), args.record, "--record")
         print(f"recorded: {path}", file=sys.stderr)
     if tree is not None and args.format == "json" and not explain and args.explain != "full":
         from writ.api import decision_json
@@ -275,6 +284,14 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
         for name, value in decision.outputs.items():
             print(f"  {output_line(name, value)}")
     return 0
+
+
+def _privacy(mode: str, key_file: Path) -> Any:
+    """What logs and records keep of the facts; masking loads (or creates, saying so) its key."""
+    from writ.privacy import Privacy, load_key
+    if mode != "masked":
+        return Privacy(mode)  # type: ignore[arg-type]
+    return Privacy("masked", load_key(key_file, lambda note: print(f"note: {note}", file=sys.stderr)))
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -76,10 +76,10 @@ def replacing(path: Path, option: str, mode: int | None = None) -> Iterator[IO[b
         raise
 
 
-def write_whole(path: Path, data: bytes | str, option: str) -> None:
-    """Write `data` (text as UTF-8) to `path` whole or not at all."""
+def write_whole(path: Path, data: bytes | str, option: str, mode: int | None = None) -> None:
+    """Write `data` (text as UTF-8) to `path` whole or not at all (with `mode`, else as a plain open would)."""
     try:
-        with replacing(path, option) as stream:
+        with replacing(path, option, mode) as stream:
             stream.write(data.encode("utf-8") if isinstance(data, str) else data)
     except OSError as exc:
         raise refuse(option, f"cannot write `{path}`: {exc.strerror}") from None

@@ -39,6 +39,7 @@ from writ.api import Detail, decision_json
 from writ.dsl.errors import EvaluationError, InputError, InputProblem, NotFoundError, PolicyError, WritError
 from writ.evaluator.jsonio import LONE_SURROGATE, printable, surrogate_path
 from writ.evaluator.jsonio import read as read_json
+from writ.privacy import KEY_FILE_NAME, LogFacts, Privacy, load_key
 from writ.service_state import DecisionLog, Registry, Snapshot, Unsettled, diagnostics, log_line, summary_of
 from writ.workbench.routes import router as workbench_pages
 
@@ -211,14 +212,24 @@ def guard(max_body: int) -> type:
 # -- the application ---------------------------------------------------------------------------------------------------
 def create_app(root: Path | str | None = None, decision_log: Path | str | None = None,
                max_body: int = DEFAULT_MAX_BODY, watch: bool = False, poll_seconds: float = 1.0,
-               allow_reload: bool = False, admin_token: str | None = None) -> FastAPI:
+               allow_reload: bool = False, admin_token: str | None = None, log_facts: LogFacts = "masked",
+               log_key_file: Path | str | None = None, log_max_bytes: int | None = None, log_daily: bool = False,
+               log_retain_days: int | None = None) -> FastAPI:
     """Compile every policy under `root` (raising `PolicyError` if any has errors) and build the app.
 
     `POST /v1/reload` is open when `allow_reload` is set and no admin token is configured; with a token (the
     argument, else `$WRIT_ADMIN_TOKEN`) it needs `Authorization: Bearer <token>`; else it is refused.
+    The decision log keeps of the facts what `log_facts` says (personal data masked by default, with the key of
+    `$WRIT_LOG_KEY`, else of `log_key_file`, by default `.writ-log-key` beside the log, created if missing).
     """
     from writ.api import default_root
-    logger = DecisionLog(Path(decision_log)) if decision_log is not None else None
+    privacy, logger = Privacy("all"), None
+    if decision_log is not None:
+        log_path = Path(decision_log)
+        logger = DecisionLog(log_path, log_max_bytes, log_daily, log_retain_days)
+        key_file = Path(log_key_file) if log_key_file is not None else log_path.parent / KEY_FILE_NAME
+        privacy = Privacy(log_facts, load_key(key_file, lambda note: log.warning("%s", note))
+                          if log_facts == "masked" else None)
     registry = Registry(Path(root) if root is not None else default_root(), logger)
     token = admin_token if admin_token is not None else os.environ.get(ADMIN_TOKEN_ENV) or None
     stop = threading.Event()
@@ -258,11 +269,15 @@ def create_app(root: Path | str | None = None, decision_log: Path | str | None =
         policy = snapshot.policy(policy_id)
         decision = policy.evaluate(case.input, on=case.on, outputs=outputs, explain=explain != "none", version=version)
         document = decision_json(decision, explain, policy.library.sources)
-        line = None if logger is None else log_line({
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), "request_id": request_id,
-            "policy": policy_id, "version": decision.version, "content_hash": decision.content_hash,
-            "on": case.on.isoformat() if case.on else (decision.on.isoformat() if decision.on else None),
-            "input": case.input, "outputs": document["outputs"], "explanation": summary_of(decision, document)})
+        line = None
+        if logger is not None:
+            logged, note = privacy.facts(decision.program, case.input)
+            line = log_line({
+                "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), "request_id": request_id,
+                "policy": policy_id, "version": decision.version, "content_hash": decision.content_hash,
+                "on": case.on.isoformat() if case.on else (decision.on.isoformat() if decision.on else None),
+                "input": logged, "privacy": note, "outputs": document["outputs"],
+                "explanation": summary_of(decision, document)})
         registry.record(policy_id, line)
         return document
 

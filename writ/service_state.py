@@ -224,16 +224,76 @@ def log_line(record: dict[str, Any]) -> bytes:
 
 
 class DecisionLog:
-    """JSON lines appended with one `os.write` per line on an O_APPEND descriptor, so a crash never tears a line."""
+    """JSON lines appended with one `os.write` per line on an O_APPEND descriptor, so a crash never tears a line.
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    The file holds personal data: it is created with mode 0600 (an existing one is made so) in a folder only its
+    owner can write. It is rotated (renamed `NAME.<UTC time>` and started afresh) once it would pass `max_bytes`,
+    or, with `daily`, at the first line of a new day (UTC); rotated files older than `retain_days` are deleted, at
+    start and at each rotation.
+    """
+
+    def __init__(self, path: Path, max_bytes: int | None = None, daily: bool = False, retain_days: int | None = None):
+        from writ.privacy import check_private_folder
+        self.path, self.max_bytes, self.daily, self.retain_days = path, max_bytes, daily, retain_days
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError([InputProblem("--decision-log", f"cannot create `{path.parent}`: {exc.strerror}")]) \
+                from None
+        check_private_folder(path.parent, "--decision-log")
         self._lock = threading.Lock()
+        self._fd = -1
+        self._open()
+        self.prune()
+
+    def _open(self) -> None:
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise InputError([InputProblem("--decision-log", f"cannot open `{self.path}`: {exc.strerror}")]) from None
+        os.fchmod(self._fd, 0o600)
+        stat = os.fstat(self._fd)
+        self._size = stat.st_size
+        self._day = (dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC) if stat.st_size else dt.datetime.now(dt.UTC)).date()
 
     def write(self, line: bytes) -> None:
         with self._lock:
+            today = dt.datetime.now(dt.UTC).date()
+            if self._size and (self.max_bytes is not None and self._size + len(line) > self.max_bytes
+                               or self.daily and today != self._day):
+                self._rotate()
             os.write(self._fd, line)
+            self._size += len(line)
+            self._day = today
+
+    def _rotate(self) -> None:
+        """Rename the current file aside (a name no other rotation took) and start a new one."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        target, n = self.path.with_name(f"{self.path.name}.{stamp}"), 1
+        while target.exists():
+            target, n = self.path.with_name(f"{self.path.name}.{stamp}.{n}"), n + 1
+        os.close(self._fd)
+        self._fd = -1
+        os.replace(self.path, target)
+        self._open()
+        self.prune()
+
+    def rotated(self) -> list[Path]:
+        """The rotated files of this log, oldest first."""
+        return sorted(self.path.parent.glob(f"{self.path.name}.*"))
+
+    def prune(self) -> None:
+        """Delete rotated files last written more than `retain_days` ago."""
+        if self.retain_days is None:
+            return
+        cutoff = time.time() - self.retain_days * 86400
+        for old in self.rotated():
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+                    log.info("deleted %s (older than %d days)", old, self.retain_days)
+            except OSError:
+                continue
 
     def close(self) -> None:
         with self._lock:
