@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from writ.batch import run
-from writ.batch_output import BatchOutput
+from writ.batch_output import BatchOutput, identity
 from writ.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,10 +174,15 @@ def test_resume_refuses_a_changed_input_or_date(tmp_path: Path, capsys: pytest.C
     assert "stopped after 3 cases" in notes[0] and out.read_bytes() == whole and progress.exists()
     assert main(["batch", POLICY, "--input", str(source), "--output", str(out), "--resume", "--on", "2024-05-01"]) == 2
     assert "the --on date differ" in capsys.readouterr().err
+    state = progress.read_text()
     source.write_text(LINE.replace("staff", "officer") + "\n" + (LINE + "\n") * 9)
     assert main(["batch", POLICY, "--input", str(source), "--output", str(out), "--resume"]) == 2
-    assert "of the input changed" in capsys.readouterr().err
-    source.write_text((LINE + "\n") * 12)  # rows added after the consumed part do not matter
+    assert "the input file was changed" in capsys.readouterr().err
+    os.utime(source, ns=(0, json.loads(state)["input_identity"][3]))  # the old time back: the change time says no
+    assert main(["batch", POLICY, "--input", str(source), "--output", str(out), "--resume"]) == 2
+    assert "the input file was changed" in capsys.readouterr().err
+    source.write_text((LINE + "\n") * 10)  # the same content again, but a new file as far as the record knows
+    progress.write_text(json.dumps(json.loads(state) | {"input_identity": identity(source)}))
     assert main(["batch", POLICY, "--input", str(source), "--output", str(out), "--resume"]) == 0
-    assert "12 cases (3 of them by the run resumed)" in capsys.readouterr().err
-    assert len(records(out)) == 12 and not progress.exists() and out.read_bytes().startswith(whole)
+    assert "10 cases (3 of them by the run resumed)" in capsys.readouterr().err
+    assert len(records(out)) == 10 and not progress.exists()

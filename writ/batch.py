@@ -35,7 +35,7 @@ from typing import IO, Any, TextIO
 import orjson
 
 from writ.api import Policy, load
-from writ.batch_output import BatchOutput, Progress
+from writ.batch_output import BatchOutput, Progress, identity
 from writ.dsl.errors import InputError, InputProblem, NotFoundError, WritError
 from writ.evaluator.jsonio import MAX_INT_DIGITS, printable, read_exact_again
 from writ.evaluator.jsonio import read as read_json
@@ -405,7 +405,8 @@ def _open_output(policy: Policy, source: Path, output: Path | TextIO, on: dt.dat
             pass
         return None
     hashes = {info.version: info.content_hash for info in policy.versions()}
-    wanted = Progress(str(source.resolve()), policy.id, hashes, on.isoformat() if on else None)
+    wanted = Progress(str(source.resolve()), policy.id, hashes, on.isoformat() if on else None,
+                      input_identity=identity(source))
     return BatchOutput(output, source, wanted, resume)
 
 
