@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -129,6 +130,23 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """A process's CPU time so far (user + system, Linux /proc), else None: per request, it does not depend on
+    what else the machine is running, as requests per second do."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def server_report(report: dict[str, Any], pid: int, rss_before: float | None, cpu_before: float | None) -> dict[str, Any]:
+    cpu_after = cpu_seconds(pid)
+    per_request = round(1000 * (cpu_after - cpu_before) / report["requests"], 3) \
+        if cpu_after is not None and cpu_before is not None and report["requests"] else None
+    return {**report, "rss_mb_before": rss_before, "rss_mb_after": rss_mb(pid), "server_cpu_ms_per_request": per_request}
+
+
 TARGET = Path("uk-flexible-working") / "2024-04-06.writ"
 
 
@@ -181,14 +199,14 @@ def reload_under_load(args: argparse.Namespace) -> dict[str, Any]:
         server = start_server(port, policies, "--reload", "--decision-log", str(log))
         stop, edits = threading.Event(), [0]
         editor = threading.Thread(target=edit_meanwhile, args=(policies / TARGET, [edited, original], half, stop, edits))
-        before = rss_mb(server.pid)
+        before, cpu = rss_mb(server.pid), cpu_seconds(server.pid)
         editor.start()
         try:
             report = asyncio.run(drive("127.0.0.1", port, args.clients, args.seconds, args.max_requests, args.explain))
         finally:
             stop.set()
             editor.join()
-            report_rss = rss_mb(server.pid)
+            report = server_report(report, server.pid, before, cpu)
             server.terminate()
             server.wait(10)
         hashes: dict[str, int] = {}
@@ -197,7 +215,7 @@ def reload_under_load(args: argparse.Namespace) -> dict[str, Any]:
             if record["version"] == "2024-04-06":
                 hashes[record["content_hash"]] = hashes.get(record["content_hash"], 0) + 1
     bad = {h: n for h, n in hashes.items() if h not in good}
-    return {**report, "rss_mb_before": before, "rss_mb_after": report_rss, "edits": edits[0],
+    return {**report, "edits": edits[0],
             "logged_by_hash": hashes, "half_written_hash": half_hash, "decisions_not_from_a_whole_file": sum(bad.values())}
 
 
@@ -222,9 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         server = start_server(port, args.policies)
         try:
-            before = rss_mb(server.pid)
+            before, cpu = rss_mb(server.pid), cpu_seconds(server.pid)
             report = asyncio.run(drive("127.0.0.1", port, args.clients, args.seconds, args.max_requests, args.explain))
-            report |= {"rss_mb_before": before, "rss_mb_after": rss_mb(server.pid)}
+            report = server_report(report, server.pid, before, cpu)
         finally:
             server.terminate()
             server.wait(10)
@@ -234,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{report['requests']} requests from {report['clients']} clients in {report['seconds']} s: "
               f"{report['requests_per_second']} req/s, p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms, "
               f"{report['non_2xx']} non-2xx {report['statuses']}; server memory {report['rss_mb_before']} MB "
-              f"before, {report['rss_mb_after']} MB after")
+              f"before, {report['rss_mb_after']} MB after; server CPU {report['server_cpu_ms_per_request']} ms per "
+              "request")
         if args.reload_under_load:
             print(f"{report['edits']} edits (each a truncated text that checks, then the whole file); decisions "
                   f"logged by content hash {report['logged_by_hash']}; the truncated text's hash "
