@@ -4,8 +4,10 @@ bugs (exit 70 with a bug-report hint)."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +149,13 @@ def test_anything_unexpected_is_an_internal_error_not_a_traceback(capsys: pytest
     monkeypatch.setenv("WRIT_DEBUG", "1")
     status, out, err = run(["versions", POLICY], capsys)
     assert status == 70 and "Traceback" in err
+
+
+def test_a_full_disk_is_an_input_output_error_not_a_bug(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "cases.jsonl"))
+    monkeypatch.setattr("writ.files.write_whole", full)
+    status, out, err = run(["population", POLICY, "--count", "3", "-o", str(tmp_path / "cases.jsonl")], capsys)
+    assert status == cli.IO_ERROR == 74 and "No space left on device" in err and "cases.jsonl" in err
+    assert "internal" not in err and "Traceback" not in err

@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine, not writ: a full disk, a failing device, a file gone or not permitted
+        where = f" `{exc.filename}`" if exc.filename else ""
+        return _fail(json_errors, "io", f"cannot read or write{where}: {exc.strerror or exc}", IO_ERROR)
     except Exception as exc:  # the one guard: anything else is a bug, reported as one
         if os.environ.get("WRIT_DEBUG"):
             traceback.print_exc()
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 INTERNAL = 70  # EX_SOFTWARE (sysexits.h): an internal software error
+IO_ERROR = 74  # EX_IOERR (sysexits.h): reading or writing failed (a full disk), neither bad input nor a bug
 
 
 def _format_asked(argv: list[str]) -> str | None:
