@@ -35,12 +35,11 @@ from typing import IO, Any, TextIO
 import orjson
 
 from writ.api import Policy, load
-from writ.batch_output import BatchOutput, Progress, identity
+from writ.batch_output import BatchOutput, Progress, identity, open_output
 from writ.dsl.errors import InputError, InputProblem, NotFoundError, WritError
 from writ.evaluator.jsonio import MAX_INT_DIGITS, printable, read_exact_again
 from writ.evaluator.jsonio import read as read_json
 from writ.evaluator.values import to_json_value
-from writ.files import mode_for
 
 CHUNK = 5000  # cases per job: fewer, larger jobs cost the parent less; 8 in flight stay under ~15 MB
 Row = tuple[int, dict[str, str]]  # (line number, a CSV row as {column: cell})
@@ -374,7 +373,7 @@ def run(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None
         if failure:
             raise failure[0]
         if target is not None:
-            target.finish(mode_for(target.target))
+            target.finish()
     except BaseException:
         if target is not None and target.progress.cases:
             say(f"stopped after {target.progress.cases:,} cases: `{target.target}` is unchanged; the decisions so "
@@ -394,20 +393,11 @@ def _open_output(policy: Policy, source: Path, output: Path | TextIO, on: dt.dat
                  resume: bool) -> BatchOutput | None:
     """The output file's writer (None for a stream), after refusing an output that is the input."""
     if not isinstance(output, Path):
-        if resume:
-            raise InputError([InputProblem("--resume", "needs an output file (-o FILE), not standard output")])
-        try:
-            same = os.fstat(output.fileno())
-            if (same.st_dev, same.st_ino) == (source.stat().st_dev, source.stat().st_ino):
-                raise InputError([InputProblem("--output", "standard output is the input file; writing it would "
-                                                           "destroy the input")])
-        except (AttributeError, OSError, ValueError):  # a stream without a file (tests, pipes that closed)
-            pass
-        return None
+        return open_output(output, source, None, resume)
     hashes = {info.version: info.content_hash for info in policy.versions()}
     wanted = Progress(str(source.resolve()), policy.id, hashes, on.isoformat() if on else None,
                       input_identity=identity(source))
-    return BatchOutput(output, source, wanted, resume)
+    return open_output(output, source, wanted, resume)
 
 
 def _stream_writer(stream: TextIO) -> Callable[[bytes, int, int, Mark], Any]:

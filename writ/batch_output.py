@@ -1,5 +1,6 @@
 """A batch run's target file in, its output written safely out: a partial file beside the target, a progress
-record after every block, and the rename that makes the output whole.
+record after every block, and the rename that makes the output whole. Every engine of `writ batch` (row, columnar,
+Spark) writes through it, so all three refuse the same outputs and leave the same things behind.
 
 While a run goes on, the decisions go to `.NAME.partial` beside the target
 and, after every block written, `.NAME.progress` records how far the run
@@ -16,6 +17,11 @@ and change times), not by a hash of its content: hashing the input as it is
 read cost the parent process 8% of a million-case run on two cores, and the
 identity is the stricter test (any write to the file changes its change
 time, which no one can set back).
+
+The columnar and Spark engines write without a progress record (`wanted`
+None): their chunks are not byte ranges of the input, so they cannot resume,
+and a failed run removes its partial file; a killed one leaves it, and the
+next run starts it afresh.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TextIO
 
-from writ.files import check_output, refuse
+from writ.files import check_output, mode_for, refuse
 
 PROGRESS_SCHEMA = 1
 
@@ -66,11 +72,41 @@ def identity(path: Path) -> list[int]:
     return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
-class BatchOutput:
-    """The partial file, the progress record and the final rename of one batch run's output."""
+def check_stream(output: TextIO, source: Path) -> None:
+    """Refuse standard output (or any open stream) that is the input file: writing it would destroy the input."""
+    try:
+        same = os.fstat(output.fileno())
+        first = os.stat(source)
+    except (AttributeError, OSError, ValueError):  # a stream without a file (tests, pipes that closed)
+        return
+    if (same.st_dev, same.st_ino) == (first.st_dev, first.st_ino):
+        raise refuse("--output", "standard output is the input file; writing it would destroy the input")
 
-    def __init__(self, target: Path, source: Path, wanted: Progress, resume: bool):
+
+def open_output(output: Path | TextIO, source: Path, wanted: Progress | None = None,
+                resume: bool = False) -> BatchOutput | None:
+    """Where a batch run writes: a `BatchOutput` for a file, None for a stream (standard output), after refusing
+    an output that is the input, a folder, in no folder, or (with `resume`) a stream."""
+    if isinstance(output, Path):
+        return BatchOutput(output, source, wanted, resume)
+    if resume:
+        raise refuse("--resume", "needs an output file (-o FILE), not standard output")
+    check_stream(output, source)
+    return None
+
+
+class BatchOutput:
+    """The partial file, the progress record and the final rename of one batch run's output.
+
+    With `wanted` None the run keeps no progress record (it cannot be resumed): `abort` then removes the partial
+    file rather than keeping it for `--resume`."""
+
+    def __init__(self, target: Path, source: Path, wanted: Progress | None = None, resume: bool = False):
         check_output(target, "--output", [source])
+        if resume and wanted is None:
+            raise refuse("--resume", "only the row engine resumes an interrupted run (its chunks are byte ranges "
+                                     "of the input); run again without --resume")
+        self.resumable = wanted is not None
         self.target = target
         self.partial = target.with_name(f".{target.name}.partial")
         self.record = target.with_name(f".{target.name}.progress")
@@ -85,7 +121,7 @@ class BatchOutput:
             os.close(fd)
             raise refuse("--output", f"another `writ batch` is writing `{target}` right now") from None
         try:
-            self.progress = self._start(fd, wanted, resume)
+            self.progress = self._start(fd, wanted or Progress(str(source), "", {}, None), resume)
         except BaseException:
             os.close(fd)
             raise
@@ -127,15 +163,23 @@ class BatchOutput:
         self.stream.flush()  # the bytes the record counts are in the file before the record says so
         self._save()
 
+    def write_bytes(self, data: bytes) -> None:
+        """Output bytes of a run that keeps no progress record (columnar, Spark)."""
+        self.stream.write(data)
+
     def _save(self) -> None:
         temporary = self.record.with_name(self.record.name + ".new")
         temporary.write_text(json.dumps(asdict(self.progress)), encoding="utf-8")
         os.replace(temporary, self.record)
 
-    def finish(self, mode: int) -> None:
-        """The output is whole: give it `mode` and rename it over the target; the progress record goes."""
-        self.stream.flush()
-        os.fchmod(self.stream.fileno(), mode)
+    def finish(self, mode: int | None = None) -> None:
+        """The output is whole: give it `mode` (by default what a plain open of the target would give) and rename
+        it over the target; the progress record goes."""
+        mode = mode_for(self.target) if mode is None else mode
+        if not self.stream.closed:  # a Parquet or Arrow writer may have closed it already
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+        os.chmod(self.partial, mode)
         os.replace(self.partial, self.target)
         with contextlib.suppress(OSError):
             os.unlink(self.record)
@@ -145,3 +189,10 @@ class BatchOutput:
         """Stop writing; an unfinished run's partial file and progress record stay for `--resume`."""
         if not self.stream.closed:
             self.stream.close()
+
+    def abort(self) -> None:
+        """The run failed: a resumable run's partial file and record stay for `--resume`, any other's go."""
+        self.close()
+        if not self.resumable:
+            with contextlib.suppress(OSError):
+                os.unlink(self.partial)

@@ -39,8 +39,10 @@ import polars as pl
 
 from writ.api import Policy, load
 from writ.batch import Summary, _facts, csv_case, read_rows
+from writ.batch_output import BatchOutput, open_output
 from writ.columnar_sink import Sink
 from writ.dsl.errors import EvaluationError, InputError, InputProblem, NotFoundError, WritError
+from writ.files import check_output
 from writ.frames import (
     LINE,
     Engine,
@@ -135,7 +137,7 @@ def _jsonl_cases(source: Path) -> Iterator[Read]:
     with open(source, "rb") as raw:
         for number, line in enumerate(raw, 1):
             if line.strip():
-                yield decode_line(number, line)
+                yield decode_line(number, line.removesuffix(b"\n"))  # the line as the row engine reads it
 
 
 def decode_line(number: int, line: bytes | str) -> Read:
@@ -153,7 +155,7 @@ def _csv_cases(source: Path, engine: FrameEngine, size: int) -> Iterator[Read]:
     with source.open(encoding="utf-8", newline="") as head:
         check_header(next(csv.reader(head), []), columns)
     converters = {c: cell_converter(s) for c, s in columns.items()}
-    for rows in read_rows(source, columns, size, lambda _: None):
+    for rows, _ in read_rows(source, columns, size, lambda _: None):
         for number, row in rows:
             try:
                 yield number, csv_case(row, converters), None
@@ -233,14 +235,36 @@ class Counts(Summary):
 
 
 def run(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None = None, engine: Engine = "columnar",
-        chunk: int = CHUNK, progress: bool | None = None, verify_sample: int = 0, seed: int = 0) -> Counts:
-    """Decide every case of `source` into `output` (a path, or a text stream for JSON lines)."""
+        chunk: int = CHUNK, progress: bool | None = None, verify_sample: int = 0, seed: int = 0,
+        resume: bool = False) -> Counts:
+    """Decide every case of `source` into `output` (a path, or a text stream for JSON lines), written as the row
+    engine writes (`writ.batch_output`): never the input, replaced only when whole; `resume` is refused."""
     policy = load(policy_ref)
     if not source.is_file():
         raise NotFoundError(f"cannot read `{source}`: no such file")
+    if isinstance(output, Path):
+        check_output(output, "--output", [source])  # a folder, or the input, before its file type
     out_format = format_of(output if isinstance(output, Path) else "-")
-    if isinstance(output, Path) and output.resolve() == source.resolve():
-        raise InputError([InputProblem("--output", "is the input file: write the decisions elsewhere")])
+    target = open_output(output, source, None, resume)
+    try:
+        return _run(policy, source, Sink(sink_target(target, output), out_format, output_schema(policy)),
+                    on, engine, chunk, progress, verify_sample, seed)
+    except BaseException:
+        if target is not None:
+            target.abort()
+        raise
+
+
+def sink_target(target: BatchOutput | None, output: Path | TextIO) -> BatchOutput | TextIO:
+    """What a `Sink` writes to: the output file's `BatchOutput`, else the stream."""
+    if target is not None:
+        return target
+    assert not isinstance(output, Path)
+    return output
+
+
+def _run(policy: Policy, source: Path, sink: Sink, on: dt.date | None, engine: Engine, chunk: int,
+         progress: bool | None, verify_sample: int, seed: int) -> Counts:
     frames = FrameEngine(policy, on, engine)
     counts, started = Counts(), time.monotonic()
     total = _rows_in(source)
@@ -250,7 +274,6 @@ def run(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None
 
     def seen(n: int) -> None:
         read[0] += n
-    sink = Sink(output, out_format, output_schema(policy))
     # Reading the next chunk and writing the last one run beside deciding this one (Arrow and Polars release the
     # interpreter while they work): one chunk ahead, one behind, so memory stays at a few chunks.
     with ThreadPoolExecutor(max_workers=1) as writer:
