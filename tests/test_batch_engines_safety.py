@@ -166,3 +166,14 @@ def test_a_killed_columnar_run_leaves_the_earlier_output(fmt: str, tmp_path: Pat
     assert out.read_bytes() == before
     assert main(["batch", POLICY, "--engine", "columnar", "--input", str(source), "--output", str(out)]) == 0
     assert out.read_bytes() != before and not partial.exists()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_file_of_nothing_but_bad_rows(engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No row that is an object, so no column at all: each row is still its own error record."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"[" * 60 + b"]" * 60 + b'\n"text"\n[1, 2]\n')
+    row_batch(POLICY, source, tmp_path / "row.jsonl", workers=1, progress=False)
+    assert batch(engine, "--input", str(source), "--output", str(tmp_path / "out.jsonl")) == 1
+    assert "3 cases: 0 decided, 3 failed" in capsys.readouterr().err
+    assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "row.jsonl").read_bytes()

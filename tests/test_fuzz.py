@@ -1,6 +1,7 @@
 """Facts fuzzing: cases generated from each shipped version's JSON Schema, and mutations of them (wrong types,
 boundary numbers, odd strings, deep nesting, broken bytes), through every surface that reads facts:
-`Policy.evaluate`, `writ eval`, `writ batch` and the HTTP service. Zero tracebacks, zero internal errors, zero 5xx.
+`Policy.evaluate`, `writ eval`, `writ batch` (on the row engine, and on the columnar engine, which must write the
+row engine's bytes) and the HTTP service. Zero tracebacks, zero internal errors, zero 5xx.
 
 The quick run (CI) tries a few dozen cases per surface and policy, deterministically. `WRIT_FUZZ_EXAMPLES=N`
 tries about N per surface (split over the policies), randomly, and prints how many each surface took:
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import importlib.util
 import io
 import json
 import os
@@ -237,6 +239,25 @@ def test_writ_batch(policy_id: str, tmp_path: Path) -> None:
         for row in rows:
             assert "outputs" in row or row["errors"] and all(e.get("code") != "internal" for e in row["errors"]), \
                 ascii(row)
+    check()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("polars") is None, reason="the columnar engine needs writ[columnar]")
+@pytest.mark.parametrize("policy_id", POLICIES)
+def test_writ_batch_columnar(policy_id: str, tmp_path: Path) -> None:
+    """The same broken and odd cases through the columnar engine: its output is the row engine's, byte for byte."""
+    from writ.columnar_batch import run as run_columnar
+    source, row, columns = tmp_path / "cases.jsonl", tmp_path / "row.jsonl", tmp_path / "columnar.jsonl"
+
+    @fuzz_settings(3, cases_per_example=5)
+    @given(st.lists(documents(policy_id), min_size=1, max_size=20))
+    def check(documents: list[tuple[str, bytes]]) -> None:
+        TRIED["writ batch --engine columnar"] += len(documents)
+        source.write_bytes(b"".join(data.replace(b"\n", b" ") + b"\n" for _, data in documents))
+        run_batch(policy_id, source, row, workers=1, progress=False)
+        summary = run_columnar(policy_id, source, columns, progress=False)
+        assert columns.read_bytes() == row.read_bytes(), ascii((columns.read_bytes()[:800], row.read_bytes()[:800]))
+        assert summary.cases == sum(1 for _, data in documents if data.replace(b"\n", b" ").strip())
     check()
 
 

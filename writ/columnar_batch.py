@@ -219,7 +219,7 @@ def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
                 data[c] = pl.Series(c, values, strict=False)
             except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
                 data[c] = pl.Series(c, [json.dumps(v) if v is not None else None for v in values])
-    return pl.DataFrame(data, height=len(rows))
+    return pl.DataFrame(data, height=len(rows)) if data else pl.DataFrame(height=len(rows))  # no column: no dict
 
 
 # -- the run -----------------------------------------------------------------------------------------------------------
