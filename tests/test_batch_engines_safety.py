@@ -44,6 +44,8 @@ ROWS: list[tuple[bytes, str | None]] = [
     (b'{"person": ', "not valid JSON"),
     (LINE.replace('"process": {', '"process": {"missed_meetings": -5, ', 1).encode(), "must be at least 0"),
     (b"[1, 2]", "expected an object"),
+    (b"[" * 200 + b"]" * 200, "nested deeper than 100 levels"),  # deep for the limit, not for orjson
+    (LINE.replace('"process": {', '"process": {"missed_meetings": 10000000000000000000000000, ', 1).encode(), None),
     (LINE.encode(), None),
 ]
 
@@ -75,7 +77,7 @@ def test_bad_rows_fail_alone_with_their_line_path_and_reason(engine: str, tmp_pa
     row_batch(POLICY, source, tmp_path / "row.jsonl", workers=1, progress=False)
     out = tmp_path / "out.jsonl"
     assert batch(engine, "--input", str(source), "--output", str(out)) == 1
-    assert "10 cases: 2 decided, 8 failed" in capsys.readouterr().err
+    assert "12 cases: 3 decided, 9 failed" in capsys.readouterr().err
     assert out.read_bytes() == (tmp_path / "row.jsonl").read_bytes()
     got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["line"] for r in got] == list(range(1, len(ROWS) + 1))

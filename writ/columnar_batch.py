@@ -42,6 +42,7 @@ from writ.batch import Summary, _facts, csv_case, read_rows
 from writ.batch_output import BatchOutput, open_output
 from writ.columnar_sink import Sink
 from writ.dsl.errors import EvaluationError, InputError, InputProblem, NotFoundError, WritError
+from writ.evaluator.jsonio import read_exact_again
 from writ.files import check_output
 from writ.frames import (
     LINE,
@@ -130,7 +131,8 @@ def _typed_chunks(batches: Iterator[Any], engine: FrameEngine, on_rows: Callable
         yield Chunk(frame, lines, size=frame.height)
 
 
-Read = tuple[int, Any, dict[str, Any] | None]  # (line, facts, or the record of a line that could not be read)
+Read = tuple[int, Any, dict[str, Any] | None, bytes | None]
+"""(line, facts, or the record of a line that could not be read, and a JSON line's bytes)"""
 
 
 def _jsonl_cases(source: Path) -> Iterator[Read]:
@@ -142,11 +144,15 @@ def _jsonl_cases(source: Path) -> Iterator[Read]:
 
 def decode_line(number: int, line: bytes | str) -> Read:
     """One JSON line as `writ batch` reads it: its facts, or the error record of a line that is not JSON."""
+    raw = line.encode("utf-8") if isinstance(line, str) else line
     try:
-        return number, _facts(line.encode("utf-8") if isinstance(line, str) else line), None
+        return number, _facts(raw), None, raw
     except InputError as exc:
-        return number, None, {"line": number, "errors": [{"path": p.path, "message": p.message}
-                                                         for p in exc.problems]}
+        return number, None, _unread(number, exc), None
+
+
+def _unread(number: int, exc: InputError) -> dict[str, Any]:
+    return {"line": number, "errors": [{"path": p.path, "message": p.message} for p in exc.problems]}
 
 
 def _csv_cases(source: Path, engine: FrameEngine, size: int) -> Iterator[Read]:
@@ -158,10 +164,9 @@ def _csv_cases(source: Path, engine: FrameEngine, size: int) -> Iterator[Read]:
     for rows, _ in read_rows(source, columns, size, lambda _: None):
         for number, row in rows:
             try:
-                yield number, csv_case(row, converters), None
+                yield number, csv_case(row, converters), None, None
             except InputError as exc:
-                yield number, None, {"line": number, "errors": [{"path": p.path, "message": p.message}
-                                                                for p in exc.problems]}
+                yield number, None, _unread(number, exc), None
 
 
 def _fact_chunks(cases: Iterator[Read], engine: FrameEngine, size: int,
@@ -181,28 +186,40 @@ def chunk_of(block: list[Read], engine: FrameEngine) -> Chunk:
     kept: list[Any] = []
     numbers: list[int] = []
     row_only: list[bool] = []
-    unread = [record for _, _, record in block if record is not None]
-    for number, facts, record in block:
+    unread = [record for _, _, record, _ in block if record is not None]
+    for number, facts, record, raw in block:
         if record is not None:
             continue
+        safe = _frame_safe(policy, facts, engine.on)
+        if safe is False and raw is not None:  # refused as input: read the line again, as the row engine does
+            try:
+                exact = read_exact_again(raw, facts)
+            except InputError as exc:  # past a limit orjson does not keep (nested deeper than 100 levels)
+                unread.append(_unread(number, exc))
+                continue
+            if exact is not None:  # an integer past 64 bits, which orjson read as a float
+                facts, safe = exact, _frame_safe(policy, exact, engine.on)
         numbers.append(number)
         kept.append(facts)
-        safe = _frame_safe(policy, facts, engine.on)
         rows.append(flatten(facts) if safe else {})
         row_only.append(not safe)
     return Chunk(rows_frame(rows), pl.Series(LINE, numbers, dtype=pl.Int64), kept, row_only, unread, len(block))
 
 
-def _frame_safe(policy: Policy, facts: Any, on: dt.date | None) -> bool:
+def _frame_safe(policy: Policy, facts: Any, on: dt.date | None) -> bool | None:
     """Whether a case is valid input for the version that would decide it: only then does its row in a frame
-    (where null and absent read alike, and 7 may be 7.0) mean exactly the facts as given."""
+    (where null and absent read alike, and 7 may be 7.0) mean exactly the facts as given. False when it is
+    refused as input (where the row engine reads its line again, exactly), None when refused otherwise (no
+    version in force)."""
     if type(facts) is not dict:
         return False
     try:
         program, _ = policy.program_for(facts, on)
         program.inputs.convert(facts)
-    except WritError:
+    except InputError:
         return False
+    except WritError:
+        return None
     return True
 
 
