@@ -178,7 +178,6 @@ class BatchOutput:
         mode = mode_for(self.target) if mode is None else mode
         if not self.stream.closed:  # a Parquet or Arrow writer may have closed it already
             self.stream.flush()
-            os.fsync(self.stream.fileno())
         os.chmod(self.partial, mode)
         os.replace(self.partial, self.target)
         with contextlib.suppress(OSError):
