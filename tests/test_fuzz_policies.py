@@ -38,8 +38,8 @@ TOKENS = ["(", ")", "[", "]", ":", ",", "\n", "\n  ", "  ", "\t", "#", '"', "\\"
           "is missing", "days", "weeks", "months", "2024-02-30", "2024-01-01", "0", "1", "9" * 40, "1.5", "true",
           "missing", "override ", "rule ", "value ", "decide ", "table ", "exception ", "outputs: ", "remove ",
           "uses ", "amends ", "when ", "otherwise", "->", "hit unique", "given ", "[§1]", "x", "person.x",
-          "list of ", "check ", "in force ", ">= 0", "and <= 9", "int >= ", "\x00", "\x7f", "\u2028", "é", "\ufeff",
-          "\r"]
+          "list of ", "check ", "in force ", ">= 0", "and <= 9", "int >= ", ", sensitive", ", special category",
+          "special ", ", fixed", ", can change", "\x00", "\x7f", "\u2028", "é", "\ufeff", "\r"]
 
 
 def _code_offsets(data: bytes) -> list[int]:

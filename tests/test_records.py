@@ -100,7 +100,7 @@ def test_cli_eval_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "recorded:" in capsys.readouterr().err
     [written] = list((tmp_path / "out").glob("*.json"))
     assert json.loads(written.read_text())["outputs"]["refusal_compliant"] is False
-    assert main(["replay", str(written), "--policies", POLICIES, "-f", "json"]) == 0
+    assert main(["replay", str(written), "--policies", POLICIES, "-f", "json", "--facts", str(case)]) == 0
     assert json.loads(capsys.readouterr().out)[0]["same"] is True
 
 

@@ -130,4 +130,4 @@ def test_rounding_and_durations_run_as_typed(tmp_path: Path) -> None:
     assert out["kept"] == 3 and type(out["kept"]) is int
     assert out["span"] == Duration(10, "days") and out["twice"] == Duration(20, "days")
     with pytest.raises(writ.EvaluationError, match="cannot round"):
-        policy.evaluate({"person": {"rate": 1e27, "days": 3, "gap": {"amount": 3, "unit": "days"}}})
+        policy.evaluate({"person": {"rate": 10**27, "days": 3, "gap": {"amount": 3, "unit": "days"}}})

@@ -228,14 +228,18 @@ def test_decision_log_one_whole_line_per_decision(client: TestClient, log_path: 
     assert len(records) == 80
     first = records[0]
     assert {"policy", "version", "content_hash", "on", "input", "outputs", "explanation", "request_id", "time"} <= set(first)
-    assert first["input"] == CASE and first["on"] == "2024-05-01" and first["explanation"][0]["citation"]
+    assert first["on"] == "2024-05-01" and first["explanation"][0]["citation"]
+    assert first["privacy"]["mode"] == "masked" and "application.child_disabled" in first["privacy"]["paths"]
+    masked = first["input"]["application"]
+    assert first["input"]["person"] == CASE["person"] and masked["received_on"] == CASE["application"]["received_on"]
+    assert all(masked[name].startswith("hmac-sha256:") for name in ("caring_for", "relationship", "child_born_on"))
     assert len({r["request_id"] for r in records}) == 80
 
 
 def test_reload_swaps_only_policies_that_compile(tmp_path: Path) -> None:
     shutil.copytree(POLICIES, tmp_path / "policies")
     target = tmp_path / "policies" / "positive-action-recruitment" / "2016-11-01.writ"
-    with TestClient(create_app(tmp_path / "policies", watch=True, poll_seconds=0.05)) as c:
+    with TestClient(create_app(tmp_path / "policies", watch=True, poll_seconds=0.05, allow_reload=True)) as c:
         before = c.get("/v1/policies").json()["policies"][0]["versions"][0]["content_hash"]
         target.write_text(target.read_text() + "\n# edited\n")
         deadline = time.monotonic() + 5  # --reload: the watcher notices the change
@@ -247,6 +251,8 @@ def test_reload_swaps_only_policies_that_compile(tmp_path: Path) -> None:
         refused = c.post("/v1/reload")
         assert refused.status_code == 422 and "2016-11-01.writ" in refused.json()["errors"][0]["path"]
         assert c.get("/v1/policies").json()["policies"][0]["versions"][0]["content_hash"] == edited
+        health = c.get("/healthz").json()
+        assert health["status"] == "degraded" and "2016-11-01.writ" in health["reload_failed"]["errors"][0]["path"]
         assert c.post("/v1/policies/positive-action-recruitment/evaluate", json={"input": {}}).status_code == 422
 
 

@@ -225,7 +225,7 @@ def _request(client: TestClient, job: Job) -> str:
 
 
 def test_concurrent_first_requests_after_a_reload_agree_with_serial_ones() -> None:
-    with TestClient(create_app(POLICIES), raise_server_exceptions=False) as client:
+    with TestClient(create_app(POLICIES, allow_reload=True), raise_server_exceptions=False) as client:
         expected = [_request(client, job) for job in REQUESTS]
         assert all(e[:4] in ("200 ", "404 ", "422 ") for e in expected)
         assert sum(e.startswith("200") and '"outputs"' in e for e in expected) > 0.7 * len(REQUESTS)

@@ -184,6 +184,22 @@ def test_the_try_form_follows_the_schema(client: TestClient) -> None:
     assert 'name="application.previous_requests.1"' in more and "autofocus" in more
 
 
+def test_personal_data_is_marked_on_the_version_page_and_the_form(client: TestClient) -> None:
+    """The policy's `sensitive` and `special category` marks, where a person reads and fills in the fields."""
+    page = client.get(f"/policies/{UK}?version=2024-04-06").text
+    row = re.search(r"<code>application.child_disabled</code>.*?</tr>", page, re.S)
+    assert row and "personal data, special category" in row.group(0)
+    row = re.search(r"<code>person.role</code>.*?</tr>", page, re.S)
+    assert row and "personal data" not in row.group(0)
+    form = client.get(f"/policies/{UK}/try?version=2024-04-06").text
+    hint = re.search(r'<p class="hint" id="f-application-caring_for-hint">(.*?)</p>', form)
+    assert hint and "personal data, sensitive: masked in decision logs by default" in hint.group(1)
+    hint = re.search(r'<p class="hint" id="f-person-role-hint">(.*?)</p>', form)
+    assert hint and "personal data" not in hint.group(1)
+    recruitment = client.get("/policies/positive-action-recruitment/try").text
+    assert "special category (UK GDPR art. 9)" in recruitment
+
+
 def test_a_case_in_the_url_is_decided_and_explained(client: TestClient) -> None:
     html = client.get(f"/policies/{UK}/try?{urlencode(CASE)}").text
     assert "statutory_eligible = true" in html and "decision_due_by = 2024-06-30" in html

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from writ.dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError, render_all
 
@@ -26,7 +28,7 @@ def _date(text: str) -> dt.date:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="writ", description="Check, evaluate and explain policy rule files.")
+    p = _Parser(prog="writ", description="Check, evaluate and explain policy rule files.")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check", help="find every error in policy files")
@@ -51,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
                            help="with --format json: the explanation's detail (default: each output's deciding "
                                 "step; full: the whole tree, as `writ explain --format json`)")
         e.add_argument("--record", metavar="DIR", help="also write a JSON decision record into DIR (see `writ replay`)")
+        e.add_argument("--log-facts", choices=["all", "masked", "none"], default="masked",
+                       help="what the record keeps of the facts: all, masked (personal data as keyed hashes; the "
+                            "default) or none")
+        e.add_argument("--log-key-file", type=Path, metavar="FILE",
+                       help="the masking key when $WRIT_LOG_KEY is not set (created if missing; default "
+                            "DIR/.writ-log-key)")
         e.add_argument("--source-text", metavar="FILE",
                        help="with --format html: embed this policy text, linking citations to its sections")
 
@@ -83,8 +91,33 @@ def _register_extra_commands(sub: Any) -> None:
         importlib.import_module(f"writ.commands.{info.name}").register(sub)
 
 
+class UsageError(Exception):
+    """Command-line arguments argparse refused: reported like any other bad input (JSON with `--format json`)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse's own would print usage and exit on the spot
+        raise UsageError(self, message)
+
+
+BUG_HINT = ("this is a bug in writ, not a problem with your input; please report it with the command and the input "
+            "that caused it (set WRIT_DEBUG=1 to see the traceback)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; whatever happens, an exit status and a message, never a traceback."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    json_errors = _format_asked(argv) == "json"
+    try:
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
+        asked = _format_asked(argv)
+        return _usage(asked == "json" or asked is None and exc.parser.get_default("format") == "json", exc)
     json_errors = getattr(args, "format", None) == "json"
     try:
         run = getattr(args, "run", None) or _COMMANDS[args.command]
@@ -103,9 +136,47 @@ def main(argv: list[str] | None = None) -> int:
     except EvaluationError as exc:
         return _fail(json_errors, exc.code, str(exc), 1)
     except (NotFoundError, WritError) as exc:
-        return _fail(json_errors, "not-found", str(exc), 2)
+        return _fail(json_errors, getattr(exc, "code", "not-found"), str(exc), 2)
     except BrokenPipeError:  # e.g. `writ graph ... | head`
         return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # the machine, not writ: a full disk, a failing device, a file gone or not permitted
+        where = f" `{exc.filename}`" if exc.filename else ""
+        return _fail(json_errors, "io", f"cannot read or write{where}: {exc.strerror or exc}", IO_ERROR)
+    except Exception as exc:  # the one guard: anything else is a bug, reported as one
+        if os.environ.get("WRIT_DEBUG"):
+            traceback.print_exc()
+        return _fail(json_errors, "internal", f"internal error: {type(exc).__name__}: {exc}; {BUG_HINT}", INTERNAL)
+
+
+INTERNAL = 70  # EX_SOFTWARE (sysexits.h): an internal software error
+IO_ERROR = 74  # EX_IOERR (sysexits.h): reading or writing failed (a full disk), neither bad input nor a bug
+
+
+def _format_asked(argv: list[str]) -> str | None:
+    """The `--format` on the command line, read before (or despite) argparse: `--format json`, `--format=json`,
+    `-f json`, `-fjson`; None when not given."""
+    for k, arg in enumerate(argv):
+        if arg in ("--format", "-f") and k + 1 < len(argv):
+            return argv[k + 1]
+        for prefix in ("--format=", "-f=", "-f"):
+            if arg.startswith(prefix) and len(arg) > len(prefix):
+                return arg[len(prefix):]
+    return None
+
+
+def _usage(json_errors: bool, exc: UsageError) -> int:
+    """Arguments argparse refused: its usage line and message, or the contract's JSON errors."""
+    option, _, message = exc.message.partition(": ") if exc.message.startswith("argument ") else ("", "", exc.message)
+    option = option.removeprefix("argument ").split("/")[0]
+    if json_errors:
+        print(json.dumps({"errors": [{"path": option, "message": message, "code": "usage"}]}, indent=2))
+    else:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
+    return 2
 
 
 def _fail(json_errors: bool, code: str, message: str, status: int) -> int:
@@ -117,15 +188,19 @@ def _fail(json_errors: bool, code: str, message: str, status: int) -> int:
 
 
 def _read_facts(source: str) -> Any:
+    """The facts of `--input` (a file, or - for standard input), read by the one bounded JSON reader."""
+    from writ.evaluator.jsonio import MAX_BYTES, read
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        data: bytes | str
+        if source == "-":
+            stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a replaced sys.stdin (tests) may be text
+            data = stdin.read(MAX_BYTES + 1)
+        else:
+            with open(source, "rb") as stream:
+                data = stream.read(MAX_BYTES + 1)
     except OSError as exc:
         raise NotFoundError(f"cannot read `{source}`: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        from writ.dsl.errors import InputProblem
-        raise InputError([InputProblem("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
+    return read(data)
 
 
 def _load(policy: str) -> Any:
@@ -177,8 +252,11 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     decision = policy.evaluate(facts, on=args.on, outputs=args.outputs, explain=traced, version=args.policy_version)
     tree = build(decision, policy.library.sources) if traced else None
     if args.record:
-        from writ.records import make_record, write_record
-        path = write_record(make_record(decision, facts, policy.library.sources), args.record)
+        from writ.privacy import KEY_FILE_NAME
+        from writ.records import make_record, record_folder, write_record
+        folder = record_folder(args.record, "--record")
+        privacy = _privacy(args.log_facts, args.log_key_file or folder / KEY_FILE_NAME)
+        path = write_record(make_record(decision, facts, policy.library.sources, privacy), args.record, "--record")
         print(f"recorded: {path}", file=sys.stderr)
     if tree is not None and args.format == "json" and not explain and args.explain != "full":
         from writ.api import decision_json
@@ -210,6 +288,14 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
         for name, value in decision.outputs.items():
             print(f"  {output_line(name, value)}")
     return 0
+
+
+def _privacy(mode: str, key_file: Path) -> Any:
+    """What logs and records keep of the facts; masking loads (or creates, saying so) its key."""
+    from writ.privacy import Privacy, load_key
+    if mode != "masked":
+        return Privacy(mode)  # type: ignore[arg-type]
+    return Privacy("masked", load_key(key_file, lambda note: print(f"note: {note}", file=sys.stderr)))
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -39,8 +39,11 @@ import polars as pl
 
 from writ.api import Policy, load
 from writ.batch import Summary, _facts, csv_case, read_rows
+from writ.batch_output import BatchOutput, open_output
 from writ.columnar_sink import Sink
 from writ.dsl.errors import EvaluationError, InputError, InputProblem, NotFoundError, WritError
+from writ.evaluator.jsonio import read_exact_again
+from writ.files import check_output
 from writ.frames import (
     LINE,
     Engine,
@@ -128,23 +131,28 @@ def _typed_chunks(batches: Iterator[Any], engine: FrameEngine, on_rows: Callable
         yield Chunk(frame, lines, size=frame.height)
 
 
-Read = tuple[int, Any, dict[str, Any] | None]  # (line, facts, or the record of a line that could not be read)
+Read = tuple[int, Any, dict[str, Any] | None, bytes | None]
+"""(line, facts, or the record of a line that could not be read, and a JSON line's bytes)"""
 
 
 def _jsonl_cases(source: Path) -> Iterator[Read]:
     with open(source, "rb") as raw:
         for number, line in enumerate(raw, 1):
             if line.strip():
-                yield decode_line(number, line)
+                yield decode_line(number, line.removesuffix(b"\n"))  # the line as the row engine reads it
 
 
 def decode_line(number: int, line: bytes | str) -> Read:
     """One JSON line as `writ batch` reads it: its facts, or the error record of a line that is not JSON."""
+    raw = line.encode("utf-8") if isinstance(line, str) else line
     try:
-        return number, _facts(line.encode("utf-8") if isinstance(line, str) else line), None
+        return number, _facts(raw), None, raw
     except InputError as exc:
-        return number, None, {"line": number, "errors": [{"path": p.path, "message": p.message}
-                                                         for p in exc.problems]}
+        return number, None, _unread(number, exc), None
+
+
+def _unread(number: int, exc: InputError) -> dict[str, Any]:
+    return {"line": number, "errors": [{"path": p.path, "message": p.message} for p in exc.problems]}
 
 
 def _csv_cases(source: Path, engine: FrameEngine, size: int) -> Iterator[Read]:
@@ -153,13 +161,12 @@ def _csv_cases(source: Path, engine: FrameEngine, size: int) -> Iterator[Read]:
     with source.open(encoding="utf-8", newline="") as head:
         check_header(next(csv.reader(head), []), columns)
     converters = {c: cell_converter(s) for c, s in columns.items()}
-    for rows in read_rows(source, columns, size, lambda _: None):
+    for rows, _ in read_rows(source, columns, size, lambda _: None):
         for number, row in rows:
             try:
-                yield number, csv_case(row, converters), None
+                yield number, csv_case(row, converters), None, None
             except InputError as exc:
-                yield number, None, {"line": number, "errors": [{"path": p.path, "message": p.message}
-                                                                for p in exc.problems]}
+                yield number, None, _unread(number, exc), None
 
 
 def _fact_chunks(cases: Iterator[Read], engine: FrameEngine, size: int,
@@ -179,28 +186,40 @@ def chunk_of(block: list[Read], engine: FrameEngine) -> Chunk:
     kept: list[Any] = []
     numbers: list[int] = []
     row_only: list[bool] = []
-    unread = [record for _, _, record in block if record is not None]
-    for number, facts, record in block:
+    unread = [record for _, _, record, _ in block if record is not None]
+    for number, facts, record, raw in block:
         if record is not None:
             continue
+        safe = _frame_safe(policy, facts, engine.on)
+        if safe is False and raw is not None:  # refused as input: read the line again, as the row engine does
+            try:
+                exact = read_exact_again(raw, facts)
+            except InputError as exc:  # past a limit orjson does not keep (nested deeper than 100 levels)
+                unread.append(_unread(number, exc))
+                continue
+            if exact is not None:  # an integer past 64 bits, which orjson read as a float
+                facts, safe = exact, _frame_safe(policy, exact, engine.on)
         numbers.append(number)
         kept.append(facts)
-        safe = _frame_safe(policy, facts, engine.on)
         rows.append(flatten(facts) if safe else {})
         row_only.append(not safe)
     return Chunk(rows_frame(rows), pl.Series(LINE, numbers, dtype=pl.Int64), kept, row_only, unread, len(block))
 
 
-def _frame_safe(policy: Policy, facts: Any, on: dt.date | None) -> bool:
+def _frame_safe(policy: Policy, facts: Any, on: dt.date | None) -> bool | None:
     """Whether a case is valid input for the version that would decide it: only then does its row in a frame
-    (where null and absent read alike, and 7 may be 7.0) mean exactly the facts as given."""
+    (where null and absent read alike, and 7 may be 7.0) mean exactly the facts as given. False when it is
+    refused as input (where the row engine reads its line again, exactly), None when refused otherwise (no
+    version in force)."""
     if type(facts) is not dict:
         return False
     try:
         program, _ = policy.program_for(facts, on)
         program.inputs.convert(facts)
-    except WritError:
+    except InputError:
         return False
+    except WritError:
+        return None
     return True
 
 
@@ -217,7 +236,7 @@ def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
                 data[c] = pl.Series(c, values, strict=False)
             except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
                 data[c] = pl.Series(c, [json.dumps(v) if v is not None else None for v in values])
-    return pl.DataFrame(data, height=len(rows))
+    return pl.DataFrame(data, height=len(rows)) if data else pl.DataFrame(height=len(rows))  # no column: no dict
 
 
 # -- the run -----------------------------------------------------------------------------------------------------------
@@ -233,14 +252,36 @@ class Counts(Summary):
 
 
 def run(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None = None, engine: Engine = "columnar",
-        chunk: int = CHUNK, progress: bool | None = None, verify_sample: int = 0, seed: int = 0) -> Counts:
-    """Decide every case of `source` into `output` (a path, or a text stream for JSON lines)."""
+        chunk: int = CHUNK, progress: bool | None = None, verify_sample: int = 0, seed: int = 0,
+        resume: bool = False) -> Counts:
+    """Decide every case of `source` into `output` (a path, or a text stream for JSON lines), written as the row
+    engine writes (`writ.batch_output`): never the input, replaced only when whole; `resume` is refused."""
     policy = load(policy_ref)
     if not source.is_file():
         raise NotFoundError(f"cannot read `{source}`: no such file")
+    if isinstance(output, Path):
+        check_output(output, "--output", [source])  # a folder, or the input, before its file type
     out_format = format_of(output if isinstance(output, Path) else "-")
-    if isinstance(output, Path) and output.resolve() == source.resolve():
-        raise InputError([InputProblem("--output", "is the input file: write the decisions elsewhere")])
+    target = open_output(output, source, None, resume)
+    try:
+        return _run(policy, source, Sink(sink_target(target, output), out_format, output_schema(policy)),
+                    on, engine, chunk, progress, verify_sample, seed)
+    except BaseException:
+        if target is not None:
+            target.abort()
+        raise
+
+
+def sink_target(target: BatchOutput | None, output: Path | TextIO) -> BatchOutput | TextIO:
+    """What a `Sink` writes to: the output file's `BatchOutput`, else the stream."""
+    if target is not None:
+        return target
+    assert not isinstance(output, Path)
+    return output
+
+
+def _run(policy: Policy, source: Path, sink: Sink, on: dt.date | None, engine: Engine, chunk: int,
+         progress: bool | None, verify_sample: int, seed: int) -> Counts:
     frames = FrameEngine(policy, on, engine)
     counts, started = Counts(), time.monotonic()
     total = _rows_in(source)
@@ -250,7 +291,6 @@ def run(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None
 
     def seen(n: int) -> None:
         read[0] += n
-    sink = Sink(output, out_format, output_schema(policy))
     # Reading the next chunk and writing the last one run beside deciding this one (Arrow and Polars release the
     # interpreter while they work): one chunk ahead, one behind, so memory stays at a few chunks.
     with ThreadPoolExecutor(max_workers=1) as writer:

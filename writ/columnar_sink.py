@@ -1,5 +1,6 @@
-"""Decided rows in, one output file out: JSON lines, CSV, Parquet or Arrow IPC, written to a temporary file beside
-the target and renamed over it when the run completes, so that a failed run leaves the earlier output whole.
+"""Decided rows in, one output file out: JSON lines, CSV, Parquet or Arrow IPC, written through `writ batch`'s own
+`BatchOutput` (a partial file beside the target, renamed over it when the run completes), so that the columnar and
+Spark engines refuse the same outputs as the row engine and a failed or killed run leaves the earlier output whole.
 
 JSON lines are written from the decided pieces, each record as `writ batch`
 writes it (each version's own outputs, in its order); the other formats from
@@ -13,27 +14,24 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 import polars as pl
 
+from writ.batch_output import BatchOutput
 from writ.frames import LINE, Piece, json_lines, to_frame
 
 
 class Sink:
-    """One output file, written to a temporary file beside it and renamed over it when the run completes."""
+    """One output: a batch output file (renamed over its target by `close`, removed by `abort`), or a stream."""
 
-    def __init__(self, output: Path | TextIO, fmt: str, schema: dict[str, pl.DataType]) -> None:
+    def __init__(self, output: BatchOutput | TextIO, fmt: str, schema: dict[str, pl.DataType]) -> None:
         self.output, self.fmt, self.schema = output, fmt, schema
-        self.temp: Path | None = None
         self._writer: Any = None
         self._csv: Any = None
-        if isinstance(output, Path):
-            self.temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-            self._file: Any = open(self.temp, "wb")  # noqa: SIM115 - closed in close() or abort()
+        if isinstance(output, BatchOutput):
+            self._file: Any = output.stream
         else:
             buffer = getattr(output, "buffer", None)
             output.flush()
@@ -84,17 +82,14 @@ class Sink:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-        if self.temp is not None:
-            self._file.close()
-            assert isinstance(self.output, Path)
-            os.replace(self.temp, self.output)
+        if isinstance(self.output, BatchOutput):
+            self.output.finish()
         else:
             self._file.flush()
 
     def abort(self) -> None:
-        if self.temp is not None:
-            self._file.close()
-            self.temp.unlink(missing_ok=True)
+        if isinstance(self.output, BatchOutput):
+            self.output.abort()
 
 
 class _TextBytes:

@@ -103,8 +103,9 @@ def _test(t: ast.Test) -> str:
 
 def _inputs(groups: Iterable[ast.InputGroup]) -> list[Block]:
     """The facts the policy reads, each field with its type and range, and each group's checks: what valid
-    input is (anything else is refused, each problem with its path)."""
+    input is (anything else is refused, each problem with its path); and which are personal data."""
     blocks = [Block("heading", "Inputs", 2)]
+    personal = False
     for group in groups:
         title = f"`{group.name}`" if group.name else "Top-level fields"
         blocks.append(Block("heading", f"{title}: {group.description}" if group.description else title, 3))
@@ -113,6 +114,9 @@ def _inputs(groups: Iterable[ast.InputGroup]) -> list[Block]:
             path = f"{group.name}.{f.name}" if group.name else f.name
             marks = ", optional" if f.optional or group.optional else ""
             marks += f", default `{_expr(f.default)}`" if f.default is not None else ""
+            privacy = ast.stricter(f.privacy, group.privacy)
+            marks += f", {privacy}" if privacy else ""
+            personal = personal or bool(privacy)
             items.append((0, f"**{path}** ({type_text(f.type)}{marks})" + (f": {f.description}" if f.description
                                                                           else "")))
         for c in group.checks:
@@ -120,6 +124,10 @@ def _inputs(groups: Iterable[ast.InputGroup]) -> list[Block]:
         if group.optional:
             items.append((0, "the whole group may be absent"))
         blocks.append(Block("list", items=items))
+    if personal:
+        blocks.append(Block("para", "Inputs marked `sensitive` or `special category` (UK GDPR art. 9) are personal "
+                                    "data: decision logs and records keep a keyed hash of them, not the value, "
+                                    "unless the deployment chooses otherwise (`--log-facts`)."))
     return blocks
 
 

@@ -21,7 +21,7 @@ def run_engine(args: argparse.Namespace, output: Path | TextIO) -> Any:
     if engine == "spark":
         from writ.spark import batch as spark_batch
         return spark_batch(args.policy, args.input, output, on=args.on, master=args.master or "local[2]",
-                           verify_sample=args.verify_sample or 0)
+                           verify_sample=args.verify_sample or 0, resume=getattr(args, "resume", False))
     from writ.columnar_batch import CHUNK, run
     return run(args.policy, args.input, output, on=args.on, engine=engine, chunk=args.chunk or CHUNK,
-               verify_sample=args.verify_sample or 0)
+               verify_sample=args.verify_sample or 0, resume=getattr(args, "resume", False))

@@ -108,10 +108,16 @@ def generate_case(rng: random.Random, start: dt.date = DEFAULT_FROM, end: dt.dat
     return case
 
 
+MAX_COUNT = 1_000_000
+"""The most cases one call generates (they are held in memory: about 1.1 GB for a million)."""
+
+
 def generate(count: int, seed: int = 0, start: dt.date = DEFAULT_FROM, end: dt.date = DEFAULT_TO) -> list[Facts]:
     """`count` cases; the same arguments give the same cases on every run and machine."""
     if count < 0:
         raise ValueError("the count must not be negative")
+    if count > MAX_COUNT:
+        raise ValueError(f"at most {MAX_COUNT:,} cases can be generated at once")
     if end < start:
         raise ValueError(f"the range is empty: {start} is after {end}")
     rng = random.Random(seed)

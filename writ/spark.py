@@ -201,23 +201,39 @@ def session(master: str = "local[2]") -> Any:
 
 
 def batch(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | None = None, master: str = "local[2]",
-          verify_sample: int = 0) -> Any:
+          verify_sample: int = 0, resume: bool = False) -> Any:
     """`writ batch --engine spark`: JSON lines or Parquet in; any format out, as one file, in input order."""
-    from writ.columnar_batch import Counts, format_of
-    from writ.columnar_sink import Sink
+    from writ.batch_output import open_output
+    from writ.columnar_batch import format_of, sink_target
     from writ.dsl.errors import InputError, InputProblem, NotFoundError
+    from writ.files import check_output
     policy = load(policy_ref)
     if not source.is_file():
         raise NotFoundError(f"cannot read `{source}`: no such file")
     fmt = format_of(source)
     if fmt not in ("jsonl", "parquet"):
         raise InputError([InputProblem("--input", "the spark engine reads .jsonl and .parquet files")])
+    if isinstance(output, Path):
+        check_output(output, "--output", [source])  # a folder, or the input, before its file type
     out_format = format_of(output if isinstance(output, Path) else "-")
+    target = open_output(output, source, None, resume)  # refused before Spark starts, held (locked) until the end
+    try:
+        return _batch(policy, source, fmt, sink_target(target, output), out_format, on, master, verify_sample)
+    except BaseException:
+        if target is not None:
+            target.abort()
+        raise
+
+
+def _batch(policy: Policy, source: Path, fmt: str, output: Any, out_format: str, on: dt.date | None, master: str,
+           verify_sample: int) -> Any:
+    from writ.columnar_batch import Counts
+    from writ.columnar_sink import Sink
     started = time.monotonic()
     spark = session(master)
     files = PolicyFiles.of(policy)
     with tempfile.TemporaryDirectory(prefix="writ-spark-out-") as scratch:
-        frame = spark.read.parquet(str(source)) if fmt == "parquet" else spark.read.text(str(source))
+        frame = spark.read.parquet(str(source)) if fmt == "parquet" else _lines(spark, source)
         if fmt == "parquet":
             FrameEngine(policy, on).check_columns(frame.columns)
             frame = _undotted(frame)
@@ -248,6 +264,14 @@ def batch(policy_ref: str, source: Path, output: Path | TextIO, on: dt.date | No
     counts.by_columns = -1  # not tracked across the cluster
     counts.seconds = time.monotonic() - started
     return counts
+
+
+def _lines(spark: Any, source: Path) -> Any:
+    """A JSON-lines file as `writ batch` reads it: split on newlines only (Spark would also split on a bare
+    carriage return, which is JSON whitespace), each line as bytes, so that one not UTF-8 is that line's error
+    record, as the row engine writes it, and not invalid text handed to Arrow."""
+    from pyspark.sql import functions as F
+    return spark.read.option("lineSep", "\n").text(str(source)).select(F.col("value").cast("binary").alias("value"))
 
 
 def _write(sink: Any, table: pl.DataFrame, fmt: str) -> None:

@@ -2,7 +2,10 @@
 
 Exit status 1 when any case failed (its error record is in the output), so a
 pipeline notices; 2 when the run could not start (unknown policy, unreadable
-input, a CSV column that is not an input field).
+input, a CSV column that is not an input field, an output that is the input or
+a folder). A closing summary (cases decided and failed, time) goes to standard
+error. The output file is replaced only when the run completes; an interrupted
+run can be continued with `--resume`.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--verify-sample", type=_workers, metavar="N",
                    help="re-decide N random rows of each chunk with the row engine; stop at any difference")
     p.add_argument("--master", help="Spark master URL for --engine spark (default local[2])")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run into the same output (checks the input and policy are unchanged)")
     p.set_defaults(run=run)
 
 
@@ -63,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         summary = run_engine(args, output)
         print(summary.text(args.output), file=sys.stderr)
         return 1 if summary.failed else 0
-    summary = run_batch(args.policy, args.input, output, on=args.on, workers=args.workers, chunk=args.chunk or CHUNK)
+    summary = run_batch(args.policy, args.input, output, on=args.on, workers=args.workers, chunk=args.chunk or CHUNK,
+                        resume=args.resume, say=lambda note: print(f"note: {note}", file=sys.stderr))
     print(summary.text(args.output), file=sys.stderr)
     return 1 if summary.failed else 0

@@ -76,14 +76,20 @@ def run(args: argparse.Namespace) -> int:
     from writ.dsl.diff import diff_versions
     from writ.dsl.errors import InputError, InputProblem
     from writ.explain.diff_render import DiffReport, render_json, render_markdown, render_text
+    from writ.population import MAX_COUNT
     from writ.review.witness import VersionPair, find_witnesses
 
     if args.by and args.population is None and args.generate is None:
         raise InputError([InputProblem("--by", "needs a population: give --population FILE or --generate N")])
     if args.generate is not None and args.generate < 0:
         raise InputError([InputProblem("--generate", "the count must not be negative")])
+    if args.generate is not None and args.generate > MAX_COUNT:
+        raise InputError([InputProblem("--generate", f"at most {MAX_COUNT:,} generated cases (they are held in "
+                                                     "memory); give a larger population with --population FILE")])
     old_policy, old_label = parse_spec(args.old)
     new_policy, new_label = parse_spec(args.new)
+    if args.by:
+        check_by(args.by, [old_policy.version(old_label), new_policy.version(new_label)])
     library_old, library_new = old_policy.library, new_policy.library
     diff = diff_versions(library_old.load(old_policy.id, old_label), library_new.load(new_policy.id, new_label))
     pair = VersionPair(old_policy, old_label, new_policy, new_label)
@@ -99,6 +105,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_markdown(report) if args.format == "md" else render_text(report))
     return 0
+
+
+def input_paths(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every group and field of an input schema as a dotted path (`person`, `person.role`, ...)."""
+    paths: list[str] = []
+    for name, sub in schema.get("properties", {}).items():
+        paths.append(prefix + name)
+        paths += input_paths(sub, f"{prefix}{name}.")
+    return paths
+
+
+def check_by(by: str, programs: list[Any]) -> None:
+    """Refuse a `--by` path that no input of either version has: it would silently put every case in `(absent)`."""
+    from writ.dsl.errors import InputError, InputProblem, did_you_mean
+    known = sorted({path for program in programs for path in input_paths(program.inputs.schema())})
+    if by not in known:
+        hint = did_you_mean(by, known)
+        raise InputError([InputProblem("--by", f"`{by}` is not an input field of either version"
+                                               + (f"; {hint}" if hint else f"; the fields are {', '.join(known)}"))])
 
 
 def _population(args: argparse.Namespace) -> tuple[list[Facts] | None, str | None, Any]:

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        from writ.files import write_whole
+        write_whole(args.output, text, "--output")
         print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -25,6 +25,9 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError("the count must not be negative")
+    from writ.population import MAX_COUNT
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_COUNT:,} cases (they are generated in memory)")
     return value
 
 
@@ -57,12 +60,15 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from writ.api import load
     from writ.dsl.errors import InputError, InputProblem
+    from writ.files import check_output
 
     policy = load(args.policy)
     if args.start and args.end and args.end < args.start:
         raise InputError([InputProblem("--to", f"{args.end} is before --from {args.start}")])
     if args.format == "parquet" and args.output is None:
         raise InputError([InputProblem("--output", "Parquet is written to a file: give --output FILE")])
+    if args.output is not None:
+        check_output(args.output, "--output")  # before generating, not after
     cases = None if args.version or args.generic else _flexible_working(policy, args)
     if cases is None:
         cases = _generic(policy, args)
@@ -100,25 +106,25 @@ def _generic(policy: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _write(cases: list[dict[str, Any]], args: argparse.Namespace, policy: Any) -> int:
-    from writ.dsl.errors import NotFoundError
+    from writ.dsl.errors import InputError, InputProblem
+    from writ.files import replacing, write_whole
     from writ.population import to_csv, to_jsonl
 
     if args.format == "parquet":
         from writ.extras import require
         require("columnar")
+        frame = _parquet(cases, policy)
         try:
-            _parquet(cases, policy).write_parquet(args.output)
+            with replacing(args.output, "--output") as stream:
+                frame.write_parquet(stream)
         except OSError as exc:
-            raise NotFoundError(f"cannot write `{args.output}`: {exc.strerror}") from None
+            raise InputError([InputProblem("--output", f"cannot write `{args.output}`: {exc.strerror}")]) from None
     else:
         text = to_csv(cases) if args.format == "csv" else to_jsonl(cases)
         if args.output is None:
             sys.stdout.write(text)
             return 0
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise NotFoundError(f"cannot write `{args.output}`: {exc.strerror}") from None
+        write_whole(args.output, text, "--output")
     print(f"{len(cases)} case(s) written to {args.output}", file=sys.stderr)
     return 0
 

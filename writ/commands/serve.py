@@ -25,14 +25,33 @@ def _size(text: str) -> int:
     return int(text)
 
 
+def _days(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number of days")
+    return int(text)
+
+
 def register(subparsers: Any) -> None:
     """Add `writ serve` to the CLI."""
     p = subparsers.add_parser("serve", help="serve the policies over HTTP: the workbench at /, the API at /docs")
     p.add_argument("--policies", type=Path, help="the policies folder (default: $WRIT_POLICIES, else ./policies)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
-    p.add_argument("--reload", action="store_true", help="recompile the policies when a .writ file changes")
+    p.add_argument("--reload", action="store_true",
+                   help="recompile the policies once changed .writ files settle (the previous ones serve until then)")
+    p.add_argument("--allow-reload", action="store_true",
+                   help="let anyone POST /v1/reload (without this, it needs $WRIT_ADMIN_TOKEN as a bearer token)")
     p.add_argument("--decision-log", type=Path, help="append every decision to this file as one JSON line")
+    p.add_argument("--log-facts", choices=["all", "masked", "none"], default="masked",
+                   help="what the decision log keeps of the facts: all, masked (personal data as keyed hashes; the "
+                        "default) or none")
+    p.add_argument("--log-key-file", type=Path, metavar="FILE",
+                   help="the masking key when $WRIT_LOG_KEY is not set (default .writ-log-key beside the log, "
+                        "created if missing)")
+    p.add_argument("--log-max-bytes", type=_size, metavar="BYTES", help="rotate the decision log past this size")
+    p.add_argument("--log-rotate-daily", action="store_true", help="rotate the decision log at each new day (UTC)")
+    p.add_argument("--log-retain-days", type=_days, metavar="DAYS",
+                   help="delete rotated decision logs older than this many days")
     p.add_argument("--max-body", type=_size, default=1_000_000, help="largest request body in bytes (default 1000000)")
     p.add_argument("--edit", action="store_true",
                    help="let the browser workbench edit, test and save policy files (off by default)")
@@ -52,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
         from writ.dsl.errors import NotFoundError
         raise NotFoundError(f"no policies folder `{args.policies}`")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.policies, decision_log=args.decision_log, max_body=args.max_body, watch=args.reload)
+    app = create_app(args.policies, decision_log=args.decision_log, max_body=args.max_body, watch=args.reload,
+                     allow_reload=args.allow_reload, log_facts=args.log_facts, log_key_file=args.log_key_file,
+                     log_max_bytes=args.log_max_bytes, log_daily=args.log_rotate_daily,
+                     log_retain_days=args.log_retain_days)
     from writ.workbench import prepare
     prepare(app, edit=args.edit)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug")

@@ -286,6 +286,16 @@ Cond: TypeAlias = CondExpr | CondBlock
 
 # -------------------------------------------------------------- declarations
 
+Privacy: TypeAlias = Literal["", "sensitive", "special category"]
+"""Whether an input is personal data to mask in logs and records: `sensitive`, or `special category` (UK GDPR
+art. 9: health, ethnicity, religion, sex life...), which is sensitive too; "" for neither."""
+
+
+def stricter(a: Privacy, b: Privacy) -> Privacy:
+    """The stricter of two markings (a field's own, and its group's)."""
+    order = ("", "sensitive", "special category")
+    return a if order.index(a) >= order.index(b) else b
+
 
 @dataclass(frozen=True, slots=True)
 class Field:
@@ -298,6 +308,7 @@ class Field:
     default: Expr | None
     description: str | None
     change: str | None = None
+    privacy: Privacy = ""
     span: Span = _span()
 
 
@@ -325,6 +336,7 @@ class InputGroup:
     fields: tuple[Field, ...]
     override: bool = False
     checks: tuple[Check, ...] = ()
+    privacy: Privacy = ""  # every field of the group is personal data of this kind
     span: Span = _span()
     name_span: Span = _span()
 

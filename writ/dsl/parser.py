@@ -537,22 +537,34 @@ class _Builder(Transformer[Token, Any]):
         return ast.EnumDecl(str(name), tuple(str(v) for v in values), self._text(desc), self._cite(cite),
                             over, span=self._span(meta), name_span=self._tspan(name))
 
-    def optional_mark(self, meta: Any, c: list[Any]) -> bool:
-        return True
-
     def input_decl(self, meta: Any, c: list[Any]) -> ast.InputGroup:
         over, c = self._split_override(c)
-        name, desc, optional, *items = c
+        name, desc, *rest = c
+        options = [o for o in rest if isinstance(o, tuple)]
+        fields = tuple(i for i in rest if isinstance(i, ast.Field))
+        checks = tuple(i for i in rest if isinstance(i, ast.Check))
         # an unnamed `input "...":` block declares top-level fields, read by their bare names
         name_span = self._tspan(name) if name is not None else self._span(meta)
-        fields = tuple(i for i in items if isinstance(i, ast.Field))
-        checks = tuple(i for i in items if isinstance(i, ast.Check))
-        return ast.InputGroup(str(name) if name is not None else "", self._text(desc), bool(optional), fields,
-                              over, checks, span=self._span(meta), name_span=name_span)
+        return ast.InputGroup(str(name) if name is not None else "", self._text(desc), ("optional",) in options,
+                              fields, over, checks, self._privacy(options, name or "input", meta),
+                              span=self._span(meta), name_span=name_span)
 
     def check(self, meta: Any, c: list[Any]) -> ast.Check:
         expr, label, cite = c
         return ast.Check(expr, _unquote(label), self._cite(cite), span=self._span(meta))
+
+    def _privacy(self, options: list[tuple[Any, ...]], name: str, meta: Any) -> ast.Privacy:
+        marks: list[ast.Privacy] = [o[1] for o in options if o[0] == "privacy"]
+        if len(marks) > 1:
+            self.errors.append(Diagnostic("syntax", f"`{name}` is marked more than once as personal data",
+                                          self._span(meta), help="write `sensitive` or `special category`, once"))
+        return marks[0] if marks else ""
+
+    def opt_sensitive(self, meta: Any, c: list[Any]) -> tuple[str, ast.Privacy]:
+        return ("privacy", "sensitive")
+
+    def opt_special(self, meta: Any, c: list[Any]) -> tuple[str, ast.Privacy]:
+        return ("privacy", "special category")
 
     def record_decl(self, meta: Any, c: list[Any]) -> ast.RecordDecl:
         over, c = self._split_override(c)
@@ -573,7 +585,8 @@ class _Builder(Transformer[Token, Any]):
                                           self._span(meta), "keep one of `fixed`, `can change`, `can increase`, "
                                           "`can decrease`"))
         return ast.Field(str(name), type_, optional, defaults[0] if defaults else None, self._text(desc),
-                         changes[0] if changes else None, span=self._span(meta))
+                         changes[0] if changes else None, self._privacy(options, str(name), meta),
+                         span=self._span(meta))
 
     def opt_fixed(self, meta: Any, c: list[Any]) -> tuple[str, str]:
         return ("change", "fixed")

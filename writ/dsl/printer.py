@@ -107,6 +107,10 @@ def _over(decl: ast.NamedDecl) -> str:
     return "override " if decl.override else ""
 
 
+def _privacy(mark: ast.Privacy) -> str:
+    return f", {mark}" if mark else ""
+
+
 def _typed(t: ast.TypeExpr | None) -> str:
     return "" if t is None else f": {type_text(t)}"
 
@@ -183,7 +187,8 @@ class _Printer:
                 self.emit("outputs: " + ", ".join(r.name for r in d.names), 0, line)
             case ast.InputGroup():
                 name = f" {d.name}" if d.name else ""
-                self.emit(f"{_over(d)}input{name}{_q(d.description)}{', optional' if d.optional else ''}:", 0, line)
+                self.emit(f"{_over(d)}input{name}{_q(d.description)}{', optional' if d.optional else ''}"
+                          f"{_privacy(d.privacy)}:", 0, line)
                 self.fields(d.fields)
                 for check in d.checks:
                     self.expr("check ", check.expr, f"{_q(check.label)}{_c(check.citation)}", 2, check.span.line,
@@ -216,7 +221,7 @@ class _Printer:
     def fields(self, fields: tuple[ast.Field, ...]) -> None:
         for f in fields:
             change = {None: "", "fixed": ", fixed"}.get(f.change, f", can {f.change}")
-            text = f"{f.name}: {type_text(f.type)}{', optional' if f.optional else ''}{change}"
+            text = f"{f.name}: {type_text(f.type)}{', optional' if f.optional else ''}{change}{_privacy(f.privacy)}"
             if f.default is None:
                 self.emit(text + _q(f.description), 2, f.span.line)
             else:

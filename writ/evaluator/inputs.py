@@ -28,6 +28,7 @@ from writ.dsl.errors import InputError, InputProblem, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.types import Duration
 from writ.evaluator.checks import BOUND_WORDS, DATE_BOUNDS, Checks, inside, range_schema, ranged
+from writ.evaluator.jsonio import MAX_INT_DIGITS, huge_int_path
 from writ.evaluator.readers import (
     ABSENT,
     READ_ERRORS,
@@ -65,14 +66,20 @@ def _exact(kind: type) -> Converter:
 _bool, _text = _exact(bool), _exact(str)
 
 
+BIG_FLOAT = 2.0 ** 63
+"""Numbers written with a decimal point or an exponent must lie strictly within +-2^63. Past that a float cannot
+tell an integer from its neighbours, and orjson (the batch reader) reads integers beyond 64 bits as such floats:
+refusing them means a value is never silently rounded (an integer written as one is exact at any size)."""
+
+
 def _int(v: Any) -> object:
-    if type(v) is int or type(v) is float and v.is_integer():  # JSON Schema counts 3.0 as an integer
-        return int(v)
+    if type(v) is int or type(v) is float and v.is_integer() and -BIG_FLOAT < v < BIG_FLOAT:  # JSON Schema counts
+        return int(v)                                                                          # 3.0 as an integer
     raise Bad
 
 
 def _decimal(v: Any) -> object:
-    if type(v) is int or type(v) is float and math.isfinite(v):
+    if type(v) is int or type(v) is float and -BIG_FLOAT < v < BIG_FLOAT:  # also refuses NaN and infinities
         return Decimal(repr(v))  # the shortest repr: 7.5 -> Decimal('7.5'), not the binary expansion
     raise Bad
 
@@ -110,10 +117,14 @@ def _validator_kind() -> tuple[Any, Any]:
     from jsonschema import Draft202012Validator, FormatChecker, validators
     formats = FormatChecker(formats=())
     formats.checks("date")(_is_date)
-    # JSON numbers are finite: NaN and Infinity (which Python's json module lets through) are not numbers.
-    kind = validators.extend(Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
-        "number", lambda _, v: type(v) is int or type(v) is float and math.isfinite(v)),
-        validators={keyword: _date_bound(op) for keyword, op in DATE_BOUNDS.items()})
+    # JSON numbers are finite: NaN and Infinity (which Python's json module lets through) are not numbers; and a
+    # float past 2^63 is refused as the converters refuse it (see BIG_FLOAT).
+    checker = Draft202012Validator.TYPE_CHECKER.redefine_many({
+        "number": lambda _, v: type(v) is int or type(v) is float and -BIG_FLOAT < v < BIG_FLOAT,
+        "integer": lambda _, v: type(v) is int or type(v) is float and v.is_integer() and -BIG_FLOAT < v < BIG_FLOAT,
+    })
+    kind = validators.extend(Draft202012Validator, type_checker=checker,
+                             validators={keyword: _date_bound(op) for keyword, op in DATE_BOUNDS.items()})
     return kind, formats
 
 
@@ -199,8 +210,10 @@ def _shown(value: object) -> str:
     """A value as the integrator wrote it, shortened: `"13/04/2024"`, `true`, `{"a": 1, ...}`."""
     try:
         text = json.dumps(value, ensure_ascii=False, default=repr)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except (TypeError, ValueError, RecursionError):  # nested too deep, or an integer too long to write
+        text = f"an integer of about {value.bit_length() * 0.30103:,.0f} digits" if type(value) is int else \
+            f"a {type(value).__name__}"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate, quoted back, as its escape
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -232,10 +245,11 @@ class InputModel:
         self._group_names = frozenset(n for n in policy.inputs if n) | frozenset(top)
         for group in policy.inputs.values():
             if group.name:
-                properties[group.name] = self._object_schema(group.fields, group.description, group.optional)
+                properties[group.name] = self._object_schema(group.fields, group.description, group.optional,
+                                                             group.privacy)
                 required += [] if group.optional else [group.name]
             else:
-                node = self._object_schema(group.fields, None, group.optional)
+                node = self._object_schema(group.fields, None, group.optional, group.privacy)
                 properties.update(node["properties"])
                 required += node["required"]
             prefix = f"{group.name}." if group.name else ""
@@ -272,19 +286,20 @@ class InputModel:
         return {**schema, "title": title} if title is not None else schema
 
     def _object_schema(self, fields: tuple[ast.Field, ...], description: str | None,
-                       optional: bool) -> dict[str, Any]:
+                       optional: bool, privacy: ast.Privacy = "") -> dict[str, Any]:
         return {"type": ["object", "null"] if optional else "object",
-                **({"description": description} if description else {}),
-                "properties": {f.name: self._field_schema(f, optional) for f in fields},
+                **({"description": description} if description else {}), **privacy_annotations(privacy),
+                "properties": {f.name: self._field_schema(f, optional, privacy) for f in fields},
                 "required": [f.name for f in fields if not (optional or f.optional or f.default is not None)],
                 "additionalProperties": False}
 
-    def _field_schema(self, f: ast.Field, group_optional: bool) -> dict[str, Any]:
+    def _field_schema(self, f: ast.Field, group_optional: bool, group_privacy: ast.Privacy) -> dict[str, Any]:
         node = self._kind(f.type)[0]
         if f.optional or group_optional:
             node = _nullable(node)
         if f.description:
             node["description"] = f.description
+        node.update(privacy_annotations(ast.stricter(f.privacy, group_privacy)))
         if f.default is not None:
             node["default"] = json_value(literal_value(f.default))
         return node
@@ -354,7 +369,15 @@ class InputModel:
         try:
             return self._read(facts)
         except READ_ERRORS:
-            problems = self.problems(facts)
+            try:
+                problems = self.problems(facts)
+            except RecursionError:  # a record type containing itself, nested past Python's stack
+                problems = [InputProblem("", "nested too deeply to check")]
+            except ValueError:  # from Python callers: an integer too long for the validator to quote
+                where = huge_int_path(facts)
+                if where is None:
+                    raise
+                problems = [InputProblem(where, f"an integer of more than {MAX_INT_DIGITS:,} digits")]
         if not problems:  # the fast route is stricter than the schema: a bug, but never an empty error
             problems = [InputProblem("", "does not match the input schema")]
         raise InputError(problems)
@@ -413,6 +436,9 @@ class InputModel:
                     yield from self._describe(sub)
         elif error.validator == "format" and _STRICT_DATE.fullmatch(str(error.instance)):
             yield path, f"`{error.instance}` is not a real date"
+        elif type(error.instance) is float and math.isfinite(error.instance) and abs(error.instance) >= BIG_FLOAT:
+            yield path, (f"`{error.instance!r}` is too large for a number with a decimal point or an exponent (the "
+                         "limit is 2^63); write a whole number without either")
         elif error.validator in BOUND_WORDS:
             yield path, f"must be {BOUND_WORDS[str(error.validator)]} {error.validator_value}, got `{_shown(error.instance)}`"
         else:
@@ -444,6 +470,16 @@ class InputModel:
 
     def _example_fields(self, fields: tuple[ast.Field, ...]) -> dict[str, Any]:  # required fields only
         return {f.name: self._kind(f.type)[2] for f in fields if not (f.optional or f.default is not None)}
+
+
+SENSITIVE, SPECIAL = "x-writ-sensitive", "x-writ-special-category"
+"""The JSON Schema annotations of personal data (ignored by validators; read by the decision log's masking)."""
+
+
+def privacy_annotations(privacy: ast.Privacy) -> dict[str, bool]:
+    if privacy == "special category":
+        return {SENSITIVE: True, SPECIAL: True}
+    return {SENSITIVE: True} if privacy == "sensitive" else {}
 
 
 def _nullable(node: dict[str, Any]) -> dict[str, Any]:

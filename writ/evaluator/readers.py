@@ -28,8 +28,9 @@ class Bad(Exception):
 ABSENT: Any = object()  # a key not in the facts (distinct from null)
 
 
-READ_ERRORS = (Bad, KeyError, ValueError)
-"""What a generated reader may raise on bad facts: `Bad`, a missing required key, an impossible date."""
+READ_ERRORS = (Bad, KeyError, ValueError, RecursionError)
+"""What a generated reader may raise on bad facts: `Bad`, a missing required key, an impossible date, or (for a
+record type that contains itself) facts nested past Python's stack."""
 
 
 class FieldPlan(NamedTuple):

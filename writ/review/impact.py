@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 from writ.dsl.errors import InputError, InputProblem, NotFoundError, WritError
 from writ.evaluator.engine import Decision, Program
+from writ.evaluator.jsonio import MAX_INT_DIGITS, read
 from writ.evaluator.values import to_json_value
 
 Facts = dict[str, Any]
@@ -150,30 +152,35 @@ def read_population(path: Path) -> Iterator[Facts]:
 
 
 def _read_jsonl(path: Path) -> Iterator[Facts]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                case = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError([InputProblem(f"line {number}", f"not valid JSON: {exc.msg}")]) from None
+                case = read(line)
+            except InputError as exc:
+                raise InputError([InputProblem(f"line {number}" + (f".{p.path}" if p.path else ""), p.message)
+                                  for p in exc.problems]) from None
             if not isinstance(case, dict):
                 raise InputError([InputProblem(f"line {number}", "expected a JSON object (one case per line)")])
             yield case
 
 
 def _read_csv(path: Path) -> Iterator[Facts]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), 2):
-            case: Facts = {}
-            for column, cell in row.items():
-                if column is None:
-                    raise InputError([InputProblem(f"line {number}", "more cells than columns")])
-                if cell is None or cell == "":
-                    continue  # absent
-                _set_path(case, column.strip(), _parse_cell(cell))
-            yield case
+    number = 1
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            for number, row in enumerate(csv.DictReader(handle), 2):
+                case: Facts = {}
+                for column, cell in row.items():
+                    if column is None:
+                        raise InputError([InputProblem(f"line {number}", "more cells than columns")])
+                    if cell is None or cell == "":
+                        continue  # absent
+                    _set_path(case, column.strip(), _parse_cell(cell))
+                yield case
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError([InputProblem(f"near line {number + 1}", f"cannot read on: {exc}")]) from None
 
 
 def _parse_cell(cell: str) -> Any:
@@ -185,13 +192,13 @@ def _parse_cell(cell: str) -> Any:
         return None
     if text[:1] in "[{":
         try:
-            return json.loads(text)
-        except json.JSONDecodeError:
+            return read(text)
+        except InputError:
             return text
-    if _INT.fullmatch(text):
+    if _INT.fullmatch(text) and len(text) <= MAX_INT_DIGITS:
         return int(text)
-    if _NUMBER.fullmatch(text):
-        return float(text)
+    if _NUMBER.fullmatch(text) and math.isfinite(number := float(text)):
+        return number
     return text
 
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from writ.evaluator.inputs import SENSITIVE, SPECIAL
+
 CONTROLS = ("version", "on", "full", "add")
 MAX_ROWS = 50        # rows a list may show: a URL asking for more is cut, not a denial of service
 MAX_DEPTH = 4        # records nested deeper (a record may contain itself) are typed as JSON
@@ -46,6 +48,7 @@ class Node:
     value: str = ""                                       # what the form shows (scalars and json)
     errors: list[str] = field(default_factory=list)
     added: bool = False                                   # the row just added: it takes the focus
+    privacy: str = ""                                     # personal data: "sensitive" or "special category"
 
     @property
     def id(self) -> str:
@@ -146,10 +149,11 @@ def _node(schema: dict[str, Any], key: str, path: str, name: str, required: bool
           query: Mapping[str, list[str]], add: str | None, depth: int) -> Node:
     schema = _resolve(schema, root)
     kind = _kind(schema, depth)
+    privacy = "special category" if schema.get(SPECIAL) else "sensitive" if schema.get(SENSITIVE) else ""
     options = tuple(v for v in schema.get("enum", ()) if v is not None)
     node = Node(key, path, name, kind, schema.get("description") or _words(name), schema.get("description"),
                 required and "null" not in _types(schema), options, schema.get("minimum"), schema.get("maximum"),
-                schema.get("default"))
+                schema.get("default"), privacy=privacy)
     if kind == "object":
         needed = set(schema.get("required", ()))
         node.children = [_node(sub, f"{key}.{n}", f"{path}.{n}", n, n in needed, root, query, add, depth + 1)

@@ -27,7 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from writ.api import Policy, Workspace
-from writ.dsl.errors import InputError, InputProblem, NotFoundError, PolicyError, WritError
+from writ.dsl.errors import InputError, InputProblem, NotFoundError, WritError
 from writ.explain.html import TEMPLATES as EXPLAIN_TEMPLATES
 from writ.workbench import edit, review, trying
 from writ.workbench.form import type_words
@@ -321,7 +321,7 @@ def _reload(request: Request) -> str | None:
     """Serve the saved file at once; the reason when the service cannot (the previous files keep serving)."""
     try:
         request.app.state.registry.reload()
-    except PolicyError as exc:
+    except WritError as exc:  # the files do not check, or changed again while compiling
         return f"saved, but the service could not reload: {exc}"
     return None
 
