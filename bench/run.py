@@ -2,7 +2,7 @@
 
 Every figure is checked before it is printed: each path's outputs over the
 generated cases must have the hand-written reference's digest
-(/work/shared/bench/workload.py), and every path must agree with the
+(`shared/bench/workload.py` beside the repository), and every path must agree with the
 reference on the 173 boundary cases of edge_cases.py, so a speed-up that
 changes one answer fails the run instead of flattering the table. The
 reference is timed in the same process and run, because the machine's speed
@@ -52,7 +52,7 @@ def shared_modules() -> tuple[ModuleType, ModuleType]:
     """The shared generator/reference (`workload.py`) and boundary cases (`edge_cases.py`)."""
     if not (SHARED / "workload.py").is_file() or not (SHARED / "edge_cases.py").is_file():
         raise SystemExit(f"bench/run.py: the shared workload is missing: expected {SHARED}/workload.py and "
-                         "edge_cases.py (the repository must sit beside `shared/`, as /work/main beside /work/shared)")
+                         "edge_cases.py (the repository must sit beside the folder `shared/`)")
     if str(SHARED) not in sys.path:
         sys.path.insert(0, str(SHARED))
     import edge_cases

@@ -65,7 +65,7 @@ input process "what has happened so far", optional:
 outputs: x
 '''
 
-# The flexible-working contract's input groups (/work/shared/contracts/flexible-working.md).
+# The flexible-working contract's input groups (shared/contracts/flexible-working.md, beside the repository).
 FLEXIBLE = HEADER + '''
 input person "the member of staff making the application":
   role: enum(officer, staff)

@@ -28,7 +28,7 @@ from writ.evaluator.runtime import (
     to_decimal,
 )
 
-WORKLOAD = Path("/work/shared/bench/workload.py")
+WORKLOAD = Path(__file__).resolve().parents[2] / "shared" / "bench" / "workload.py"  # beside the repository
 
 
 def _workload() -> ModuleType | None:
