@@ -218,6 +218,23 @@ def cli_seconds(case: dict[str, Any], repeat: int, cold: bool) -> float:
     return fastest(run, repeat, cold)
 
 
+def measured_run(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """A console command run in a fresh process: its result, wall time and peak resident memory (MB).
+
+    Started from a small wrapper that reports its descendants' peak memory: a child forked from this
+    process (which holds the generated cases) would count this process's memory as its own until it execs.
+    """
+    wrapper = [sys.executable, "-c", "import resource, subprocess, sys\n"
+               "done = subprocess.run(sys.argv[1:])\n"
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+               "sys.exit(done.returncode)\n", *command]
+    start = time.perf_counter()
+    done = subprocess.run(wrapper, capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    peak_mb = int(done.stdout.split()[-1]) / 1024 if done.returncode == 0 else 0.0
+    return done, seconds, peak_mb
+
+
 def batch(n: int, workers: int, workload: ModuleType, reference: float) -> str:
     """`writ batch` on n generated cases, as a user runs it (the console script, JSON lines in and out): its
     rate end to end, as a ratio to the reference's rate measured earlier in the same run (the reference runs
@@ -230,18 +247,9 @@ def batch(n: int, workers: int, workload: ModuleType, reference: float) -> str:
                 f.write(json.dumps(c) + "\n")
         command = [sys.executable, "-m", "writ.cli", "batch", str(POLICY), "--input", str(source),
                    "--output", str(target), "--workers", str(workers)]
-        # Started from a small wrapper that reports its descendants' peak memory: a child forked from this
-        # process (which holds 100,000 cases) would count this process's memory as its own until it execs.
-        wrapper = [sys.executable, "-c", "import resource, subprocess, sys\n"
-                   "done = subprocess.run(sys.argv[1:])\n"
-                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-                   "sys.exit(done.returncode)\n", *command]
-        start = time.perf_counter()
-        done = subprocess.run(wrapper, capture_output=True, text=True, cwd=ROOT)
-        seconds = time.perf_counter() - start
+        done, seconds, peak_mb = measured_run(command)
         if done.returncode != 0:
             return f"writ batch failed ({done.returncode}): {done.stderr.strip()[-300:]}"
-        peak_mb = int(done.stdout.split()[-1]) / 1024
         with target.open() as f:
             got = workload.digest(json.loads(row)["outputs"] for row in f)
         expected = workload.digest(workload.decide(c) for c in workload.gen(n, SEED))

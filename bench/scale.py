@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ if str(ROOT) not in sys.path:
 if str(ROOT / "bench") not in sys.path:
     sys.path.insert(0, str(ROOT / "bench"))
 
-from run import POLICY, SEED, as_json, shared_modules  # noqa: E402
+from run import POLICY, SEED, as_json, measured_run, shared_modules  # noqa: E402
 
 DATES = ("service_start", "application_date", "last_formal_request", "child_birth_date")
 UK = ROOT / "policies" / "uk-flexible-working"
@@ -99,16 +98,10 @@ def cli(source: Path, target: Path, extra: list[str], engine: str = "columnar") 
     """Wall time and peak memory (MB) of the console script in a fresh process."""
     command = [sys.executable, "-m", "writ.cli", "batch", str(POLICY), "--input", str(source), "--output",
                str(target), "--engine", engine, *extra]
-    wrapper = [sys.executable, "-c", "import resource, subprocess, sys\n"
-               "done = subprocess.run(sys.argv[1:])\n"
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-               "sys.exit(done.returncode)\n", *command]
-    start = time.perf_counter()
-    done = subprocess.run(wrapper, capture_output=True, text=True, cwd=ROOT)
-    seconds = time.perf_counter() - start
+    done, seconds, peak_mb = measured_run(command)
     if done.returncode != 0:
         raise SystemExit(f"bench/scale.py: writ batch failed: {done.stderr.strip()[-400:]}")
-    return seconds, int(done.stdout.split()[-1]) / 1024
+    return seconds, peak_mb
 
 
 def streaming(source: Path, n: int, times: int, reference: float, expected: str, workload: ModuleType) -> str:
