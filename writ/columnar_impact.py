@@ -30,9 +30,9 @@ from writ.review.impact import (
     GroupStats,
     ImpactReport,
     VersionPair,
-    _first_problem,
     field_value,
     project,
+    tally,
     transition,
 )
 
@@ -199,16 +199,4 @@ def _by_rows(pair: VersionPair, report: ImpactReport, rows: list[int], frame: pl
                           else frame_facts(frame[rows]))
     for k, case in zip(rows, cases, strict=True):
         stats = report.groups.setdefault(keys[k], GroupStats()) if keys is not None else GroupStats()
-        stats.total += 1
-        outcome = pair.outcome(case)
-        if outcome is None:
-            report.invalid += 1
-            stats.invalid += 1
-            if len(report.invalid_examples) < 3:
-                report.invalid_examples.append(_first_problem(pair, case, k + 1))
-        elif outcome.differing:
-            report.changed += 1
-            stats.changed += 1
-            for o in outcome.differing:
-                report.output_changed[o] += 1
-                report.transitions[o][transition(outcome.old[o], outcome.new[o])] += 1
+        tally(pair, report, stats, case, k + 1)

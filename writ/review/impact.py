@@ -256,25 +256,32 @@ def measure(pair: VersionPair, cases: Iterable[Facts], by: str | None = None,
     for case in cases:
         report.total += 1
         group = report.groups.setdefault(field_value(case, by), GroupStats()) if by else GroupStats()
-        group.total += 1
-        outcome = pair.outcome(case)
-        if outcome is None:
-            report.invalid += 1
-            group.invalid += 1
-            if len(report.invalid_examples) < 3:
-                report.invalid_examples.append(_first_problem(pair, case, report.total))
-        elif outcome.differing:
-            report.changed += 1
-            group.changed += 1
-            for o in outcome.differing:
-                report.output_changed[o] += 1
-                report.transitions[o][transition(outcome.old[o], outcome.new[o])] += 1
+        tally(pair, report, group, case, report.total)
         if progress is not None and report.total % 200 == 0:
             progress(report.total)
     if progress is not None:
         progress(report.total)
     report.groups = dict(sorted(report.groups.items(), key=lambda kv: (-kv[1].total, kv[0])))
     return report
+
+
+def tally(pair: VersionPair, report: ImpactReport, group: GroupStats, case: Facts, number: int) -> None:
+    """One case evaluated under both versions and counted in its group (the caller counts it in the
+    report's total): invalid, or changed and how. The row path and the columnar path's leftover rows both
+    count through here, so the two reports cannot drift apart."""
+    group.total += 1
+    outcome = pair.outcome(case)
+    if outcome is None:
+        report.invalid += 1
+        group.invalid += 1
+        if len(report.invalid_examples) < 3:
+            report.invalid_examples.append(_first_problem(pair, case, number))
+    elif outcome.differing:
+        report.changed += 1
+        group.changed += 1
+        for o in outcome.differing:
+            report.output_changed[o] += 1
+            report.transitions[o][transition(outcome.old[o], outcome.new[o])] += 1
 
 
 def _first_problem(pair: VersionPair, case: Facts, number: int) -> str:
