@@ -22,7 +22,6 @@ are written by `writ.explain.tracecode`.
 
 from __future__ import annotations
 
-import datetime as dt
 import weakref
 from collections.abc import Callable
 from typing import Any, assert_never
@@ -31,8 +30,7 @@ from writ.dsl import ir
 from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.engine import Layout, Trace
 from writ.evaluator.solve import may_suggest
-from writ.evaluator.whynot import ComparePlan, Comparison
-from writ.evaluator.whynot import _margin as margin
+from writ.evaluator.whynot import Comparison
 from writ.explain.plan import Plan, StepInfo
 from writ.explain.tracecode import TraceCode, decisive
 
@@ -129,8 +127,7 @@ class _Gen(TraceCode):
     def __init__(self, plan: Plan, layout: Layout) -> None:
         super().__init__(layout)
         self.plan = plan
-        self.globals.update({"_Step": Step, "_new": object.__new__, "_used_steps": _used_steps,
-                             "_Comparison": Comparison, "_margin": margin, "_date": dt.date})
+        self.globals.update({"_Step": Step, "_used_steps": _used_steps})
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
 
     def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str,
@@ -167,47 +164,6 @@ class _Gen(TraceCode):
         if failed is not None and may_suggest(node, self.program):
             with self.block(f"if {failed}:"):
                 self.emit(f"{step}.counterfactuals = found.get({node.nid}, [])")
-
-    def comparison(self, step: str, compare: ComparePlan) -> None:
-        """`step.comparison`, as `ComparePlan.compare` makes it through `Trace.value` (nothing when a side or the
-        result was not computed, or a side is missing), written out per comparison: its operator, texts and terms
-        are known here, so only the case's values are read, and the distance between two dates or two whole
-        numbers is counted in place (any other sides go through `whynot`'s own measure)."""
-        e = compare.node
-        left, right, held, c = self.local(), self.local(), self.local(), self.local("c")
-        self.emit(f"{left}, {right}, {held} = {self.value(e.left)}, {self.value(e.right)}, {self.value(e)}")
-        with self.block(f"if {held} is not _UNSET and {left} is not _UNSET and {right} is not _UNSET "
-                        f"and {left} is not None and {right} is not None:"):
-            self.emit(f"{c} = _new(_Comparison)")
-            self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
-                      f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
-                      f"{c}.right_text = {self.hoist(compare.right_text, 'T')}; {c}.terms = f = []; {c}.elapsed = None")
-            for name, leaf in compare.terms:
-                self.emit(f"v = {self.value(leaf)}")
-                with self.block("if v is not _UNSET and not isinstance(v, tuple):"):
-                    self.emit(f"f.append(({name!r}, v))")
-            with self.block(f"if {held}:"):
-                self.emit(f"{c}.held = True; {c}.margin = None; {c}.unit = None")
-            with self.block("else:"):
-                self.emit(f"{c}.held = False")
-                self.margin(c, e.op, left, right)
-            if compare.elapsed is not None:
-                p = compare.elapsed
-                self.emit(f"{c}.elapsed = {self.hoist(p.measure, 'M')}({self.value(p.shift.date)}, "
-                          f"{self.value(p.shift.duration)}, {self.value(p.other)}, {self.value(p.shift)}, "
-                          "trace.program.dates)")
-            self.emit(f"{step}.comparison = {c}")
-
-    def margin(self, c: str, op: str, left: str, right: str) -> None:
-        """`c.margin, c.unit` as `whynot` measures them: two dates' distance in days, two whole numbers' distance,
-        one more for a strict comparison; other sides through `whynot`'s measure."""
-        extra = " + 1" if op in ("<", ">") else ""
-        with self.block(f"if {left}.__class__ is _date and {right}.__class__ is _date:"):
-            self.emit(f"{c}.margin = abs({left}.toordinal() - {right}.toordinal()){extra}; {c}.unit = 'days'")
-        with self.block(f"elif {left}.__class__ is int and {right}.__class__ is int:"):
-            self.emit(f"{c}.margin = abs({left} - {right}){extra}; {c}.unit = None")
-        with self.block("else:"):
-            self.emit(f"{c}.margin, {c}.unit = _margin({op!r}, {left}, {right})")
 
     # -- steps
     def steps(self, definitions: list[ir.Definition]) -> None:
