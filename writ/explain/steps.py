@@ -23,14 +23,14 @@ are written by `writ.explain.tracecode`.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, assert_never
 
 from writ.dsl import ir
 from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.engine import Layout, Trace
 from writ.evaluator.solve import may_suggest
-from writ.evaluator.whynot import ComparePlan, Comparison
+from writ.evaluator.whynot import Comparison
 from writ.explain.plan import Plan, StepInfo
 from writ.explain.tracecode import TraceCode, decisive
 
@@ -51,8 +51,10 @@ class Step:
         self.children: list[Step] = children if children is not None else []
         self.inputs: dict[str, Any] = inputs if inputs is not None else {}
         self.comparison: Comparison | None = None
-        self.counterfactuals: list[Counterfactual] = []
-        self.needed: list[str] = []          # absent facts that would decide a missing value
+        # Findings are set whole, never added to: most steps have none and share one empty tuple rather than
+        # each allocating (and freeing) two empty lists.
+        self.counterfactuals: Sequence[Counterfactual] = ()
+        self.needed: Sequence[str] = ()      # absent facts that would decide a missing value
         self.overridden_by: str | None = None  # for a default overridden by an exception: its name
 
     @property
@@ -127,7 +129,7 @@ class _Gen(TraceCode):
     def __init__(self, plan: Plan, layout: Layout) -> None:
         super().__init__(layout)
         self.plan = plan
-        self.globals.update({"_Step": Step, "_new": object.__new__, "_used_steps": _used_steps})
+        self.globals.update({"_Step": Step, "_used_steps": _used_steps})
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
 
     def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str,
@@ -135,7 +137,7 @@ class _Gen(TraceCode):
         """`var = Step(info, value, reached, children, inputs)`, written out: the slots set in place rather than
         through `Step.__init__` (a call costs as much as the rest of a step, and a case builds dozens)."""
         fields = {"info": self.hoist(info, "I"), "value": value, "reached": reached, "children": children,
-                  "inputs": inputs, "comparison": "None", "counterfactuals": "[]", "needed": "[]",
+                  "inputs": inputs, "comparison": "None", "counterfactuals": "()", "needed": "()",
                   "overridden_by": overridden_by}
         assert tuple(fields) == Step.__slots__, "every slot of a Step is set"
         self.emit(f"{var} = _new(_Step)")
@@ -163,24 +165,7 @@ class _Gen(TraceCode):
             self.comparison(step, compare)
         if failed is not None and may_suggest(node, self.program):
             with self.block(f"if {failed}:"):
-                self.emit(f"{step}.counterfactuals = found.get({node.nid}, [])")
-
-    def comparison(self, step: str, compare: ComparePlan) -> None:
-        """`step.comparison`, built from the slots as `ComparePlan.compare` reads them through `Trace.value`:
-        nothing when a side or the result was not computed, or a side is missing."""
-        e = compare.node
-        left, right, held = self.local(), self.local(), self.local()
-        self.emit(f"{left}, {right}, {held} = {self.value(e.left)}, {self.value(e.right)}, {self.value(e)}")
-        terms = "(" + "".join(f"{self.value(leaf)}, " for _, leaf in compare.terms) + ")"
-        period = "None"
-        if compare.elapsed is not None:
-            p = compare.elapsed
-            period = (f"({self.value(p.shift.date)}, {self.value(p.shift.duration)}, {self.value(p.other)}, "
-                      f"{self.value(p.shift)})")
-        with self.block(f"if {held} is not _UNSET and {left} is not _UNSET and {right} is not _UNSET "
-                        f"and {left} is not None and {right} is not None:"):
-            self.emit(f"{step}.comparison = {self.hoist(compare.build, 'C')}({left}, {right}, {held}, {terms}, "
-                      f"{period}, trace)")
+                self.emit(f"{step}.counterfactuals = found.get({node.nid}, ())")
 
     # -- steps
     def steps(self, definitions: list[ir.Definition]) -> None:
@@ -218,7 +203,7 @@ class _Gen(TraceCode):
         self.new(child, info, self.value(x.clause), "True", self.refs(cond), self.inputs(cond))
         with self.block(f"if {child}.value is True:"):
             if may_suggest(cond, self.program):
-                self.emit(f"{child}.counterfactuals = found.get({cond.nid}, [])")
+                self.emit(f"{child}.counterfactuals = found.get({cond.nid}, ())")
             self.new("o", default, "_UNSET", "False", "[]", "{}", overridden_by=repr(x.name))
             self.emit(f"{var}.children = [{child}, o]")
             self.emit("x = True")

@@ -4,13 +4,15 @@ The step builders of `writ.explain.steps` are generated code that reads a
 case's recorded values straight from the trace: a node's slot (`V[k]`), a
 region's flag (`F[k]`), a definition (`D[name]`), a fact (`G(path)`), a used
 policy's definition. `TraceCode` writes those reads, exactly as `Trace.value`
-and `Trace.reached` make them, and keeps the lines, indentation, fresh names
-and hoisted objects of the source being written. Nothing here evaluates a
-policy expression.
+and `Trace.reached` make them, and a comparison's quantities from them as
+`writ.evaluator.whynot` measures them; it keeps the lines, indentation, fresh
+names and hoisted objects of the source being written. Nothing here evaluates
+a policy expression.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +20,8 @@ from typing import Any
 from writ.dsl import ir
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Layout, Program, Trace
+from writ.evaluator.whynot import ComparePlan, Comparison
+from writ.evaluator.whynot import _margin as margin
 
 
 class TraceCode:
@@ -28,7 +32,9 @@ class TraceCode:
         self.program: Program = layout.program
         self.slots, self.flags, self.chains = layout.slots, layout.flags, layout.chains
         self.recorded = set(layout.definitions)
-        self.globals: dict[str, Any] = {"_UNSET": UNSET, "_used_value": _used_value, "_taken": _taken}
+        self.globals: dict[str, Any] = {"_UNSET": UNSET, "_used_value": _used_value, "_taken": _taken,
+                                        "_new": object.__new__, "_Comparison": Comparison, "_margin": margin,
+                                        "_date": dt.date}
         self.lines: list[str] = []
         self.depth = 1
         self.fresh = 0
@@ -109,6 +115,48 @@ class TraceCode:
             self.emit(f"{head} n is {self.hoist(node, 'N')}:")
             self.lines.extend(lines)
             head = "elif"
+
+    # -- a comparison's quantities
+    def comparison(self, step: str, compare: ComparePlan) -> None:
+        """`step.comparison`, as `ComparePlan.compare` makes it through `Trace.value` (nothing when a side or the
+        result was not computed, or a side is missing), written out per comparison: its operator, texts and terms
+        are known here, so only the case's values are read, and the distance between two dates or two whole
+        numbers is counted in place (any other sides go through `whynot`'s own measure)."""
+        e = compare.node
+        left, right, held, c = self.local(), self.local(), self.local(), self.local("c")
+        self.emit(f"{left}, {right}, {held} = {self.value(e.left)}, {self.value(e.right)}, {self.value(e)}")
+        with self.block(f"if {held} is not _UNSET and {left} is not _UNSET and {right} is not _UNSET "
+                        f"and {left} is not None and {right} is not None:"):
+            self.emit(f"{c} = _new(_Comparison)")
+            self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
+                      f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
+                      f"{c}.right_text = {self.hoist(compare.right_text, 'T')}; {c}.terms = f = []; {c}.elapsed = None")
+            for name, leaf in compare.terms:
+                self.emit(f"v = {self.value(leaf)}")
+                with self.block("if v is not _UNSET and not isinstance(v, tuple):"):
+                    self.emit(f"f.append(({name!r}, v))")
+            with self.block(f"if {held}:"):
+                self.emit(f"{c}.held = True; {c}.margin = None; {c}.unit = None")
+            with self.block("else:"):
+                self.emit(f"{c}.held = False")
+                self.margin(c, e.op, left, right)
+            if compare.elapsed is not None:
+                p = compare.elapsed
+                self.emit(f"{c}.elapsed = {self.hoist(p.measure, 'M')}({self.value(p.shift.date)}, "
+                          f"{self.value(p.shift.duration)}, {self.value(p.other)}, {self.value(p.shift)}, "
+                          "trace.program.dates)")
+            self.emit(f"{step}.comparison = {c}")
+
+    def margin(self, c: str, op: str, left: str, right: str) -> None:
+        """`c.margin, c.unit` as `whynot` measures them: two dates' distance in days, two whole numbers' distance,
+        one more for a strict comparison; other sides through `whynot`'s measure."""
+        extra = " + 1" if op in ("<", ">") else ""
+        with self.block(f"if {left}.__class__ is _date and {right}.__class__ is _date:"):
+            self.emit(f"{c}.margin = abs({left}.toordinal() - {right}.toordinal()){extra}; {c}.unit = 'days'")
+        with self.block(f"elif {left}.__class__ is int and {right}.__class__ is int:"):
+            self.emit(f"{c}.margin = abs({left} - {right}){extra}; {c}.unit = None")
+        with self.block("else:"):
+            self.emit(f"{c}.margin, {c}.unit = _margin({op!r}, {left}, {right})")
 
 
 def _used_value(used: dict[str, Trace], alias: str, name: str) -> Any:
