@@ -14,6 +14,7 @@ limit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from writ.explain.tree import Explanation, Step, beneath
 
@@ -22,13 +23,9 @@ TEXT_DEPTH = 24
 JSON_DEPTH = 48
 
 
-@dataclass(slots=True)
-class Line:
-    """One step at a depth; `see` names the section that explains it when it is only a reference here."""
-
-    depth: int
-    step: Step
-    see: str | None = None
+Line: TypeAlias = tuple[int, Step, str | None]
+"""One step at a depth, as `(depth, step, see)`: `see` names the section that explains the step when it is only a
+reference here. A plain tuple, as an explanation lays out dozens of lines per decision and renderers unpack them."""
 
 
 @dataclass
@@ -66,26 +63,30 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
         section = queue[k]
         k += 1
         top, lines = section.step, section.lines
-        stack = [(top, 0)]
+        add, title = lines.append, section.title
+        stack: list[tuple[Step, int]] = [(top, 0)]
+        push, pop = stack.append, stack.pop
         while stack:
-            step, depth = stack.pop()
-            if step is not top and step.info.kind in DEFINITIONS:
+            step, depth = pop()
+            if step.info.kind in DEFINITIONS and step is not top:
                 see = where.get(id(step))
                 if see is not None:
-                    lines.append(Line(depth, step, see))
+                    add((depth, step, see))
                     continue
                 if depth >= max_depth:  # explained in a section of its own, after the outputs
-                    where[id(step)] = step.id
-                    queue.append(Section(step.id, step, False))
-                    lines.append(Line(depth, step, step.id))
+                    where[id(step)] = step.info.id
+                    queue.append(Section(step.info.id, step, False))
+                    add((depth, step, step.info.id))
                     continue
-                where[id(step)] = section.title
-            lines.append(Line(depth, step))
+                where[id(step)] = title
+            add((depth, step, None))
             children = step.children if full else visible_children(step, full)
             if children:
                 depth += 1
-                for child in reversed(children):
-                    stack.append((child, depth))
+                if len(children) == 1:
+                    push((children[0], depth))
+                else:
+                    stack.extend([(child, depth) for child in reversed(children)])
     return queue
 
 

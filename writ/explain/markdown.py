@@ -39,14 +39,14 @@ def _escape(text: str) -> str:
 
 def _lines(section: Section) -> list[str]:
     lines = []
-    for line in section.lines:
-        pad = "  " * line.depth
-        top = line.depth == 0 and section.output
-        if line.see is not None:
-            lines.append(f"{pad}- {_item(line.step, top)} {_escape(reference_words(line.see, section.title))}")
+    for depth, step, see in section.lines:
+        pad = "  " * depth
+        top = depth == 0 and section.output
+        if see is not None:
+            lines.append(f"{pad}- {_item(step, top)} {_escape(reference_words(see, section.title))}")
             continue
-        lines.append(f"{pad}- {_item(line.step, top)}")
-        for kind, content in detail_parts(line.step):
+        lines.append(f"{pad}- {_item(step, top)}")
+        for kind, content in detail_parts(step):
             if kind == "read":
                 said = "read: " + ", ".join(f"{_code(k)} = {_code(v)}" for k, v in content)
             else:

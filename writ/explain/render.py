@@ -22,6 +22,7 @@ from writ.evaluator.values import to_json_value
 from writ.evaluator.whynot import Comparison, period, weeks_days
 from writ.explain.clauses import rested_on
 from writ.explain.layout import JSON_DEPTH, Section, sections, shown_steps, visible_children
+from writ.explain.plan import StepInfo
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step, walk
 
 SCHEMA_VERSION = "3"
@@ -35,6 +36,11 @@ _SYMBOLS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 def show(value: Any, absent: str = "does not apply") -> str:
     """A value for people: `2024-04-06`, `1.5`, `26 weeks`, `[a, b]`; a missing value as `absent` (a result that
     does not apply, or a fact that was `not given`)."""
+    cls = value.__class__
+    if cls is str:
+        return value  # type: ignore[no-any-return]
+    if cls is dt.date:
+        return value.isoformat()  # type: ignore[no-any-return]
     if value is NOT_EVALUATED:
         return "not evaluated"
     if value is None:
@@ -221,14 +227,14 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
             lines.extend("  " + line for line in output_summary(section.step, full))
         else:
             lines.append(f"{section.title}, continued from above:")
-        for line in section.lines:
-            pad = "  " * (line.depth + 1)
-            head = headline(line.step, top=line.depth == 0 and section.output)
-            if line.see is not None:
-                lines.append(f"{pad}{mark(line.step)} {head} {reference_words(line.see, section.title)}")
+        for depth, step, see in section.lines:
+            pad = "  " * (depth + 1)
+            head = headline(step, top=depth == 0 and section.output)
+            if see is not None:
+                lines.append(f"{pad}{mark(step)} {head} {reference_words(see, section.title)}")
                 continue
-            lines.append(f"{pad}{mark(line.step)} {head}")
-            lines.extend(f"{pad}    {detail}" for detail in details(line.step))
+            lines.append(f"{pad}{mark(step)} {head}")
+            lines.extend(f"{pad}    {detail}" for detail in details(step))
     return "\n".join(lines) + "\n"
 
 
@@ -257,21 +263,50 @@ def print_text(explanation: Explanation, full: bool = False, file: IO[str] | Non
         console.print(Text(line, style=style))
 
 
-_AS_IS = frozenset((bool, int, str))  # what `to_json_value` returns unchanged, tested by exact class in step_json
+_AS_IS = frozenset((type(None), bool, int, str))  # what `to_json_value` returns unchanged, tested by exact class
+
+
+def _fragment(info: StepInfo) -> dict[str, Any]:
+    """A step's JSON object as far as its `StepInfo` settles it, the case's fields after them as placeholders.
+
+    Built once per info (infos are made once per program and shared by every explanation), and only ever copied:
+    `step_json` fills in the case's value, reach and inputs, which keeps the key order of the contract."""
+    entry = _FRAGMENTS.get(id(info))
+    if entry is not None and entry[0] is info:
+        return entry[1]
+    if len(_FRAGMENTS) >= _FRAGMENTS_MAX:  # programs compiled again and again (a watching editor): start afresh
+        _FRAGMENTS.clear()
+    fragment = {"id": info.id, "kind": info.kind, "rule": info.name, "policy": info.policy, "label": info.label,
+                "citation": info.citation, "text": info.text, "value": None, "evaluated": True, "reached": True,
+                "inputs": None}
+    _FRAGMENTS[id(info)] = (info, fragment)  # holding the info keeps its id from being reused while cached
+    return fragment
+
+
+_FRAGMENTS: dict[int, tuple[StepInfo, dict[str, Any]]] = {}
+_FRAGMENTS_MAX = 1 << 16
 
 
 def step_json(step: Step, see: str | None = None) -> dict[str, Any]:
     """One step's fields, without its children (see `render_json`); a reference names where it is explained."""
-    info, value = step.info, step.value
+    info = step.info
+    entry = _FRAGMENTS.get(id(info))
+    data = (entry[1] if entry is not None and entry[0] is info else _fragment(info)).copy()
+    value = step.value
+    if value.__class__ not in _AS_IS:
+        value = NOT_EVALUATED if value is NOT_EVALUATED else to_json_value(value)
+    if value is NOT_EVALUATED:
+        data["value"] = None
+        data["evaluated"] = False
+    else:
+        data["value"] = value
+    if step.reached is not True:
+        data["reached"] = step.reached
     inputs: dict[str, Any] = {}
     for k, v in step.inputs.items():
-        inputs[k] = v if v is None or v.__class__ in _AS_IS else to_json_value(v)
-    data: dict[str, Any] = {
-        "id": info.id, "kind": info.kind, "rule": info.name, "policy": info.policy, "label": info.label,
-        "citation": info.citation, "text": info.text,
-        "value": value if value is None or value.__class__ in _AS_IS else to_json_value(value),
-        "evaluated": value is not NOT_EVALUATED, "reached": step.reached, "inputs": inputs,
-    }
+        cls = v.__class__
+        inputs[k] = v if cls in _AS_IS else v.isoformat() if cls is dt.date else to_json_value(v)
+    data["inputs"] = inputs
     if see is not None:
         data["see"] = see
         data["children"] = []
@@ -292,19 +327,18 @@ def step_json(step: Step, see: str | None = None) -> dict[str, Any]:
 
 
 def _nested(section: Section) -> dict[str, Any]:
-    """A section's lines as nested step objects (the depth of each line gives its parent)."""
-    root: dict[str, Any] | None = None
+    """A section's lines as nested step objects (the depth of each line gives its parent: the line before it at
+    one level less, since each line is at most one level deeper than the one before)."""
     parents: list[dict[str, Any]] = []
-    for line in section.lines:
-        data = step_json(line.step, line.see)
-        del parents[line.depth:]
-        if parents:
-            parents[-1]["children"].append(data)
+    for depth, step, see in section.lines:
+        data = step_json(step, see)
+        if depth:
+            parents[depth - 1]["children"].append(data)
+        if depth < len(parents):
+            parents[depth] = data
         else:
-            root = data
-        parents.append(data)
-    assert root is not None
-    return root
+            parents.append(data)
+    return parents[0]
 
 
 def counterfactual_json(cf: Counterfactual) -> dict[str, Any]:
