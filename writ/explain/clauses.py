@@ -8,6 +8,8 @@ against the source to verify the decision.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from writ.dsl.citations import parse_citation
 from writ.explain.layout import shown_steps
 from writ.explain.tree import Explanation
@@ -19,5 +21,11 @@ def rested_on(explanation: Explanation) -> list[str]:
     for top in explanation.steps:
         for step in shown_steps(top, full=False):
             if step.citation:
-                found.update((part.text, None) for part in parse_citation(step.citation))
+                found.update(dict.fromkeys(_parts(step.citation)))
     return list(found)
+
+
+@lru_cache(maxsize=4096)
+def _parts(citation: str) -> tuple[str, ...]:
+    """A citation's parts, parsed once: citations are the policy's own text, met again in every explanation."""
+    return tuple(part.text for part in parse_citation(citation))

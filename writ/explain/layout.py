@@ -41,15 +41,20 @@ class Section:
 def visible_children(step: Step, full: bool) -> list[Step]:
     """The branches that mattered: failed items of a failed `all of`, the first held item of a held `any of`."""
     children = step.children
-    if full:
+    if full or not children:
         return children
-    children = [c for c in children if not (c.kind == "exception" and c.value is not True)]
-    if step.kind == "condition" and step.text.endswith(" of") and isinstance(step.value, bool):
-        if step.text.startswith("all") and step.value is False:
+    for child in children:  # a copy only when an exception that did not apply is to be left out
+        if child.info.kind == "exception" and child.value is not True:
+            children = [c for c in children if not (c.info.kind == "exception" and c.value is not True)]
+            break
+    info, value = step.info, step.value
+    if info.kind == "condition" and value.__class__ is bool and info.text.endswith(" of"):
+        text = info.text
+        if text.startswith("all") and value is False:
             return [c for c in children if c.value is False] or children
-        if step.text.startswith("any") and step.value is True:
+        if text.startswith("any") and value is True:
             return [c for c in children if c.value is True][:1]
-        if step.text.startswith("none") and step.value is False:
+        if text.startswith("none") and value is False:
             return [c for c in children if c.value is True]
     return children
 
@@ -91,5 +96,20 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
 
 
 def shown_steps(step: Step, full: bool) -> list[Step]:
-    """Every step visible beneath `step` (itself included), each once, in reading order."""
-    return beneath(step, lambda s: visible_children(s, full))
+    """Every step visible beneath `step` (itself included), each once, in reading order (as `tree.beneath`, with
+    the visible children read directly: output summaries and the clauses line walk this for every output)."""
+    if full:
+        return beneath(step)
+    out: list[Step] = []
+    seen: set[int] = set()
+    stack = [step]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        out.append(current)
+        children = visible_children(current, False)
+        if children:
+            stack.extend(reversed(children))
+    return out
