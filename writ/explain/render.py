@@ -21,7 +21,7 @@ from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.values import to_json_value
 from writ.evaluator.whynot import Comparison, period, weeks_days
 from writ.explain.clauses import rested_on
-from writ.explain.layout import JSON_DEPTH, Section, sections, shown_steps, visible_children
+from writ.explain.layout import JSON_DEPTH, Line, sections, shown_steps, visible_children
 from writ.explain.plan import StepInfo
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step, walk
 
@@ -289,28 +289,51 @@ _FRAGMENTS_MAX = 1 << 16
 
 def step_json(step: Step, see: str | None = None) -> dict[str, Any]:
     """One step's fields, without its children (see `render_json`); a reference names where it is explained."""
-    info = step.info
-    entry = _FRAGMENTS.get(id(info))
-    data = (entry[1] if entry is not None and entry[0] is info else _fragment(info)).copy()
-    value = step.value
-    if value.__class__ not in _AS_IS:
-        value = NOT_EVALUATED if value is NOT_EVALUATED else to_json_value(value)
-    if value is NOT_EVALUATED:
-        data["value"] = None
-        data["evaluated"] = False
-    else:
-        data["value"] = value
-    if step.reached is not True:
-        data["reached"] = step.reached
-    inputs: dict[str, Any] = {}
-    for k, v in step.inputs.items():
-        cls = v.__class__
-        inputs[k] = v if cls in _AS_IS else v.isoformat() if cls is dt.date else to_json_value(v)
-    data["inputs"] = inputs
-    if see is not None:
-        data["see"] = see
+    return _nested([(0, step, see)])
+
+
+def _nested(lines: list[Line]) -> dict[str, Any]:
+    """A section's lines as nested step objects. The depth of each line gives its parent: the latest line one
+    level up, as each line is at most one level deeper than the one before. One loop for every step, as an
+    explanation has dozens and the service writes one per decision."""
+    parents: list[dict[str, Any]] = []
+    cached = _FRAGMENTS.get
+    for depth, step, see in lines:
+        info = step.info
+        entry = cached(id(info))
+        data = (entry[1] if entry is not None and entry[0] is info else _fragment(info)).copy()
+        value = step.value
+        if value.__class__ not in _AS_IS:
+            if value is NOT_EVALUATED:
+                data["evaluated"] = False
+            else:
+                data["value"] = to_json_value(value)
+        else:
+            data["value"] = value
+        if step.reached is not True:
+            data["reached"] = step.reached
+        inputs: dict[str, Any] = {}
+        if step.inputs:
+            for k, v in step.inputs.items():
+                cls = v.__class__
+                inputs[k] = v if cls in _AS_IS else v.isoformat() if cls is dt.date else to_json_value(v)
+        data["inputs"] = inputs
+        if see is not None:
+            data["see"] = see
+        elif step.comparison is not None or step.counterfactuals or step.needed or step.overridden_by:
+            _findings(step, data)
         data["children"] = []
-        return data
+        if depth:
+            parents[depth - 1]["children"].append(data)
+        if depth < len(parents):
+            parents[depth] = data
+        else:
+            parents.append(data)
+    return parents[0]
+
+
+def _findings(step: Step, data: dict[str, Any]) -> None:
+    """What a step found beyond its value, in the contract's order: comparison, changes, facts needed, override."""
     if step.comparison is not None:
         c = step.comparison
         data["comparison"] = {"left": to_json_value(c.left), "op": c.op, "right": to_json_value(c.right),
@@ -322,23 +345,6 @@ def step_json(step: Step, see: str | None = None) -> dict[str, Any]:
         data["needed"] = list(step.needed)
     if step.overridden_by:
         data["overridden_by"] = step.overridden_by
-    data["children"] = []
-    return data
-
-
-def _nested(section: Section) -> dict[str, Any]:
-    """A section's lines as nested step objects (the depth of each line gives its parent: the line before it at
-    one level less, since each line is at most one level deeper than the one before)."""
-    parents: list[dict[str, Any]] = []
-    for depth, step, see in section.lines:
-        data = step_json(step, see)
-        if depth:
-            parents[depth - 1]["children"].append(data)
-        if depth < len(parents):
-            parents[depth] = data
-        else:
-            parents.append(data)
-    return parents[0]
 
 
 def counterfactual_json(cf: Counterfactual) -> dict[str, Any]:
@@ -370,8 +376,8 @@ def render_json(explanation: Explanation) -> dict[str, Any]:
         "superseded": [{"alias": p.alias, "policy": p.policy, "pinned": p.pinned, "in_force": p.in_force,
                         "words": words} for p, words in zip(explanation.superseded, superseded_words(explanation),
                                                              strict=True)],
-        "explanation": [_nested(s) for s in laid if s.output],
-        "continued": [_nested(s) for s in laid if not s.output],
+        "explanation": [_nested(s.lines) for s in laid if s.output],
+        "continued": [_nested(s.lines) for s in laid if not s.output],
     }
 
 
