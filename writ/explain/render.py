@@ -140,37 +140,46 @@ def head_parts(step: Step, top: bool = False) -> list[tuple[str, str]]:
 
     `top` is the step directly under its output's heading, which already gives the value.
     """
-    head = step.label or step.text or step.name or step.id
-    if step.kind == "row":
-        parts = [("text", "row"), ("code", step.text)] + ([("note", f"({step.label})")] if step.label else [])
-    elif step.kind == "default":
+    info, value = step.info, step.value
+    kind, label, text = info.kind, info.label, info.text
+    head = label or text or info.name or info.id
+    if kind == "row":
+        parts = [("text", "row"), ("code", text)] + ([("note", f"({label})")] if label else [])
+    elif kind == "default":
         parts = [("text", f"overrides the default: {head}")]
     else:
         parts = [("text", head)]
-        if step.label and step.text and step.text not in (step.label, step.name) \
-                and step.kind in ("condition", "when", "exception"):
-            parts.append(("code", step.text))
-        if not isinstance(step.value, bool) and step.value is not NOT_EVALUATED and not top \
-                and step.kind not in ("otherwise",):
-            parts.append(("note", "(does not apply)") if step.value is None else ("value", show(step.value)))
-    if not step.reached and step.kind == "condition" and step.value is not NOT_EVALUATED:
+        if label and text and text not in (label, info.name) and kind in ("condition", "when", "exception"):
+            parts.append(("code", text))
+        if value.__class__ is not bool and value is not NOT_EVALUATED and not top and kind != "otherwise":
+            parts.append(("note", "(does not apply)") if value is None else ("value", show(value)))
+    if not step.reached and kind == "condition" and value is not NOT_EVALUATED:
         parts.append(("note", "(not needed: an earlier condition decided)"))
-    elif step.value is NOT_EVALUATED and step.kind != "default":
+    elif value is NOT_EVALUATED and kind != "default":
         parts.append(("note", "(not evaluated: an earlier condition decided)"))
-    if step.kind == "exception" and step.value is True:
+    if kind == "exception" and value is True:
         parts.append(("note", "— exception applied"))
-    if step.citation:
-        parts.append(("cite", step.citation))
-    if step.policy and step.kind in ("rule", "value", "decide", "table"):
-        parts.append(("policy", f"({step.policy})"))
+    if info.citation:
+        parts.append(("cite", info.citation))
+    if info.policy and kind in ("rule", "value", "decide", "table"):
+        parts.append(("policy", f"({info.policy})"))
     return parts
 
 
 def headline(step: Step, top: bool = False) -> str:
     """The one-line description of a step (without its mark), as plain text."""
-    words = {"code": "({})", "value": "= {}", "cite": "[{}]"}
-    return " ".join(words.get(kind, "{}").format(text) if kind != "code" or step.kind != "row" else f"`{text}`"
-                    for kind, text in head_parts(step, top))
+    row = step.info.kind == "row"
+    said = []
+    for kind, text in head_parts(step, top):
+        if kind == "code":
+            said.append(f"`{text}`" if row else f"({text})")
+        elif kind == "value":
+            said.append(f"= {text}")
+        elif kind == "cite":
+            said.append(f"[{text}]")
+        else:
+            said.append(f"{text}")
+    return " ".join(said)
 
 
 def reference_words(see: str, section: str) -> str:
