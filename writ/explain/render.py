@@ -108,13 +108,15 @@ def counterfactual_words(cf: Counterfactual, verb: str = "would hold") -> str:
     return said
 
 
-def output_summary(step: Step, full: bool) -> list[str]:
-    """Lines under an output: what single changes would alter it, or that none would; facts still needed."""
+def output_summary(step: Step, full: bool, shown: list[Step] | None = None) -> list[str]:
+    """Lines under an output: what single changes would alter it, or that none would; facts still needed.
+    `shown` is `shown_steps(step, full)` when the caller has walked it already."""
     lines = []
     if step.needed:
         lines.append("missing: would need " + ", ".join(step.needed))
     name = step.name or step.id
-    shown = shown_steps(step, full)
+    if shown is None:
+        shown = shown_steps(step, full)
     cfs = [cf for s in shown for cf in s.counterfactuals]
     changing = [cf for cf in cfs if cf.verified and name in cf.output_changes]
     for cf in changing:
@@ -228,12 +230,16 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
     if explanation.on is not None:
         lines[0] += f", decided on {show(explanation.on)}"
     lines.extend(superseded_words(explanation))
-    lines.extend(clauses_line(explanation))
+    # The clauses line and each output's summary read the same visible steps: walked once, unless `full`.
+    walked = None if full else [shown_steps(top, False) for top in explanation.steps]
+    walks = None if walked is None else {id(top): w for top, w in zip(explanation.steps, walked, strict=True)}
+    lines.extend(clauses_line(explanation, walked))
     for section in sections(explanation, full):
         lines.append("")
         if section.output:
             lines.append(output_line(section.title, explanation.outputs.get(section.title)))
-            lines.extend("  " + line for line in output_summary(section.step, full))
+            shown = None if walks is None else walks.get(id(section.step))
+            lines.extend("  " + line for line in output_summary(section.step, full, shown))
         else:
             lines.append(f"{section.title}, continued from above:")
         for depth, step, see in section.lines:
@@ -247,9 +253,10 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def clauses_line(explanation: Explanation) -> list[str]:
-    """`clauses: §3.3.1; ERA 1996 s.80F(1)`, under the header, when the deciding steps cite anything."""
-    found = rested_on(explanation)
+def clauses_line(explanation: Explanation, shown: list[list[Step]] | None = None) -> list[str]:
+    """`clauses: §3.3.1; ERA 1996 s.80F(1)`, under the header, when the deciding steps cite anything (`shown`:
+    see `rested_on`)."""
+    found = rested_on(explanation, shown)
     return [f"clauses: {'; '.join(found)}"] if found else []
 
 
