@@ -26,15 +26,21 @@ def _code(text: str) -> str:
 
 
 def _item(step: Step, top: bool) -> str:
-    marked = {"code": _code, "value": lambda t: f"= **{_escape(t)}**", "note": lambda t: f"*{_escape(t)}*",
-              "cite": lambda t: f"**[{_escape(t)}]**", "policy": lambda t: f"*{_escape(t)}*"}
-    return " ".join([mark(step)] + [marked.get(kind, _escape)(text) for kind, text in head_parts(step, top)])
+    return " ".join([mark(step)] + [_MARKED.get(kind, _escape)(text) for kind, text in head_parts(step, top)])
+
+
+_SPECIAL = ("\\", "*", "[", "]", "<", ">")
 
 
 def _escape(text: str) -> str:
-    for ch in ("\\", "*", "[", "]", "<", ">"):
-        text = text.replace(ch, "\\" + ch)
+    for ch in _SPECIAL:
+        if ch in text:
+            text = text.replace(ch, "\\" + ch)
     return text
+
+
+_MARKED = {"code": _code, "value": lambda t: f"= **{_escape(t)}**", "note": lambda t: f"*{_escape(t)}*",
+           "cite": lambda t: f"**[{_escape(t)}]**", "policy": lambda t: f"*{_escape(t)}*"}
 
 
 def _lines(section: Section) -> list[str]:
