@@ -88,10 +88,8 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
             children = step.children if full else visible_children(step, full)
             if children:
                 depth += 1
-                if len(children) == 1:
-                    push((children[0], depth))
-                else:
-                    stack.extend([(child, depth) for child in reversed(children)])
+                for child in reversed(children):
+                    push((child, depth))
     return queue
 
 

@@ -58,16 +58,17 @@ def show(value: Any, absent: str = "does not apply") -> str:
 
 def _side(text: str, value: Any) -> str:
     shown = show(value)
-    return shown if text in (shown, f'"{shown}"') else f"{text} ({shown})"
+    return shown if text == shown or text == f'"{shown}"' else f"{text} ({shown})"
 
 
 def comparison_words(c: Comparison) -> str:
     """`failed: from a (d1) to b (d2) is 23 weeks 2 days; 26 weeks are required (k): 2 weeks 5 days short`."""
     e = c.elapsed
     if e is not None:
+        required = show(e.required_value)
         said = (f"from {_side(e.start, e.start_value)} to {_side(e.end, e.end_value)} is {period(e)}; "
-                f"{show(e.required_value)} {'is' if e.required_value.amount == 1 else 'are'} required"
-                + ("" if e.required == show(e.required_value) else f" ({e.required})"))
+                f"{required} {'is' if e.required_value.amount == 1 else 'are'} required"
+                + ("" if e.required == required else f" ({e.required})"))
         if c.held:
             return f"held: {said}"
         return f"failed: {said}: {weeks_days(e.shortfall_days)} short"
@@ -352,9 +353,13 @@ def _findings(step: Step, data: dict[str, Any]) -> None:
     """What a step found beyond its value, in the contract's order: comparison, changes, facts needed, override."""
     if step.comparison is not None:
         c = step.comparison
-        data["comparison"] = {"left": to_json_value(c.left), "op": c.op, "right": to_json_value(c.right),
-                              "left_text": c.left_text, "right_text": c.right_text, "held": c.held,
-                              "margin": to_json_value(c.margin), "unit": c.unit, "words": comparison_words(c)}
+        left, right, margin = c.left, c.right, c.margin
+        data["comparison"] = {
+            "left": left.isoformat() if left.__class__ is dt.date else to_json_value(left), "op": c.op,
+            "right": right.isoformat() if right.__class__ is dt.date else to_json_value(right),
+            "left_text": c.left_text, "right_text": c.right_text, "held": c.held,
+            "margin": margin if margin is None else to_json_value(margin), "unit": c.unit,
+            "words": comparison_words(c)}
     if step.counterfactuals:
         data["counterfactuals"] = [counterfactual_json(cf) for cf in step.counterfactuals]
     if step.needed:
