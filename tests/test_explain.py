@@ -90,6 +90,21 @@ def test_examples_explain_golden(example: Path, golden: Any) -> None:
         golden(f"explain/{policy_id}-{example.stem}.txt", _text(policy_id, facts))
 
 
+def test_a_json_document_edited_by_its_reader_leaves_the_next_one_whole() -> None:
+    """Each step's fixed fields are prepared once per program and copied into every document."""
+    tree = _tree("demo", DEMO_CASES["officer"])
+    first = render_json(tree)
+    expected = json.dumps(first)
+    stack = list(first["explanation"])
+    while stack:
+        step = stack.pop()
+        stack.extend(step["children"])
+        step.update(kind="guess", label=None, value="edited", see="elsewhere")
+    assert json.dumps(first) != expected
+    assert json.dumps(render_json(tree)) == expected
+    assert json.dumps(render_json(_tree("demo", DEMO_CASES["officer"]))) == expected
+
+
 def test_json_steps_carry_rule_citation_value() -> None:
     doc = render_json(_tree("demo", DEMO_CASES["officer"]))
     assert doc["outputs"]["eligible"] is False and doc["content_hash"]

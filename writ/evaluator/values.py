@@ -16,9 +16,18 @@ from typing import Any
 from writ.dsl.types import Duration
 from writ.evaluator.codegen import UNSET
 
+_AS_IS = frozenset((type(None), bool, int, str))
+
 
 def to_json_value(value: Any) -> Any:
     """A runtime value as the contract's JSON: ISO dates, numbers for decimals, null for missing."""
+    cls = value.__class__
+    if cls in _AS_IS:  # the common cases first, by exact class; subclasses take the general path below
+        return value
+    if cls is dt.date:
+        return value.isoformat()
+    if cls is Decimal:
+        return float(value)
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, Decimal):

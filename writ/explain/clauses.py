@@ -8,16 +8,25 @@ against the source to verify the decision.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from writ.dsl.citations import parse_citation
 from writ.explain.layout import shown_steps
-from writ.explain.tree import Explanation
+from writ.explain.tree import Explanation, Step
 
 
-def rested_on(explanation: Explanation) -> list[str]:
-    """Every citation part of the steps that decided the outputs, each once, in reading order."""
+def rested_on(explanation: Explanation, shown: list[list[Step]] | None = None) -> list[str]:
+    """Every citation part of the steps that decided the outputs, each once, in reading order; `shown` is each
+    output's `shown_steps(top, full=False)` when the caller has walked them already."""
     found: dict[str, None] = {}
-    for top in explanation.steps:
-        for step in shown_steps(top, full=False):
+    for steps in shown if shown is not None else (shown_steps(top, full=False) for top in explanation.steps):
+        for step in steps:
             if step.citation:
-                found.update((part.text, None) for part in parse_citation(step.citation))
+                found.update(dict.fromkeys(_parts(step.citation)))
     return list(found)
+
+
+@lru_cache(maxsize=4096)
+def _parts(citation: str) -> tuple[str, ...]:
+    """A citation's parts, parsed once: citations are the policy's own text, met again in every explanation."""
+    return tuple(part.text for part in parse_citation(citation))

@@ -14,6 +14,7 @@ limit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from writ.explain.tree import Explanation, Step, beneath
 
@@ -22,13 +23,9 @@ TEXT_DEPTH = 24
 JSON_DEPTH = 48
 
 
-@dataclass(slots=True)
-class Line:
-    """One step at a depth; `see` names the section that explains it when it is only a reference here."""
-
-    depth: int
-    step: Step
-    see: str | None = None
+Line: TypeAlias = tuple[int, Step, str | None]
+"""One step at a depth, as `(depth, step, see)`: `see` names the section that explains the step when it is only a
+reference here. A plain tuple, as an explanation lays out dozens of lines per decision and renderers unpack them."""
 
 
 @dataclass
@@ -44,15 +41,20 @@ class Section:
 def visible_children(step: Step, full: bool) -> list[Step]:
     """The branches that mattered: failed items of a failed `all of`, the first held item of a held `any of`."""
     children = step.children
-    if full:
+    if full or not children:
         return children
-    children = [c for c in children if not (c.kind == "exception" and c.value is not True)]
-    if step.kind == "condition" and step.text.endswith(" of") and isinstance(step.value, bool):
-        if step.text.startswith("all") and step.value is False:
+    for child in children:  # a copy only when an exception that did not apply is to be left out
+        if child.info.kind == "exception" and child.value is not True:
+            children = [c for c in children if not (c.info.kind == "exception" and c.value is not True)]
+            break
+    info, value = step.info, step.value
+    if info.kind == "condition" and value.__class__ is bool and info.text.endswith(" of"):
+        text = info.text
+        if text.startswith("all") and value is False:
             return [c for c in children if c.value is False] or children
-        if step.text.startswith("any") and step.value is True:
+        if text.startswith("any") and value is True:
             return [c for c in children if c.value is True][:1]
-        if step.text.startswith("none") and step.value is False:
+        if text.startswith("none") and value is False:
             return [c for c in children if c.value is True]
     return children
 
@@ -66,29 +68,46 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
         section = queue[k]
         k += 1
         top, lines = section.step, section.lines
-        stack = [(top, 0)]
+        add, title = lines.append, section.title
+        stack: list[tuple[Step, int]] = [(top, 0)]
+        push, pop = stack.append, stack.pop
         while stack:
-            step, depth = stack.pop()
-            if step is not top and step.info.kind in DEFINITIONS:
+            step, depth = pop()
+            if step.info.kind in DEFINITIONS and step is not top:
                 see = where.get(id(step))
                 if see is not None:
-                    lines.append(Line(depth, step, see))
+                    add((depth, step, see))
                     continue
                 if depth >= max_depth:  # explained in a section of its own, after the outputs
-                    where[id(step)] = step.id
-                    queue.append(Section(step.id, step, False))
-                    lines.append(Line(depth, step, step.id))
+                    where[id(step)] = step.info.id
+                    queue.append(Section(step.info.id, step, False))
+                    add((depth, step, step.info.id))
                     continue
-                where[id(step)] = section.title
-            lines.append(Line(depth, step))
+                where[id(step)] = title
+            add((depth, step, None))
             children = step.children if full else visible_children(step, full)
             if children:
                 depth += 1
                 for child in reversed(children):
-                    stack.append((child, depth))
+                    push((child, depth))
     return queue
 
 
 def shown_steps(step: Step, full: bool) -> list[Step]:
-    """Every step visible beneath `step` (itself included), each once, in reading order."""
-    return beneath(step, lambda s: visible_children(s, full))
+    """Every step visible beneath `step` (itself included), each once, in reading order (as `tree.beneath`, with
+    the visible children read directly: output summaries and the clauses line walk this for every output)."""
+    if full:
+        return beneath(step)
+    out: list[Step] = []
+    seen: set[int] = set()
+    stack = [step]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        out.append(current)
+        children = visible_children(current, False)
+        if children:
+            stack.extend(reversed(children))
+    return out

@@ -26,27 +26,33 @@ def _code(text: str) -> str:
 
 
 def _item(step: Step, top: bool) -> str:
-    marked = {"code": _code, "value": lambda t: f"= **{_escape(t)}**", "note": lambda t: f"*{_escape(t)}*",
-              "cite": lambda t: f"**[{_escape(t)}]**", "policy": lambda t: f"*{_escape(t)}*"}
-    return " ".join([mark(step)] + [marked.get(kind, _escape)(text) for kind, text in head_parts(step, top)])
+    return " ".join([mark(step)] + [_MARKED.get(kind, _escape)(text) for kind, text in head_parts(step, top)])
+
+
+_SPECIAL = ("\\", "*", "[", "]", "<", ">")
 
 
 def _escape(text: str) -> str:
-    for ch in ("\\", "*", "[", "]", "<", ">"):
-        text = text.replace(ch, "\\" + ch)
+    for ch in _SPECIAL:
+        if ch in text:
+            text = text.replace(ch, "\\" + ch)
     return text
+
+
+_MARKED = {"code": _code, "value": lambda t: f"= **{_escape(t)}**", "note": lambda t: f"*{_escape(t)}*",
+           "cite": lambda t: f"**[{_escape(t)}]**", "policy": lambda t: f"*{_escape(t)}*"}
 
 
 def _lines(section: Section) -> list[str]:
     lines = []
-    for line in section.lines:
-        pad = "  " * line.depth
-        top = line.depth == 0 and section.output
-        if line.see is not None:
-            lines.append(f"{pad}- {_item(line.step, top)} {_escape(reference_words(line.see, section.title))}")
+    for depth, step, see in section.lines:
+        pad = "  " * depth
+        top = depth == 0 and section.output
+        if see is not None:
+            lines.append(f"{pad}- {_item(step, top)} {_escape(reference_words(see, section.title))}")
             continue
-        lines.append(f"{pad}- {_item(line.step, top)}")
-        for kind, content in detail_parts(line.step):
+        lines.append(f"{pad}- {_item(step, top)}")
+        for kind, content in detail_parts(step):
             if kind == "read":
                 said = "read: " + ", ".join(f"{_code(k)} = {_code(v)}" for k, v in content)
             else:

@@ -21,7 +21,8 @@ from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.values import to_json_value
 from writ.evaluator.whynot import Comparison, period, weeks_days
 from writ.explain.clauses import rested_on
-from writ.explain.layout import JSON_DEPTH, Section, sections, shown_steps, visible_children
+from writ.explain.layout import JSON_DEPTH, Line, sections, shown_steps, visible_children
+from writ.explain.plan import StepInfo
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step, walk
 
 SCHEMA_VERSION = "3"
@@ -35,6 +36,11 @@ _SYMBOLS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 def show(value: Any, absent: str = "does not apply") -> str:
     """A value for people: `2024-04-06`, `1.5`, `26 weeks`, `[a, b]`; a missing value as `absent` (a result that
     does not apply, or a fact that was `not given`)."""
+    cls = value.__class__
+    if cls is str:
+        return value  # type: ignore[no-any-return]
+    if cls is dt.date:
+        return value.isoformat()  # type: ignore[no-any-return]
     if value is NOT_EVALUATED:
         return "not evaluated"
     if value is None:
@@ -52,16 +58,17 @@ def show(value: Any, absent: str = "does not apply") -> str:
 
 def _side(text: str, value: Any) -> str:
     shown = show(value)
-    return shown if text in (shown, f'"{shown}"') else f"{text} ({shown})"
+    return shown if text == shown or text == f'"{shown}"' else f"{text} ({shown})"
 
 
 def comparison_words(c: Comparison) -> str:
     """`failed: from a (d1) to b (d2) is 23 weeks 2 days; 26 weeks are required (k): 2 weeks 5 days short`."""
     e = c.elapsed
     if e is not None:
+        required = show(e.required_value)
         said = (f"from {_side(e.start, e.start_value)} to {_side(e.end, e.end_value)} is {period(e)}; "
-                f"{show(e.required_value)} {'is' if e.required_value.amount == 1 else 'are'} required"
-                + ("" if e.required == show(e.required_value) else f" ({e.required})"))
+                f"{required} {'is' if e.required_value.amount == 1 else 'are'} required"
+                + ("" if e.required == required else f" ({e.required})"))
         if c.held:
             return f"held: {said}"
         return f"failed: {said}: {weeks_days(e.shortfall_days)} short"
@@ -102,13 +109,15 @@ def counterfactual_words(cf: Counterfactual, verb: str = "would hold") -> str:
     return said
 
 
-def output_summary(step: Step, full: bool) -> list[str]:
-    """Lines under an output: what single changes would alter it, or that none would; facts still needed."""
+def output_summary(step: Step, full: bool, shown: list[Step] | None = None) -> list[str]:
+    """Lines under an output: what single changes would alter it, or that none would; facts still needed.
+    `shown` is `shown_steps(step, full)` when the caller has walked it already."""
     lines = []
     if step.needed:
         lines.append("missing: would need " + ", ".join(step.needed))
     name = step.name or step.id
-    shown = shown_steps(step, full)
+    if shown is None:
+        shown = shown_steps(step, full)
     cfs = [cf for s in shown for cf in s.counterfactuals]
     changing = [cf for cf in cfs if cf.verified and name in cf.output_changes]
     for cf in changing:
@@ -134,37 +143,46 @@ def head_parts(step: Step, top: bool = False) -> list[tuple[str, str]]:
 
     `top` is the step directly under its output's heading, which already gives the value.
     """
-    head = step.label or step.text or step.name or step.id
-    if step.kind == "row":
-        parts = [("text", "row"), ("code", step.text)] + ([("note", f"({step.label})")] if step.label else [])
-    elif step.kind == "default":
+    info, value = step.info, step.value
+    kind, label, text = info.kind, info.label, info.text
+    head = label or text or info.name or info.id
+    if kind == "row":
+        parts = [("text", "row"), ("code", text)] + ([("note", f"({label})")] if label else [])
+    elif kind == "default":
         parts = [("text", f"overrides the default: {head}")]
     else:
         parts = [("text", head)]
-        if step.label and step.text and step.text not in (step.label, step.name) \
-                and step.kind in ("condition", "when", "exception"):
-            parts.append(("code", step.text))
-        if not isinstance(step.value, bool) and step.value is not NOT_EVALUATED and not top \
-                and step.kind not in ("otherwise",):
-            parts.append(("note", "(does not apply)") if step.value is None else ("value", show(step.value)))
-    if not step.reached and step.kind == "condition" and step.value is not NOT_EVALUATED:
+        if label and text and text not in (label, info.name) and kind in ("condition", "when", "exception"):
+            parts.append(("code", text))
+        if value.__class__ is not bool and value is not NOT_EVALUATED and not top and kind != "otherwise":
+            parts.append(("note", "(does not apply)") if value is None else ("value", show(value)))
+    if not step.reached and kind == "condition" and value is not NOT_EVALUATED:
         parts.append(("note", "(not needed: an earlier condition decided)"))
-    elif step.value is NOT_EVALUATED and step.kind != "default":
+    elif value is NOT_EVALUATED and kind != "default":
         parts.append(("note", "(not evaluated: an earlier condition decided)"))
-    if step.kind == "exception" and step.value is True:
+    if kind == "exception" and value is True:
         parts.append(("note", "— exception applied"))
-    if step.citation:
-        parts.append(("cite", step.citation))
-    if step.policy and step.kind in ("rule", "value", "decide", "table"):
-        parts.append(("policy", f"({step.policy})"))
+    if info.citation:
+        parts.append(("cite", info.citation))
+    if info.policy and kind in ("rule", "value", "decide", "table"):
+        parts.append(("policy", f"({info.policy})"))
     return parts
 
 
 def headline(step: Step, top: bool = False) -> str:
     """The one-line description of a step (without its mark), as plain text."""
-    words = {"code": "({})", "value": "= {}", "cite": "[{}]"}
-    return " ".join(words.get(kind, "{}").format(text) if kind != "code" or step.kind != "row" else f"`{text}`"
-                    for kind, text in head_parts(step, top))
+    row = step.info.kind == "row"
+    said = []
+    for kind, text in head_parts(step, top):
+        if kind == "code":
+            said.append(f"`{text}`" if row else f"({text})")
+        elif kind == "value":
+            said.append(f"= {text}")
+        elif kind == "cite":
+            said.append(f"[{text}]")
+        else:
+            said.append(f"{text}")
+    return " ".join(said)
 
 
 def reference_words(see: str, section: str) -> str:
@@ -213,28 +231,33 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
     if explanation.on is not None:
         lines[0] += f", decided on {show(explanation.on)}"
     lines.extend(superseded_words(explanation))
-    lines.extend(clauses_line(explanation))
+    # The clauses line and each output's summary read the same visible steps: walked once, unless `full`.
+    walked = None if full else [shown_steps(top, False) for top in explanation.steps]
+    walks = None if walked is None else {id(top): w for top, w in zip(explanation.steps, walked, strict=True)}
+    lines.extend(clauses_line(explanation, walked))
     for section in sections(explanation, full):
         lines.append("")
         if section.output:
             lines.append(output_line(section.title, explanation.outputs.get(section.title)))
-            lines.extend("  " + line for line in output_summary(section.step, full))
+            shown = None if walks is None else walks.get(id(section.step))
+            lines.extend("  " + line for line in output_summary(section.step, full, shown))
         else:
             lines.append(f"{section.title}, continued from above:")
-        for line in section.lines:
-            pad = "  " * (line.depth + 1)
-            head = headline(line.step, top=line.depth == 0 and section.output)
-            if line.see is not None:
-                lines.append(f"{pad}{mark(line.step)} {head} {reference_words(line.see, section.title)}")
+        for depth, step, see in section.lines:
+            pad = "  " * (depth + 1)
+            head = headline(step, top=depth == 0 and section.output)
+            if see is not None:
+                lines.append(f"{pad}{mark(step)} {head} {reference_words(see, section.title)}")
                 continue
-            lines.append(f"{pad}{mark(line.step)} {head}")
-            lines.extend(f"{pad}    {detail}" for detail in details(line.step))
+            lines.append(f"{pad}{mark(step)} {head}")
+            lines.extend(f"{pad}    {detail}" for detail in details(step))
     return "\n".join(lines) + "\n"
 
 
-def clauses_line(explanation: Explanation) -> list[str]:
-    """`clauses: §3.3.1; ERA 1996 s.80F(1)`, under the header, when the deciding steps cite anything."""
-    found = rested_on(explanation)
+def clauses_line(explanation: Explanation, shown: list[list[Step]] | None = None) -> list[str]:
+    """`clauses: §3.3.1; ERA 1996 s.80F(1)`, under the header, when the deciding steps cite anything (`shown`:
+    see `rested_on`)."""
+    found = rested_on(explanation, shown)
     return [f"clauses: {'; '.join(found)}"] if found else []
 
 
@@ -257,54 +280,92 @@ def print_text(explanation: Explanation, full: bool = False, file: IO[str] | Non
         console.print(Text(line, style=style))
 
 
-_AS_IS = frozenset((bool, int, str))  # what `to_json_value` returns unchanged, tested by exact class in step_json
+_AS_IS = frozenset((type(None), bool, int, str))  # what `to_json_value` returns unchanged, tested by exact class
+
+
+def _fragment(info: StepInfo) -> dict[str, Any]:
+    """A step's JSON object as far as its `StepInfo` settles it, the case's fields after them as placeholders.
+
+    Built once per info (infos are made once per program and shared by every explanation), and only ever copied:
+    `step_json` fills in the case's value, reach and inputs, which keeps the key order of the contract."""
+    entry = _FRAGMENTS.get(id(info))
+    if entry is not None and entry[0] is info:
+        return entry[1]
+    if len(_FRAGMENTS) >= _FRAGMENTS_MAX:  # programs compiled again and again (a watching editor): start afresh
+        _FRAGMENTS.clear()
+    fragment = {"id": info.id, "kind": info.kind, "rule": info.name, "policy": info.policy, "label": info.label,
+                "citation": info.citation, "text": info.text, "value": None, "evaluated": True, "reached": True,
+                "inputs": None}
+    _FRAGMENTS[id(info)] = (info, fragment)  # holding the info keeps its id from being reused while cached
+    return fragment
+
+
+_FRAGMENTS: dict[int, tuple[StepInfo, dict[str, Any]]] = {}
+_FRAGMENTS_MAX = 1 << 16
 
 
 def step_json(step: Step, see: str | None = None) -> dict[str, Any]:
     """One step's fields, without its children (see `render_json`); a reference names where it is explained."""
-    info, value = step.info, step.value
-    inputs: dict[str, Any] = {}
-    for k, v in step.inputs.items():
-        inputs[k] = v if v is None or v.__class__ in _AS_IS else to_json_value(v)
-    data: dict[str, Any] = {
-        "id": info.id, "kind": info.kind, "rule": info.name, "policy": info.policy, "label": info.label,
-        "citation": info.citation, "text": info.text,
-        "value": value if value is None or value.__class__ in _AS_IS else to_json_value(value),
-        "evaluated": value is not NOT_EVALUATED, "reached": step.reached, "inputs": inputs,
-    }
-    if see is not None:
-        data["see"] = see
+    return _nested([(0, step, see)])
+
+
+def _nested(lines: list[Line]) -> dict[str, Any]:
+    """A section's lines as nested step objects. The depth of each line gives its parent: the latest line one
+    level up, as each line is at most one level deeper than the one before. One loop for every step, as an
+    explanation has dozens and the service writes one per decision."""
+    parents: list[dict[str, Any]] = []
+    cached = _FRAGMENTS.get
+    for depth, step, see in lines:
+        info = step.info
+        entry = cached(id(info))
+        data = (entry[1] if entry is not None and entry[0] is info else _fragment(info)).copy()
+        value = step.value
+        if value.__class__ not in _AS_IS:
+            if value is NOT_EVALUATED:
+                data["evaluated"] = False
+            else:
+                data["value"] = to_json_value(value)
+        else:
+            data["value"] = value
+        if step.reached is not True:
+            data["reached"] = step.reached
+        inputs: dict[str, Any] = {}
+        if step.inputs:
+            for k, v in step.inputs.items():
+                cls = v.__class__
+                inputs[k] = v if cls in _AS_IS else v.isoformat() if cls is dt.date else to_json_value(v)
+        data["inputs"] = inputs
+        if see is not None:
+            data["see"] = see
+        elif step.comparison is not None or step.counterfactuals or step.needed or step.overridden_by:
+            _findings(step, data)
         data["children"] = []
-        return data
+        if depth:
+            parents[depth - 1]["children"].append(data)
+        if depth < len(parents):
+            parents[depth] = data
+        else:
+            parents.append(data)
+    return parents[0]
+
+
+def _findings(step: Step, data: dict[str, Any]) -> None:
+    """What a step found beyond its value, in the contract's order: comparison, changes, facts needed, override."""
     if step.comparison is not None:
         c = step.comparison
-        data["comparison"] = {"left": to_json_value(c.left), "op": c.op, "right": to_json_value(c.right),
-                              "left_text": c.left_text, "right_text": c.right_text, "held": c.held,
-                              "margin": to_json_value(c.margin), "unit": c.unit, "words": comparison_words(c)}
+        left, right, margin = c.left, c.right, c.margin
+        data["comparison"] = {
+            "left": left.isoformat() if left.__class__ is dt.date else to_json_value(left), "op": c.op,
+            "right": right.isoformat() if right.__class__ is dt.date else to_json_value(right),
+            "left_text": c.left_text, "right_text": c.right_text, "held": c.held,
+            "margin": margin if margin is None else to_json_value(margin), "unit": c.unit,
+            "words": comparison_words(c)}
     if step.counterfactuals:
         data["counterfactuals"] = [counterfactual_json(cf) for cf in step.counterfactuals]
     if step.needed:
         data["needed"] = list(step.needed)
     if step.overridden_by:
         data["overridden_by"] = step.overridden_by
-    data["children"] = []
-    return data
-
-
-def _nested(section: Section) -> dict[str, Any]:
-    """A section's lines as nested step objects (the depth of each line gives its parent)."""
-    root: dict[str, Any] | None = None
-    parents: list[dict[str, Any]] = []
-    for line in section.lines:
-        data = step_json(line.step, line.see)
-        del parents[line.depth:]
-        if parents:
-            parents[-1]["children"].append(data)
-        else:
-            root = data
-        parents.append(data)
-    assert root is not None
-    return root
 
 
 def counterfactual_json(cf: Counterfactual) -> dict[str, Any]:
@@ -336,8 +397,8 @@ def render_json(explanation: Explanation) -> dict[str, Any]:
         "superseded": [{"alias": p.alias, "policy": p.policy, "pinned": p.pinned, "in_force": p.in_force,
                         "words": words} for p, words in zip(explanation.superseded, superseded_words(explanation),
                                                              strict=True)],
-        "explanation": [_nested(s) for s in laid if s.output],
-        "continued": [_nested(s) for s in laid if not s.output],
+        "explanation": [_nested(s.lines) for s in laid if s.output],
+        "continued": [_nested(s.lines) for s in laid if not s.output],
     }
 
 

@@ -144,9 +144,9 @@ def web_explanation(explanation: Explanation, full: bool = False, link: Linker |
     for section in sections(explanation, full):
         roots: list[Node] = []
         parents: list[Node] = []
-        for line in section.lines:
-            node = _node(line.step, line.depth == 0 and section.output, full, link, line.see, section.title)
-            del parents[line.depth:]
+        for depth, step, see in section.lines:
+            node = _node(step, depth == 0 and section.output, full, link, see, section.title)
+            del parents[depth:]
             (parents[-1].children if parents else roots).append(node)
             parents.append(node)
         if section.output:
