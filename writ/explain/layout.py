@@ -94,20 +94,5 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
 
 
 def shown_steps(step: Step, full: bool) -> list[Step]:
-    """Every step visible beneath `step` (itself included), each once, in reading order (as `tree.beneath`, with
-    the visible children read directly: output summaries and the clauses line walk this for every output)."""
-    if full:
-        return beneath(step)
-    out: list[Step] = []
-    seen: set[int] = set()
-    stack = [step]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        out.append(current)
-        children = visible_children(current, False)
-        if children:
-            stack.extend(reversed(children))
-    return out
+    """Every step visible beneath `step` (itself included), each once, in reading order."""
+    return beneath(step, None if full else lambda s: visible_children(s, False))

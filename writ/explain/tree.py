@@ -113,9 +113,9 @@ class _Builder:
         scope.steps = scope.builder.steps(scope.trace, scope.found, used)
 
 
-def beneath(step: Step, children: Callable[[Step], list[Step]] = lambda s: s.children) -> list[Step]:
-    """`step` and every step beneath it (through `children`), each once, in reading order; iteratively, as trees
-    may be deep."""
+def beneath(step: Step, children: Callable[[Step], list[Step]] | None = None) -> list[Step]:
+    """`step` and every step beneath it (through `children`, by default each step's own), each once, in reading
+    order; iteratively, as trees may be deep."""
     out: list[Step] = []
     seen: set[int] = set()
     stack = [step]
@@ -125,7 +125,9 @@ def beneath(step: Step, children: Callable[[Step], list[Step]] = lambda s: s.chi
             continue
         seen.add(id(current))
         out.append(current)
-        stack.extend(reversed(children(current)))
+        below = current.children if children is None else children(current)
+        if below:
+            stack.extend(reversed(below))
     return out
 
 
