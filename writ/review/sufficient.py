@@ -24,7 +24,7 @@ from writ.dsl import ir
 from writ.dsl.errors import WritError
 from writ.evaluator.engine import Decision, Program
 from writ.evaluator.values import to_json_value
-from writ.review.witness import boundaries, candidates, field_specs, get, with_value
+from writ.review.witness import Boundaries, FieldSpec, boundaries, candidates, field_specs, get, with_value
 
 
 @dataclass
@@ -71,17 +71,54 @@ def _used_programs(program: Program, on: dt.date | None) -> list[Program]:
     return out
 
 
+def _used_closure(program: Program, on: dt.date | None) -> list[Program]:
+    """Every program a case decided on `on` reaches through `uses`, transitively, each once (not `program`)."""
+    found: dict[int, Program] = {}
+    stack = _used_programs(program, on)
+    while stack:
+        used = stack.pop()
+        if id(used) not in found:
+            found[id(used)] = used
+            stack += _used_programs(used, on)
+    return list(found.values())
+
+
+@dataclass
+class _Static:
+    """What the search needs that depends on the programs alone, not on the case: worked out once per version and
+    set of used versions (a case's date picks the used versions), kept on the program like the solver's plans."""
+
+    used: list[Program]  # held so the ids in the key stay theirs
+    specs: list[FieldSpec]
+    bounds: Boundaries
+    read: dict[str, frozenset[str]]
+
+
+def _static(program: Program, on: dt.date | None) -> _Static:
+    used = _used_closure(program, on)
+    known: dict[tuple[int, ...], _Static] = program.prepared.setdefault("sufficient", {})
+    key = tuple(id(u) for u in used)
+    found = known.get(key)
+    if found is None:
+        read = {o: frozenset(reads(program, o, on)) for o, _ in program.ir.outputs}
+        found = known[key] = _Static(used, field_specs([program]), boundaries([program, *_used_programs(program, on)]),
+                                     read)
+    return found
+
+
 def rests_on(decision: Decision) -> Reasons:
     """For each output of `decision`, the facts whose change alone changes it (see the module's docstring)."""
     program = decision.program
     assert program is not None
     reasons = Reasons()
     facts = decision.given if isinstance(decision.given, dict) else _as_json(decision.facts)
-    specs = [s for s in field_specs([program]) if s.path in decision.facts]
-    bounds, ops = boundaries([program, *_used_programs(program, decision.on)]), program.dates
+    static = _static(program, decision.on)
+    specs = [s for s in static.specs if s.path in decision.facts]
+    bounds, ops = static.bounds, program.dates
     anchors = [d for d in decision.facts.values() if isinstance(d, dt.date)]
     for output in decision.outputs:
-        reasons.read[output] = reads(program, output, decision.on)
+        read = static.read.get(output)
+        reasons.read[output] = set(read) if read is not None else reads(program, output, decision.on)
         reasons.rests_on[output] = {}
     for spec in specs:
         outputs = [o for o in decision.outputs if spec.path in reasons.read[o]]
