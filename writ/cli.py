@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
+from writ.commands import add_log_options
 from writ.dsl.errors import EvaluationError, InputError, NotFoundError, PolicyError, WritError, render_all
 
 
@@ -53,12 +54,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="with --format json: the explanation's detail (default: each output's deciding "
                                 "step; full: the whole tree, as `writ explain --format json`)")
         e.add_argument("--record", metavar="DIR", help="also write a JSON decision record into DIR (see `writ replay`)")
-        e.add_argument("--log-facts", choices=["all", "masked", "none"], default="masked",
-                       help="what the record keeps of the facts: all, masked (personal data as keyed hashes; the "
-                            "default) or none")
-        e.add_argument("--log-key-file", type=Path, metavar="FILE",
-                       help="the masking key when $WRIT_LOG_KEY is not set (created if missing; default "
-                            "DIR/.writ-log-key)")
+        add_log_options(e, "the record", "DIR/.writ-log-key")
         e.add_argument("--source-text", metavar="FILE",
                        help="with --format html: embed this policy text, linking citations to its sections")
 

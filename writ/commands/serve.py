@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from writ.commands import add_log_options
+
 
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
@@ -42,12 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--allow-reload", action="store_true",
                    help="let anyone POST /v1/reload (without this, it needs $WRIT_ADMIN_TOKEN as a bearer token)")
     p.add_argument("--decision-log", type=Path, help="append every decision to this file as one JSON line")
-    p.add_argument("--log-facts", choices=["all", "masked", "none"], default="masked",
-                   help="what the decision log keeps of the facts: all, masked (personal data as keyed hashes; the "
-                        "default) or none")
-    p.add_argument("--log-key-file", type=Path, metavar="FILE",
-                   help="the masking key when $WRIT_LOG_KEY is not set (default .writ-log-key beside the log, "
-                        "created if missing)")
+    add_log_options(p, "the decision log", ".writ-log-key beside the log")
     p.add_argument("--log-max-bytes", type=_size, metavar="BYTES", help="rotate the decision log past this size")
     p.add_argument("--log-rotate-daily", action="store_true", help="rotate the decision log at each new day (UTC)")
     p.add_argument("--log-retain-days", type=_days, metavar="DAYS",
