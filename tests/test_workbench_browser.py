@@ -6,58 +6,36 @@ no chromium is installed (CI installs it)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import chromium
 import pytest
 
 pytest.importorskip("fastapi")
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("WRIT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = chromium.EXECUTABLE
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
 ROOT = Path(__file__).resolve().parent.parent
 UK = "uk-flexible-working"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
-    from writ.service import create_app
-    from writ.workbench import prepare
     root = tmp_path_factory.mktemp("served") / "policies"
     shutil.copytree(ROOT / "policies", root)
-    app = create_app(root)
-    prepare(app, edit=True, warm=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
+    with chromium.served(root) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright.sync_playwright() as driver, tempfile.TemporaryDirectory(prefix="writ-chromium-") as profile:
-        context = driver.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1200, "height": 900})
+        context = chromium.launch(driver, profile, {"width": 1200, "height": 900})
         yield context
         context.close()
 

@@ -4,19 +4,14 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-sys.path.insert(0, str(ROOT))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 CASE = {"version": "2024-04-06", "person.role": "staff", "person.employed": "true",
         "person.service_start": "2023-11-20", "application.received_on": "2024-05-01",
         "application.previous_requests.0": "2023-09-01", "application.previous_requests.1": "2024-02-01",
@@ -25,33 +20,16 @@ CASE = {"version": "2024-04-06", "person.role": "staff", "person.employed": "tru
 
 
 def main() -> int:
-    import uvicorn
+    import chromium
     from playwright.sync_api import sync_playwright
-
-    from writ.service import create_app
-    from writ.workbench import prepare
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
+    if chromium.EXECUTABLE is None:
         print("no chromium: apt-get install chromium", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "policies"
         shutil.copytree(ROOT / "policies", root)
-        app = create_app(root)
-        prepare(app, edit=True, warm=False)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
-        with sync_playwright() as driver:
-            context = driver.chromium.launch_persistent_context(
-                str(Path(scratch) / "profile"), executable_path=chromium, headless=True, args=FLAGS,
-                viewport={"width": 1280, "height": 960})
+        with chromium.served(root) as base, sync_playwright() as driver:
+            context = chromium.launch(driver, str(Path(scratch) / "profile"), {"width": 1280, "height": 960})
             page = context.new_page()
 
             def shot(name: str, url: str, anchor: str | None = None) -> None:
@@ -87,7 +65,6 @@ def main() -> int:
             page.set_viewport_size({"width": 390, "height": 844})
             shot("phone-try", "/policies/uk-flexible-working/try?" + urlencode(CASE), "#decision")
             context.close()
-        server.should_exit = True
     return 0
 
 
