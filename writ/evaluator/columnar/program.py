@@ -30,7 +30,7 @@ from writ.evaluator.columnar import values as V
 from writ.evaluator.columnar.definitions import definition
 from writ.evaluator.columnar.inputs import Prepared, Unsupported, prepare
 from writ.evaluator.columnar.translate import Env, Stage, Translator
-from writ.evaluator.columnar.values import ROW, Val
+from writ.evaluator.columnar.values import ROW, Val, placed
 
 if TYPE_CHECKING:
     from writ.evaluator.engine import Program
@@ -135,18 +135,10 @@ class ColumnarProgram:
             value = definition(tr, program.definition(name))
             self._place_pending(tr)
             column = self.fresh("d")
-            exprs, names = [value.e.alias(column)], [column]
-            fl = None
-            if value.fl is not None:
-                exprs.append(value.fl.alias(column + "_fl"))
-                names.append(column + "_fl")
-                fl = pl.col(column + "_fl")
+            exprs, names, tr.env.defs[name] = placed(value, column, tr.fails)
             if tr.fails:
-                exprs.append(pl.any_horizontal(tr.fails).fill_null(False).alias(column + "_f"))
-                names.append(column + "_f")
                 self._fail_columns.append(column + "_f")
             self._place(exprs, names)
-            tr.env.defs[name] = replace(value, e=pl.col(column), fl=fl, known=None)
 
     def _place_pending(self, tr: Translator) -> None:
         for work in tr.pending:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from writ.dsl import ir
 from writ.dsl import types as T
-from writ.evaluator.columnar.values import Val
+from writ.evaluator.columnar.values import Val, placed
 from writ.evaluator.runtime import DateOps
 
 Stage = Callable[[pl.LazyFrame], pl.LazyFrame]
@@ -70,19 +70,11 @@ class Scope:
             self.guard(fails)
             return v
         name = self.env.fresh("t")
-        exprs, names = [v.e.alias(name)], [name]
-        fl = None
-        if v.fl is not None:
-            exprs.append(v.fl.alias(name + "_fl"))
-            names.append(name + "_fl")
-            fl = pl.col(name + "_fl")
-        if fails:
-            exprs.append(pl.any_horizontal(fails).fill_null(False).alias(name + "_f"))
-            names.append(name + "_f")
-            if guarded:
-                self.guard([pl.col(name + "_f")])
+        exprs, names, column = placed(v, name, fails)
+        if fails and guarded:
+            self.guard([pl.col(name + "_f")])
         self.pending.append(("temp", exprs, names))
-        return replace(v, e=pl.col(name), fl=fl, known=None)
+        return column
 
     # -- failures and reach
     def guard(self, conds: list[pl.Expr]) -> None:

@@ -67,6 +67,22 @@ class Val:
         return replace(self, e=e, fl=fl, known=None)
 
 
+def placed(v: Val, name: str, fails: list[pl.Expr]) -> tuple[list[pl.Expr], list[str], Val]:
+    """`v` as columns named after `name` to put on the frame: the value, its float where known (`name_fl`) and,
+    when anything can fail on the way, whether it failed (`name_f`); with the `Val` that reads them back. A
+    definition and a shared temporary are placed alike."""
+    exprs, names = [v.e.alias(name)], [name]
+    fl = None
+    if v.fl is not None:
+        exprs.append(v.fl.alias(name + "_fl"))
+        names.append(name + "_fl")
+        fl = pl.col(name + "_fl")
+    if fails:
+        exprs.append(pl.any_horizontal(fails).fill_null(False).alias(name + "_f"))
+        names.append(name + "_f")
+    return exprs, names, replace(v, e=pl.col(name), fl=fl, known=None)
+
+
 def exact_div(x: pl.Expr, divisor: float) -> pl.Expr:
     """`x / divisor`, correctly rounded. Polars divides a column by a scalar by multiplying with the scalar's
     reciprocal (7530000 / 1e6 gives 7.529999999999999); dividing by a column (here one derived from `x`, so it
