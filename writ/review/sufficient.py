@@ -120,20 +120,27 @@ def rests_on(decision: Decision) -> Reasons:
         read = static.read.get(output)
         reasons.read[output] = set(read) if read is not None else reads(program, output, decision.on)
         reasons.rests_on[output] = {}
+    before, found = decision.outputs, reasons.rests_on
+    memo: dict[Any, list[Any]] = {}  # each type's candidate values, shared by the case's fields of that type
     for spec in specs:
-        outputs = [o for o in decision.outputs if spec.path in reasons.read[o]]
-        if not outputs:
+        path = spec.path
+        pending = [o for o in before if path in reasons.read[o]]  # outputs not yet known to rest on this fact
+        if not pending:
             continue
-        for value in candidates(spec, facts, anchors, bounds, ops):
-            after = _outputs(program, with_value(facts, spec.path, value), decision.on)
+        for value in candidates(spec, facts, anchors, bounds, ops, memo):
+            after = _outputs(program, with_value(facts, path, value), decision.on)
             reasons.tried += 1
             if after is None:
                 continue
-            for output in outputs:
-                if spec.path not in reasons.rests_on[output] and after.get(output) != decision.outputs[output]:
-                    reasons.rests_on[output][spec.path] = value
-            if all(spec.path in reasons.rests_on[o] for o in outputs):
+            still = []
+            for output in pending:
+                if after.get(output) != before[output]:
+                    found[output][path] = value  # the first value that changes it
+                else:
+                    still.append(output)
+            if not still:
                 break  # every output this fact reaches is known to rest on it
+            pending = still
     return reasons
 
 

@@ -126,9 +126,18 @@ def _dates_around(anchors: Sequence[dt.date], b: Boundaries, ops: DateOps, befor
     return list(out)
 
 
-def candidates(spec: FieldSpec, case: Facts, anchors: Sequence[dt.date], b: Boundaries, ops: DateOps) -> list[Any]:
-    """The JSON values worth trying for one field of one case (its current value left out)."""
-    values = _values(spec.type, anchors, b, ops)
+def candidates(spec: FieldSpec, case: Facts, anchors: Sequence[dt.date], b: Boundaries, ops: DateOps,
+               memo: dict[ast.TypeExpr, list[Any]] | None = None) -> list[Any]:
+    """The JSON values worth trying for one field of one case (its current value left out). `memo` keeps each
+    type's values for a caller that asks for several fields of one case with the same anchors (the values
+    depend on the type, the anchors and the boundaries only; a case's date fields share them)."""
+    if memo is None:
+        values = _values(spec.type, anchors, b, ops)
+    else:
+        kept = memo.get(spec.type)
+        if kept is None:
+            kept = memo[spec.type] = _values(spec.type, anchors, b, ops)
+        values = list(kept)
     if spec.optional:
         values.append(None)
     current = get(case, spec.path)
