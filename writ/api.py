@@ -322,7 +322,6 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
     policy library's `sources` (`policy.library.sources`) to quote the rules.
     """
     from writ.evaluator.values import to_json_value
-    from writ.explain.render import render_json
     document: dict[str, Any] = {
         "policy": decision.policy_id, "version": decision.version,
         "effective": to_json_value(decision.effective),
@@ -342,7 +341,8 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
         from writ.explain.summary_text import summary_json
         document["explanation"] = [summary_json(s) for s in summarize(explanation, decision)]
     else:
-        document["explanation"] = render_json(explanation)["explanation"]
+        from writ.explain.document import steps_json
+        document["explanation"] = steps_json(explanation, continued=False)[0]
     return document
 
 
