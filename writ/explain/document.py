@@ -13,10 +13,12 @@ findings. Nothing here recurses, however deep the tree.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.values import to_json_value
+from writ.evaluator.whynot import Comparison
 from writ.explain.layout import DEFINITIONS, JSON_DEPTH
 from writ.explain.plan import StepInfo
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step
@@ -140,14 +142,7 @@ def steps_json(explanation: Explanation, continued: bool = True) -> tuple[list[d
 def _findings(step: Step, data: dict[str, Any]) -> None:
     """What a step found beyond its value, in the contract's order: comparison, changes, facts needed, override."""
     if step.comparison is not None:
-        c = step.comparison
-        left, right, margin = c.left, c.right, c.margin
-        data["comparison"] = {
-            "left": left.isoformat() if left.__class__ is _DATE else to_json_value(left), "op": c.op,
-            "right": right.isoformat() if right.__class__ is _DATE else to_json_value(right),
-            "left_text": c.left_text, "right_text": c.right_text, "held": c.held,
-            "margin": margin if margin is None else to_json_value(margin), "unit": c.unit,
-            "words": comparison_words(c)}
+        data["comparison"] = _comparison(step.comparison)
     if step.counterfactuals:
         data["counterfactuals"] = [counterfactual_json(cf) for cf in step.counterfactuals]
     if step.needed:
@@ -156,13 +151,55 @@ def _findings(step: Step, data: dict[str, Any]) -> None:
         data["overridden_by"] = step.overridden_by
 
 
+_PLAIN = frozenset((str, int, bool, Decimal, dt.date))  # compared values whose equal ones are written alike
+
+
+def _comparison(c: Comparison) -> dict[str, Any]:
+    """A comparison's object. Comparisons of plain values repeat from case to case (`caring_for = "child"` is
+    written the same for everyone caring for a child), so their objects are kept by what they say and copied."""
+    left, right, margin = c.left, c.right, c.margin
+    key = None
+    if c.elapsed is None and left.__class__ in _PLAIN and right.__class__ in _PLAIN:
+        key = (left.__class__, left, right.__class__, right, margin.__class__, margin, c.op, c.held, c.unit,
+               c.left_text, c.right_text)
+        found = _COMPARISONS.get(key)
+        if found is not None:
+            return found.copy()
+    made = {"left": left.isoformat() if left.__class__ is _DATE else to_json_value(left), "op": c.op,
+            "right": right.isoformat() if right.__class__ is _DATE else to_json_value(right),
+            "left_text": c.left_text, "right_text": c.right_text, "held": c.held,
+            "margin": margin if margin is None else to_json_value(margin), "unit": c.unit,
+            "words": comparison_words(c)}
+    if key is not None:
+        if len(_COMPARISONS) >= _COMPARISONS_MAX:
+            _COMPARISONS.clear()
+        _COMPARISONS[key] = made.copy()
+    return made
+
+
+_COMPARISONS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_COMPARISONS_MAX = 1 << 12
+
+
 def counterfactual_json(cf: Counterfactual) -> dict[str, Any]:
-    return {"input": cf.input, "kind": cf.kind, "current": to_json_value(cf.current),
-            "proposed": to_json_value(cf.proposed), "relation": cf.relation, "bound": to_json_value(cf.bound),
-            "delta": to_json_value(cf.delta), "verified": cf.verified,
-            "output_changes": {k: {"before": to_json_value(a), "after": to_json_value(b)}
-                               for k, (a, b) in cf.output_changes.items()},
+    """A change's object: the input, its kind, the values now and proposed, and what the re-run found."""
+    current, proposed, bound, delta = cf.current, cf.proposed, cf.bound, cf.delta
+    return {"input": cf.input, "kind": cf.kind,
+            "current": current.isoformat() if current.__class__ is _DATE else to_json_value(current),
+            "proposed": proposed.isoformat() if proposed.__class__ is _DATE else to_json_value(proposed),
+            "relation": cf.relation, "bound": bound.isoformat() if bound.__class__ is _DATE else to_json_value(bound),
+            "delta": delta if delta.__class__ in _AS_IS else to_json_value(delta), "verified": cf.verified,
+            "output_changes": _changes(cf.output_changes) if cf.output_changes else {},
             "words": counterfactual_words(cf)}
+
+
+def _changes(changes: dict[str, tuple[Any, Any]]) -> dict[str, dict[str, Any]]:
+    """What a change would do to each output it alters, as before and after."""
+    out = {}
+    for k, (a, b) in changes.items():
+        out[k] = {"before": a if a.__class__ in _AS_IS else a.isoformat() if a.__class__ is _DATE else to_json_value(a),
+                  "after": b if b.__class__ in _AS_IS else b.isoformat() if b.__class__ is _DATE else to_json_value(b)}
+    return out
 
 
 def render_json(explanation: Explanation) -> dict[str, Any]:

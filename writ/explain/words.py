@@ -17,6 +17,8 @@ from writ.explain.tree import NOT_EVALUATED, Explanation
 
 _DATE_OPS = {"=": "on", "!=": "not on", "<": "before", "<=": "on or before", ">": "after", ">=": "on or after"}
 _NUM_OPS = {"=": "equal to", "!=": "other than", "<": "less than", "<=": "at most", ">": "more than", ">=": "at least"}
+_ORDERED = frozenset(("date", "int", "decimal"))
+_NON_STRICT = {"<": "<=", ">": ">="}
 _SYMBOLS = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
@@ -77,22 +79,23 @@ def counterfactual_words(cf: Counterfactual, verb: str = "would hold") -> str:
         options = list(cf.bound)
         target = f"= {show(options[0])}" if len(options) == 1 else "one of " + ", ".join(show(v) for v in options)
         said = f"{verb} with {cf.input} {target} (now {show(cf.current)})"
-    elif cf.kind in ("date", "int", "decimal"):
+    elif cf.kind in _ORDERED:
         ops = _DATE_OPS if cf.kind == "date" else _NUM_OPS
-        relation = {"<": "<=", ">": ">="}.get(cf.relation, cf.relation)   # proposed is already past a strict bound
+        relation = _NON_STRICT.get(cf.relation, cf.relation)   # proposed is already past a strict bound
         said = f"{verb} with {cf.input} {ops[relation]} {show(cf.proposed)}"
-        if cf.delta:
-            size = abs(cf.delta)
+        delta = cf.delta
+        if delta:
+            size = abs(delta)
             if cf.kind == "date":
-                said += f" ({size} day{'s' if size != 1 else ''} {'later' if cf.delta > 0 else 'earlier'})"
+                said += f" ({size} day{'s' if size != 1 else ''} {'later' if delta > 0 else 'earlier'})"
             else:
-                said += f" ({show(size)} {'more' if cf.delta > 0 else 'fewer'})"
+                said += f" ({show(size)} {'more' if delta > 0 else 'fewer'})"
     else:
         said = f"{verb} with {cf.input} = {show(cf.proposed)} (now {show(cf.current)})"
     if not cf.verified:
         said += " [not confirmed by re-evaluation]"
     if cf.output_changes:
-        said += "; then " + ", ".join(f"{k} would be {show(v[1])}" for k, v in cf.output_changes.items())
+        said += "; then " + ", ".join([f"{k} would be {show(v[1])}" for k, v in cf.output_changes.items()])
     return said
 
 
