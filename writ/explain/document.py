@@ -13,7 +13,6 @@ findings. Nothing here recurses, however deep the tree.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from writ.evaluator.counterfactual import Counterfactual
@@ -22,7 +21,7 @@ from writ.evaluator.whynot import Comparison
 from writ.explain.layout import DEFINITIONS, JSON_DEPTH
 from writ.explain.plan import StepInfo
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step
-from writ.explain.words import comparison_words, counterfactual_words, superseded_words
+from writ.explain.words import PLAIN_VALUES, comparison_words, counterfactual_words, superseded_words
 
 SCHEMA_VERSION = "3"
 SCHEMA_ID = "https://writ.example/schemas/explanation/3.json"
@@ -151,7 +150,6 @@ def _findings(step: Step, data: dict[str, Any]) -> None:
         data["overridden_by"] = step.overridden_by
 
 
-_PLAIN = frozenset((str, int, bool, Decimal, dt.date))  # compared values whose equal ones are written alike
 
 
 def _comparison(c: Comparison) -> dict[str, Any]:
@@ -159,7 +157,7 @@ def _comparison(c: Comparison) -> dict[str, Any]:
     written the same for everyone caring for a child), so their objects are kept by what they say and copied."""
     left, right, margin = c.left, c.right, c.margin
     key = None
-    if c.elapsed is None and left.__class__ in _PLAIN and right.__class__ in _PLAIN:
+    if c.elapsed is None and left.__class__ in PLAIN_VALUES and right.__class__ in PLAIN_VALUES:
         key = (left.__class__, left, right.__class__, right, margin.__class__, margin, c.op, c.held, c.unit,
                c.left_text, c.right_text)
         found = _COMPARISONS.get(key)

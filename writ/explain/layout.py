@@ -38,7 +38,7 @@ class Section:
     lines: list[Line] = field(default_factory=list)
 
 
-def visible_children(step: Step, full: bool) -> list[Step]:
+def visible_children(step: Step, full: bool = False) -> list[Step]:
     """The branches that mattered: failed items of a failed `all of`, the first held item of a held `any of`."""
     children = step.children
     if full or not children:
@@ -95,4 +95,4 @@ def sections(explanation: Explanation, full: bool, max_depth: int = TEXT_DEPTH) 
 
 def shown_steps(step: Step, full: bool) -> list[Step]:
     """Every step visible beneath `step` (itself included), each once, in reading order."""
-    return beneath(step, None if full else lambda s: visible_children(s, False))
+    return beneath(step, None if full else visible_children)

@@ -11,6 +11,7 @@ from writ.explain.layout import Section, sections
 from writ.explain.render import (
     detail_parts,
     head_parts,
+    kept_head,
     mark,
     output_line,
     output_summary,
@@ -26,6 +27,10 @@ def _code(text: str) -> str:
 
 
 def _item(step: Step, top: bool) -> str:
+    return kept_head(step, top, _marked_up)
+
+
+def _marked_up(step: Step, top: bool) -> str:
     return " ".join([mark(step)] + [_MARKED.get(kind, _escape)(text) for kind, text in head_parts(step, top)])
 
 

@@ -13,12 +13,14 @@ every format says the same thing, and every renderer walks the same layout
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 from writ.evaluator.values import to_json_value
 from writ.explain.clauses import rested_on
 from writ.explain.document import SCHEMA_VERSION, counterfactual_json, render_json, step_json
 from writ.explain.layout import sections, shown_steps, visible_children
+from writ.explain.plan import StepInfo
 from writ.explain.tree import NOT_EVALUATED, Explanation, Step, walk
 from writ.explain.words import comparison_words, counterfactual_words, output_line, show, superseded_words
 
@@ -99,6 +101,36 @@ def headline(step: Step, top: bool = False) -> str:
     return " ".join(said)
 
 
+def _marked(step: Step, top: bool) -> str:
+    return f"{mark(step)} {headline(step, top)}"
+
+
+def kept_head(step: Step, top: bool = False, make: Callable[[Step, bool], str] = _marked) -> str:
+    """`make(step, top)`, by default the mark and the one-line description of a step (`✗ has the statutory right
+    ... [§3.3.1]`) as plain text; the Markdown renderer passes its own.
+
+    When the value is a truth value, missing or not evaluated, the line depends on the step's info, reach and
+    place alone, so it is made once per info and kept (as the JSON fragments are); shown values are not kept."""
+    value = step.value
+    if value.__class__ is not bool and value is not None and value is not NOT_EVALUATED:
+        return make(step, top)
+    info = step.info
+    entry = _HEADS.get(id(info))
+    if entry is None or entry[0] is not info:
+        if len(_HEADS) >= _HEADS_MAX:  # programs compiled again and again: start afresh
+            _HEADS.clear()
+        entry = _HEADS[id(info)] = (info, {})  # holding the info keeps its id from being reused while kept
+    key = (make, value, step.reached, top)
+    said = entry[1].get(key)
+    if said is None:
+        said = entry[1][key] = make(step, top)
+    return said
+
+
+_HEADS: dict[int, tuple[StepInfo, dict[tuple[Any, ...], str]]] = {}
+_HEADS_MAX = 1 << 16
+
+
 def reference_words(see: str, section: str) -> str:
     """How a step explained elsewhere is referred to."""
     return "(as above)" if see == section else f"(explained under `{see}`)"
@@ -146,12 +178,13 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
             lines.append(f"{section.title}, continued from above:")
         for depth, step, see in section.lines:
             pad = "  " * (depth + 1)
-            head = headline(step, top=depth == 0 and section.output)
+            head = kept_head(step, depth == 0 and section.output)
             if see is not None:
-                lines.append(f"{pad}{mark(step)} {head} {reference_words(see, section.title)}")
+                lines.append(f"{pad}{head} {reference_words(see, section.title)}")
                 continue
-            lines.append(f"{pad}{mark(step)} {head}")
-            lines.extend(f"{pad}    {detail}" for detail in details(step))
+            lines.append(pad + head)
+            if step.comparison is not None or step.inputs or step.counterfactuals:
+                lines.extend(f"{pad}    {detail}" for detail in details(step))
     return "\n".join(lines) + "\n"
 
 
@@ -182,6 +215,6 @@ def print_text(explanation: Explanation, full: bool = False, file: IO[str] | Non
 
 
 __all__ = ["SCHEMA_VERSION", "comparison_words", "counterfactual_json", "counterfactual_words", "detail_parts",
-           "details", "head_parts", "headline", "mark", "output_line", "output_summary", "print_text",
+           "details", "head_parts", "headline", "kept_head", "mark", "output_line", "output_summary", "print_text",
            "reference_words", "render_json", "render_text", "show", "step_json", "superseded_words", "to_json_value",
            "visible_children", "walk"]

@@ -50,8 +50,32 @@ def _side(text: str, value: Any) -> str:
     return shown if text == shown or text == f'"{shown}"' else f"{text} ({shown})"
 
 
+PLAIN_VALUES = frozenset((str, int, bool, Decimal, dt.date))  # compared values whose equal ones are worded alike
+
+
 def comparison_words(c: Comparison) -> str:
-    """`failed: from a (d1) to b (d2) is 23 weeks 2 days; 26 weeks are required (k): 2 weeks 5 days short`."""
+    """`failed: from a (d1) to b (d2) is 23 weeks 2 days; 26 weeks are required (k): 2 weeks 5 days short`.
+
+    Comparisons of plain values repeat from case to case (`caring_for = "child"` is said the same for everyone
+    caring for a child), so their words are kept by what they compare."""
+    left, right, margin = c.left, c.right, c.margin
+    if c.elapsed is not None or left.__class__ not in PLAIN_VALUES or right.__class__ not in PLAIN_VALUES:
+        return _comparison_words(c)
+    key = (left.__class__, left, right.__class__, right, margin.__class__, margin, c.op, c.held, c.unit,
+           c.left_text, c.right_text)
+    said = _SAID.get(key)
+    if said is None:
+        if len(_SAID) >= _SAID_MAX:
+            _SAID.clear()
+        said = _SAID[key] = _comparison_words(c)
+    return said
+
+
+_SAID: dict[tuple[Any, ...], str] = {}
+_SAID_MAX = 1 << 12
+
+
+def _comparison_words(c: Comparison) -> str:
     e = c.elapsed
     if e is not None:
         required = show(e.required_value)
