@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import os
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from writ.dsl.loader import Library, LoadedVersion
 from writ.dsl.once import OnceMap
 from writ.dsl.uses import SupersededPin, superseded_pins
 from writ.evaluator.engine import Decision, Program
+from writ.evaluator.values import to_json_value
 
 _HERE = Path(__file__).resolve().parent
 # The library installs as package data (writ/policies); in a checkout it is the folder beside the package.
@@ -321,7 +324,6 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
     decision to have been traced (`evaluate(..., explain=True)`) and the
     policy library's `sources` (`policy.library.sources`) to quote the rules.
     """
-    from writ.evaluator.values import to_json_value
     document: dict[str, Any] = {
         "policy": decision.policy_id, "version": decision.version,
         "effective": to_json_value(decision.effective),
@@ -334,16 +336,25 @@ def decision_json(decision: Decision, explain: Detail = "none", sources: SourceM
         raise ValueError(f"explain must be one of {', '.join(DETAILS)}, not {explain!r}")
     if decision.trace is None or sources is None:
         raise ValueError("explaining a decision needs it traced (evaluate(..., explain=True)) and the library's sources")
-    from writ.explain.tree import explain as build
-    explanation = build(decision, sources)
+    views = _views()
+    explanation = views.explain(decision, sources)
     if explain == "summary":
-        from writ.explain.summary import summarize
-        from writ.explain.summary_text import summary_json
-        document["explanation"] = [summary_json(s) for s in summarize(explanation, decision)]
+        document["explanation"] = [views.summary_json(s) for s in views.summarize(explanation, decision)]
     else:
-        from writ.explain.document import steps_json
-        document["explanation"] = steps_json(explanation, continued=False)[0]
+        document["explanation"] = views.steps_json(explanation, continued=False)[0]
     return document
+
+
+@functools.cache
+def _views() -> types.SimpleNamespace:
+    """The explainer and its JSON views, imported on first need (so `import writ` does not load them) and then
+    kept: the service asks for them with every decision, and an import statement costs a microsecond a time."""
+    from writ.explain.document import steps_json
+    from writ.explain.summary import summarize
+    from writ.explain.summary_text import summary_json
+    from writ.explain.tree import explain
+    return types.SimpleNamespace(explain=explain, steps_json=steps_json, summarize=summarize,
+                                 summary_json=summary_json)
 
 
 def load(path_or_id: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> Policy:
