@@ -147,14 +147,15 @@ def detail_parts(step: Step) -> list[tuple[str, Any]]:
         out.append(("comparison", words))
     if step.inputs:
         out.append(("read", [(k, show(v, "not given")) for k, v in step.inputs.items()]))
-    verb = "would not apply" if step.kind == "exception" else "would hold"
-    out.extend(("change", counterfactual_words(cf, verb)) for cf in step.counterfactuals)
+    if step.counterfactuals:
+        verb = "would not apply" if step.info.kind == "exception" else "would hold"
+        out += [("change", counterfactual_words(cf, verb)) for cf in step.counterfactuals]
     return out
 
 
 def details(step: Step) -> list[str]:
     """The lines under a step: the comparison, the facts read, the changes that would flip it."""
-    return [f"read: {', '.join(f'{k} = {v}' for k, v in content)}" if kind == "read" else content
+    return [f"read: {', '.join([f'{k} = {v}' for k, v in content])}" if kind == "read" else content
             for kind, content in detail_parts(step)]
 
 
@@ -173,7 +174,7 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
         if section.output:
             lines.append(output_line(section.title, explanation.outputs.get(section.title)))
             shown = None if walks is None else walks.get(id(section.step))
-            lines.extend("  " + line for line in output_summary(section.step, full, shown))
+            lines += ["  " + line for line in output_summary(section.step, full, shown)]
         else:
             lines.append(f"{section.title}, continued from above:")
         for depth, step, see in section.lines:
@@ -184,7 +185,7 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
                 continue
             lines.append(pad + head)
             if step.comparison is not None or step.inputs or step.counterfactuals:
-                lines.extend(f"{pad}    {detail}" for detail in details(step))
+                lines += [f"{pad}    {detail}" for detail in details(step)]
     return "\n".join(lines) + "\n"
 
 
