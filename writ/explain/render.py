@@ -1,13 +1,15 @@
-"""An `Explanation` in, text for a terminal (optionally coloured) or a JSON-ready document out; also the shared wording.
+"""An `Explanation` in, text for a terminal (optionally coloured) out; also the parts of a step every format marks up.
 
 The text form is an indented tree: each output's value, the rule that decided
 it with its label and citation, and beneath it each condition with its value,
 the facts it read and, for a comparison, the quantities compared and by how
 much it failed; then what single change would make a failed condition hold.
-The sentence builders here (`head_parts`, `comparison_words`,
-`counterfactual_words`) are shared by the Markdown and HTML renderers so that
-every format says the same thing, and every renderer walks the same layout
-(writ/explain/layout.py): each definition explained once, nothing recursive.
+The parts built here (`head_parts`, `detail_parts`, `output_summary`) and the
+sentences of writ/explain/words.py are shared by the Markdown and HTML
+renderers so that every format says the same thing, and every renderer walks
+the same layout (writ/explain/layout.py): each definition explained once,
+nothing recursive. The JSON document is writ/explain/document.py's (its names
+are also importable from here, as they always were).
 """
 
 from __future__ import annotations
