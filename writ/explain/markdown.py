@@ -57,9 +57,11 @@ def _lines(section: Section) -> list[str]:
             lines.append(f"{pad}- {_item(step, top)} {_escape(reference_words(see, section.title))}")
             continue
         lines.append(f"{pad}- {_item(step, top)}")
+        if step.comparison is None and not step.inputs and not step.counterfactuals:
+            continue  # nothing under it (`detail_parts` would say so, a call later)
         for kind, content in detail_parts(step):
             if kind == "read":
-                said = "read: " + ", ".join(f"{_code(k)} = {_code(v)}" for k, v in content)
+                said = "read: " + ", ".join([f"{_code(k)} = {_code(v)}" for k, v in content])
             else:
                 said = f"*{_escape(content)}*" if kind == "change" else _escape(content)
             lines.append(f"{pad}  - {said}")

@@ -141,6 +141,8 @@ def reference_words(see: str, section: str) -> str:
 def detail_parts(step: Step) -> list[tuple[str, Any]]:
     """What is said under a step, as (kind, content) for each renderer to mark up: `comparison` (words),
     `read` (the facts read, as (field, shown value) pairs) and `change` (words), in that order."""
+    if step.comparison is None and not step.inputs and not step.counterfactuals:
+        return []  # most steps: nothing to say under them
     out: list[tuple[str, Any]] = []
     if step.comparison is not None:
         words = comparison_words(step.comparison)
@@ -186,7 +188,7 @@ def render_text(explanation: Explanation, full: bool = False) -> str:
                 lines.append(f"{pad}{head} {reference_words(see, section.title)}")
                 continue
             lines.append(pad + head)
-            if step.comparison is not None or step.inputs or step.counterfactuals:
+            if step.comparison is not None or step.inputs or step.counterfactuals:  # as `detail_parts` asks
                 lines += [f"{pad}    {detail}" for detail in details(step)]
     return "\n".join(lines) + "\n"
 
