@@ -50,7 +50,9 @@ def _side(text: str, value: Any) -> str:
     return shown if text == shown or text == f'"{shown}"' else f"{text} ({shown})"
 
 
-PLAIN_VALUES = frozenset((str, int, bool, Decimal, dt.date))  # compared values whose equal ones are worded alike
+# Compared values whose equal ones are worded alike, and that recur across cases (enumerations, counts, amounts);
+# dates are left out, as a case's dates are rarely another's and keeping them would only fill the memo.
+PLAIN_VALUES = frozenset((str, int, bool, Decimal))
 
 
 def comparison_words(c: Comparison) -> str:
