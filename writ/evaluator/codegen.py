@@ -52,11 +52,13 @@ _SMALL_INT = 2**62
 @dataclass(frozen=True)
 class Mode:
     """`traced` records node values; `probe` (a traced mode) records conditions, cases and rows only: what
-    confirming a counterfactual needs, at little more than a plain run's cost; `checked` locates failures."""
+    confirming a counterfactual needs, at little more than a plain run's cost, and with `watch` the conditions of
+    the rules named there only (the others run as in plain mode); `checked` locates failures."""
 
     traced: bool = False
     checked: bool = False
     probe: bool = False
+    watch: frozenset[str] | None = None  # probe: the rules whose conditions it records (None: every rule)
 
 
 @dataclass
@@ -341,7 +343,7 @@ class _Gen:
             case ir.ExprBody(expr=e):
                 return [f"{target} = {self.expr(e)}"]
             case ir.RuleBody(cond=c):
-                if self.mode.traced:
+                if self.mode.traced and (self.mode.watch is None or d.name in self.mode.watch):
                     return [*self.cond_traced(c), f"{target} = _t{c.nid}"]
                 return [f"{target} = {self.cond_expr(c)}"]
             case ir.DecideBody(cases=cases, otherwise=other):

@@ -28,10 +28,10 @@ from typing import Any
 from writ.dsl import ir
 from writ.dsl import types as T
 from writ.dsl.errors import WritError
-from writ.evaluator.codegen import UNSET
-from writ.evaluator.engine import Trace
+from writ.evaluator.codegen import UNSET, Mode
+from writ.evaluator.engine import Program, Trace, _Built
 from writ.evaluator.invariance import unmoved
-from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, solve
+from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, site_solver
 
 
 @dataclass(slots=True)
@@ -66,30 +66,37 @@ class Search:
                 self._paths[id(trace)] = path
                 stack.extend((sub, (*path, alias)) for alias, sub in trace.used.items())
         self._traced: dict[tuple[int, str, str, Any], Trace | None] = {}
+        self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # by change: every output after it
         self._before: dict[str, Any] | None = None  # each output's value in the run explained, once asked
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
+        find = site_solver(node, goal, trace.program)
+        if find is None:
+            return []
+        needs = find(trace)
+        if not needs:
+            return []
         out: list[Counterfactual] = []
-        if not may_suggest(node, trace.program):
-            return out
         seen: set[str] = set()
-        changes = trace.program.changes
-        for need in solve(node, goal, trace):
-            change = changes.get(need.key, "fixed")
-            if need.key in seen or change == "fixed":
-                continue  # a fact the policy says a person cannot change is never suggested
-            seen.add(need.key)
-            current = trace.facts.get(need.key, UNSET)
-            candidate = _proposal(need, current)
-            if candidate is None or not _allowed(change, current, candidate):
+        changes, facts, top = trace.program.changes, trace.facts, trace is self.top
+        for need in needs:
+            key = need.key
+            if key in seen:
                 continue
-            cf = Counterfactual(step_id, need.key, _kind(need.type, current), current, candidate, need.op,
-                                need.bound)
-            if cf.kind != "date" or trace is not self.top or not unmoved(node, goal, need.key, trace):
+            change = changes.get(key, "fixed")
+            if change == "fixed":
+                continue  # a fact the policy says a person cannot change is never suggested
+            seen.add(key)
+            current = facts.get(key, UNSET)
+            candidate = _proposal(need, current)
+            if candidate is None or (change != "change" and not _allowed(change, current, candidate)):
+                continue
+            cf = Counterfactual(step_id, key, _kind(need.type, current), current, candidate, need.op, need.bound)
+            if cf.kind != "date" or not top or not unmoved(node, goal, key, trace):
                 self._verify(cf, node, goal, trace)  # else no re-run could confirm it: shown unconfirmed
             cf.delta = _delta(cf.proposed, current)
-            cf.output_changes = self.effect(need.key, cf.proposed)
+            cf.output_changes = self.effect(key, cf.proposed)
             out.append(cf)
         return out
 
@@ -133,30 +140,51 @@ class Search:
 
     def _verify(self, cf: Counterfactual, node: ir.Expr, goal: bool, trace: Trace) -> None:
         """Re-run with the change; nudge dates and numbers a few units if calendar arithmetic was not exact."""
-        tries = [0]
-        if cf.kind in ("date", "int", "decimal") and cf.relation in ("<=", "<", ">=", ">"):
-            direction = -1 if cf.relation in ("<=", "<") else 1
-            tries = [0, direction, 2 * direction, 3 * direction]
         base = cf.proposed
-        for n in tries:
-            value = base if n == 0 else _shift(base, n)
+        after = self.value_after(trace, node, cf.input, base)
+        if after is goal:
+            cf.verified = True
+            return
+        if after is None or cf.kind not in ("date", "int", "decimal") or cf.relation not in ("<=", "<", ">=", ">"):
+            return  # a change that makes evaluation fail is not a counterfactual; only ordered values are nudged
+        direction = -1 if cf.relation in ("<=", "<") else 1
+        for n in (direction, 2 * direction, 3 * direction):
+            value = _shift(base, n)
             after = self.value_after(trace, node, cf.input, value)
             if after is None:
-                return  # a change that makes evaluation fail is not a counterfactual
+                return
             if after is goal:
                 cf.proposed, cf.verified = value, True
                 return
 
     def probe(self, key: str, value: Any) -> tuple[dict[str, Any], Trace] | None:
-        """The whole policy run with `key` changed to `value` (None if that run fails)."""
+        """The whole policy run with `key` changed to `value` (None if that run fails), recording the conditions
+        of the rules the search may ask about (`search_probe`)."""
         memo = (key, value)
         if memo not in self._probes:
             top = self.top
+            program = top.program
             try:
-                self._probes[memo] = top.program.probe({**top.facts, key: value}, top.on)
+                probed = self._probes[memo] = program.probe_with(search_probe(program), {**top.facts, key: value},
+                                                                 top.on)
             except WritError:
-                self._probes[memo] = None
+                probed = self._probes[memo] = None
+            self._outputs[memo] = None if probed is None else probed[0]
         return self._probes[memo]
+
+    def outputs_after(self, key: str, value: Any) -> dict[str, Any] | None:
+        """Every output with `key` changed to `value` (None if that run fails): the probe's when the change was
+        probed, else a plain run, as the outputs of the policy's generated code are the same in either mode."""
+        memo = (key, value)
+        found = self._outputs.get(memo, UNSET)
+        if found is UNSET:
+            top = self.top
+            try:
+                found = top.program.run({**top.facts, key: value}, top.on)[0]
+            except WritError:
+                found = None
+            self._outputs[memo] = found
+        return found
 
     def value_after(self, trace: Trace, node: ir.Expr, key: str, value: Any) -> Any:
         """`node`'s value (in the policy `trace` belongs to) with `key` changed; None if that run fails."""
@@ -164,7 +192,7 @@ class Search:
         if probed is None:
             return None
         after: Trace | None = probed[1]
-        for alias in self._paths.get(id(trace), ()):
+        for alias in () if trace is self.top else self._paths.get(id(trace), ()):
             after = after.used.get(alias) if after is not None else None
         found = after.value(node) if after is not None else UNSET
         if found is UNSET:  # not a condition a probe records (a value's expression): run its definition traced
@@ -188,21 +216,47 @@ class Search:
 
     def effect(self, key: str, value: Any) -> dict[str, tuple[Any, Any]]:
         """The outputs that changing `key` to `value` alone would alter, before and after."""
-        probed = self.probe(key, value)
-        if probed is None:
+        after = self.outputs_after(key, value)
+        if after is None:
             return {}
         before = self._before
         if before is None:
             top = self.top
             before = self._before = {
                 name: top.definition(name) if name in top.program.definitions else top.facts.get(name, UNSET)
-                for name in probed[0]}
+                for name in after}
         changes = {}
-        for name, now in probed[0].items():
+        for name, now in after.items():
             was = before[name]
             if was is not UNSET and was != now:
                 changes[name] = (was, now)
         return changes
+
+
+def search_probe(program: Program) -> _Built:
+    """The probe function of `program` for the search: every output, and the conditions of the rules holding a
+    condition `may_suggest` allows (the only ones `Search.suggest` confirms); the other rules run as in a plain
+    run. Any other condition asked after a change is read from its definition re-run traced (`Search.rerun`)."""
+    built: _Built | None = program.prepared.get("search_probe")
+    if built is None:
+        watch = frozenset(d.name for d in program.ir.definitions
+                          if isinstance(d.body, ir.RuleBody) and _suggests(d.body.cond, program))
+        built = program.prepared.setdefault(
+            "search_probe", program.function(program.outputs, Mode(traced=True, probe=True, watch=watch)))
+    return built
+
+
+def _suggests(cond: ir.Cond, program: Program) -> bool:
+    """Whether any item of a rule's condition (a tree of blocks, walked with a stack) is one `may_suggest` allows."""
+    stack = [cond]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, ir.CondItem):
+            if may_suggest(c.expr, program):
+                return True
+        else:
+            stack.extend(c.items)
+    return False
 
 
 def _allowed(change: str, current: Any, proposed: Any) -> bool:

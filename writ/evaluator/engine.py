@@ -257,11 +257,16 @@ class Program:
               outputs: tuple[str, ...] | None = None) -> tuple[dict[str, Any], Trace]:
         """Every output (or those asked) of converted facts, with a trace of the conditions, cases and rows only
         (`Mode.probe`): what confirming a counterfactual reads, for little more than a plain run."""
-        if outputs is None:  # every output: what a counterfactual search asks, several times per case
+        if outputs is None:  # every output
             built = self._probe_all or self.function(self.outputs, PROBE)
             self._probe_all = built
         else:
             built = self.function(outputs, PROBE)
+        return self.probe_with(built, values, on)
+
+    def probe_with(self, built: _Built, values: Mapping[str, Any], on: dt.date | None) -> tuple[dict[str, Any], Trace]:
+        """`probe` through a probe function of this program the caller keeps (`function(outputs, Mode(...))`): a
+        counterfactual search asks it several times per case, recording only the rules it may ask about."""
         try:
             results = built.outputs(values, on)
         except (ArithmeticError, EvaluationError) as exc:

@@ -52,6 +52,19 @@ def may_suggest(node: ir.Expr, program: Program) -> bool:
     return found
 
 
+def site_solver(node: ir.Expr, goal: bool, program: Program) -> Solver | None:
+    """The solver of `node` for `goal` (see `solver`), or None when `may_suggest` says no change can come of it:
+    one look-up per condition searched."""
+    known: dict[tuple[int, bool], Solver | None] | None = program.prepared.get("sites")
+    if known is None:
+        known = program.prepared.setdefault("sites", {})
+    memo = (node.nid, goal)
+    if memo in known:
+        return known[memo]
+    found = known[memo] = solver(node, goal, program) if may_suggest(node, program) else None
+    return found
+
+
 def _solvable(e: ir.Expr, program: Program) -> Iterator[str]:
     """Every input `solve` may put a need on through `e`, for any goal and any values (a superset)."""
     match e:
@@ -101,29 +114,68 @@ def value_body(name: str, program: Program) -> ir.Expr | None:
 
 def solve(e: ir.Expr, goal: bool, trace: Trace) -> list[Need]:
     """Needs on single inputs that would make the condition `e` be `goal` in this run."""
+    return solver(e, goal, trace.program)(trace)
+
+
+Solver = Callable[[Trace], list[Need]]  # a traced run -> the needs for one condition and goal: see `solve`
+
+
+def solver(e: ir.Expr, goal: bool, program: Program) -> Solver:
+    """`solve` for one condition and goal of one program: which sides to solve, with which comparison, decided once
+    per program, node and goal (as `_isolator` for the arithmetic); each case only reads values and inverts. Built
+    recursively over the condition's own `not`, `and` and `or`, as `solve` walked them."""
+    known: dict[tuple[int, bool], Solver] | None = program.prepared.get("solvers")
+    if known is None:
+        known = program.prepared.setdefault("solvers", {})
+    found = known.get((e.nid, goal))
+    if found is None:
+        found = known[(e.nid, goal)] = _compile_solver(e, goal, program)
+    return found
+
+
+def _nothing(trace: Trace) -> list[Need]:
+    return []
+
+
+def _compile_solver(e: ir.Expr, goal: bool, program: Program) -> Solver:
     match e:
         case ir.Not(operand=x):
-            return solve(x, not goal, trace)
+            return solver(x, not goal, program)
         case ir.Logic(op=op, left=a, right=b):
-            if (op == "and") == goal:   # both sides must become `goal`
-                wrong = [s for s in (a, b) if trace.value(s) is not goal]
-                return solve(wrong[0], goal, trace) if len(wrong) == 1 else []
-            return solve(a, goal, trace) + solve(b, goal, trace)
+            of_a, of_b = solver(a, goal, program), solver(b, goal, program)
+            if (op == "and") == goal:   # both sides must become `goal`: solve the one side that is not, if one
+
+                def wrong_side(trace: Trace) -> list[Need]:
+                    wrong_a, wrong_b = trace.value(a) is not goal, trace.value(b) is not goal
+                    if wrong_a != wrong_b:
+                        return of_a(trace) if wrong_a else of_b(trace)
+                    return []
+                return wrong_side
+            return lambda trace: of_a(trace) + of_b(trace)
         case ir.Compare(op=op, left=a, right=b, domain="value"):
             want = op if goal else NEGATE[op]
-            return isolate(a, want, trace.value(b), trace) + isolate(b, FLIP[want], trace.value(a), trace)
+            flipped, of_left, of_right = FLIP[want], _isolator(a, program), _isolator(b, program)
+
+            def compare(trace: Trace) -> list[Need]:
+                value = trace.value
+                return of_left(want, value(b), trace) + of_right(flipped, value(a), trace)
+            return compare
         case ir.Member(item=ir.Input() as item, collection=coll, negated=neg):
-            values = trace.value(coll)
-            if not isinstance(values, tuple):
-                return []
             kind = T.strip_optional(item.type)
-            inside = goal != neg
-            options = list(values) if inside else [v for v in enum_values(kind) if v not in values]
-            return [Need(item.path, "in", tuple(options), kind)] if options else []
+            inside, path = goal != neg, item.path
+
+            def member(trace: Trace) -> list[Need]:
+                values = trace.value(coll)
+                if not isinstance(values, tuple):
+                    return []
+                options = list(values) if inside else [v for v in enum_values(kind) if v not in values]
+                return [Need(path, "in", tuple(options), kind)] if options else []
+            return member
         case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
-            return [Need(p, "=", goal, T.BOOL)]
+            need = Need(p, "=", goal, T.BOOL)
+            return lambda trace: [need]
         case _:
-            return []
+            return _nothing
 
 
 Isolator = Callable[[str, Any, Trace], list[Need]]  # (op, bound, trace) -> needs: see `_isolate`
