@@ -92,7 +92,8 @@ class Search:
             candidate = _proposal(need, current)
             if candidate is None or (change != "change" and not _allowed(change, current, candidate)):
                 continue
-            cf = Counterfactual(step_id, key, _kind(need.type, current), current, candidate, need.op, need.bound)
+            cf = Counterfactual(step_id, key, need.kind or type(current).__name__, current, candidate, need.op,
+                                need.bound)
             if cf.kind != "date" or not top or not unmoved(node, goal, key, trace):
                 self._verify(cf, node, goal, trace)  # else no re-run could confirm it: shown unconfirmed
             cf.delta = _delta(cf.proposed, current)
@@ -118,8 +119,8 @@ class Search:
                             or not _allowed(change, current, candidate):
                         continue
                     seen.add((need.key, candidate))
-                    cf = Counterfactual(step_id, need.key, _kind(need.type, current), current, candidate, need.op,
-                                        need.bound)
+                    cf = Counterfactual(step_id, need.key, need.kind or type(current).__name__, current, candidate,
+                                        need.op, need.bound)
                     self._verify_row(cf, row, trace)
                     cf.delta = _delta(cf.proposed, current)
                     cf.output_changes = self.effect(need.key, cf.proposed)
@@ -221,10 +222,11 @@ class Search:
             return {}
         before = self._before
         if before is None:
-            top = self.top
+            top = self.top  # as `top.definition(name)` for a definition, inline: once per case
+            ran, constants, known, facts = top.definitions, top.program.constants, top.program.definitions, top.facts
             before = self._before = {
-                name: top.definition(name) if name in top.program.definitions else top.facts.get(name, UNSET)
-                for name in after}
+                name: (ran[name] if name in ran else constants.get(name, UNSET)) if name in known
+                else facts.get(name, UNSET) for name in after}
         changes = {}
         for name, now in after.items():
             was = before[name]
@@ -269,22 +271,14 @@ def _allowed(change: str, current: Any, proposed: Any) -> bool:
         return False
 
 
-def _kind(t: T.Type, current: Any) -> str:
-    if isinstance(t, T.EnumT):
-        return "enum"
-    if isinstance(t, T.Prim):
-        return t.name
-    return type(current).__name__
-
-
 def _proposal(need: Need, current: Any) -> Any:
     """The changed value nearest the current one that satisfies `op bound` (None: no sensible change)."""
     bound, op = need.bound, need.op
     if op == "in":
         options = [v for v in bound if v != current]
         return options[0] if options else None
-    prim = need.type.name if isinstance(need.type, T.Prim) else None  # rather than == on types, per need
-    if prim in ("bool", "text") or isinstance(need.type, T.EnumT):
+    prim = need.kind  # "enum", or a primitive's name: rather than == on types, per need
+    if prim in ("bool", "text", "enum"):
         if op == "=":
             return bound if bound != current else None
         options = [v for v in enum_values(need.type) if v != bound] if op == "!=" else []

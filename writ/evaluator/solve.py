@@ -30,12 +30,23 @@ NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
 
 
 class Need(NamedTuple):
-    """A condition on one input that would make a comparison go the way asked: `key op bound`."""
+    """A condition on one input that would make a comparison go the way asked: `key op bound`. `kind` names the
+    input's type as a counterfactual shows it (`kind_of`), worked out with the solver rather than per case."""
 
     key: str
     op: str
     bound: Any
     type: T.Type
+    kind: str | None = None
+
+
+def kind_of(t: T.Type) -> str | None:
+    """"enum", a primitive's name, or None when only the value can say (its Python type's name)."""
+    if isinstance(t, T.EnumT):
+        return "enum"
+    if isinstance(t, T.Prim):
+        return t.name
+    return None
 
 
 def may_suggest(node: ir.Expr, program: Program) -> bool:
@@ -162,17 +173,17 @@ def _compile_solver(e: ir.Expr, goal: bool, program: Program) -> Solver:
             return compare
         case ir.Member(item=ir.Input() as item, collection=coll, negated=neg):
             kind = T.strip_optional(item.type)
-            inside, path = goal != neg, item.path
+            inside, path, named = goal != neg, item.path, kind_of(kind)
 
             def member(trace: Trace) -> list[Need]:
                 values = trace.value(coll)
                 if not isinstance(values, tuple):
                     return []
                 options = list(values) if inside else [v for v in enum_values(kind) if v not in values]
-                return [Need(path, "in", tuple(options), kind)] if options else []
+                return [Need(path, "in", tuple(options), kind, named)] if options else []
             return member
         case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
-            need = Need(p, "=", goal, T.BOOL)
+            need = Need(p, "=", goal, T.BOOL, kind_of(T.BOOL))
             return lambda trace: [need]
         case _:
             return _nothing
@@ -230,6 +241,15 @@ def _none(op: str, bound: Any, trace: Trace) -> list[Need]:
     return []
 
 
+def _fixed(x: ir.Expr, program: Program) -> Any:
+    """`x`'s value in every run when the program fixes it (a literal, a constant), else `UNSET`: read once."""
+    if isinstance(x, ir.Const):
+        return x.value
+    if isinstance(x, ir.DefRef):
+        return program.constants.get(x.name, UNSET)
+    return UNSET
+
+
 def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) -> Isolator:  # noqa: C901
     """The isolator of `x`, one case per inversion, given those of the nodes it goes through (`known`). Every one
     gives nothing for a bound that is unset or missing; a value read by name, or made a decimal, is isolated
@@ -237,9 +257,10 @@ def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) 
     match x:
         case ir.Input(path=p):
             kind = T.strip_optional(x.type)
+            named = kind_of(kind)
 
             def need(op: str, bound: Any, trace: Trace) -> list[Need]:
-                return [] if bound is UNSET or bound is None else [Need(p, op, bound, kind)]
+                return [] if bound is UNSET or bound is None else [Need(p, op, bound, kind, named)]
             return need
         case ir.DefRef(name=n):
             body = value_body(n, program)
@@ -267,6 +288,16 @@ def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) 
             return branch
         case ir.DateShift(date=d, duration=k, sign=sign):
             of_date, dates = known[d.nid], program.dates
+            fixed = _fixed(k, program)
+            if isinstance(fixed, T.Duration) and type(fixed.amount) is int and fixed.unit in ("days", "weeks"):
+                back_by = -sign * fixed.amount * (7 if fixed.unit == "weeks" else 1)  # as DateOps.add_days would
+
+                def shift_days(op: str, bound: Any, trace: Trace) -> list[Need]:
+                    if not isinstance(bound, dt.date):
+                        return []
+                    back = days_from(bound, back_by)
+                    return [] if back is UNSET else of_date(op, back, trace)
+                return shift_days
 
             def shift(op: str, bound: Any, trace: Trace) -> list[Need]:
                 if bound is UNSET or bound is None:
