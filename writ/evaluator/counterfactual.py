@@ -30,7 +30,7 @@ from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET, Mode
 from writ.evaluator.engine import Program, Trace, _Built
-from writ.evaluator.invariance import unmoved
+from writ.evaluator.invariance import outputs_reading, unmoved
 from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, site_solver
 
 
@@ -166,8 +166,8 @@ class Search:
             top = self.top
             program = top.program
             try:
-                probed = self._probes[memo] = program.probe_with(search_probe(program), {**top.facts, key: value},
-                                                                 top.on)
+                probed = self._probes[memo] = program.probe_with(search_runs(program, key)[1],
+                                                                 {**top.facts, key: value}, top.on)
             except WritError:
                 probed = self._probes[memo] = None
             self._outputs[memo] = None if probed is None else probed[0]
@@ -181,7 +181,7 @@ class Search:
         if found is UNSET:
             top = self.top
             try:
-                found = top.program.run({**top.facts, key: value}, top.on)[0]
+                found = top.program.run_with(search_runs(top.program, key)[0], {**top.facts, key: value}, top.on)
             except WritError:
                 found = None
             self._outputs[memo] = found
@@ -226,7 +226,7 @@ class Search:
             ran, constants, known, facts = top.definitions, top.program.constants, top.program.definitions, top.facts
             before = self._before = {
                 name: (ran[name] if name in ran else constants.get(name, UNSET)) if name in known
-                else facts.get(name, UNSET) for name in after}
+                else facts.get(name, UNSET) for name in top.program.outputs}
         changes = {}
         for name, now in after.items():
             was = before[name]
@@ -235,17 +235,23 @@ class Search:
         return changes
 
 
-def search_probe(program: Program) -> _Built:
-    """The probe function of `program` for the search: every output, and the conditions of the rules holding a
-    condition `may_suggest` allows (the only ones `Search.suggest` confirms); the other rules run as in a plain
-    run. Any other condition asked after a change is read from its definition re-run traced (`Search.rerun`)."""
-    built: _Built | None = program.prepared.get("search_probe")
-    if built is None:
+def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:
+    """The functions of `program` that re-run a case with `key` changed, plain and probe: the outputs that may read
+    `key` (`outputs_reading`: the others keep their values, so cannot be altered), and, when probing, the
+    conditions of the rules holding a condition `may_suggest` allows (the only ones `Search.suggest` confirms),
+    the other rules run as in a plain run. Any other condition asked after a change is read from its definition
+    re-run traced (`Search.rerun`)."""
+    known: dict[str, tuple[_Built, _Built]] | None = program.prepared.get("search_runs")
+    if known is None:
+        known = program.prepared.setdefault("search_runs", {})
+    found = known.get(key)
+    if found is None:
         watch = frozenset(d.name for d in program.ir.definitions
                           if isinstance(d.body, ir.RuleBody) and _suggests(d.body.cond, program))
-        built = program.prepared.setdefault(
-            "search_probe", program.function(program.outputs, Mode(traced=True, probe=True, watch=watch)))
-    return built
+        outputs = outputs_reading(program, key)
+        found = known[key] = (program.function(outputs),
+                              program.function(outputs, Mode(traced=True, probe=True, watch=watch)))
+    return found
 
 
 def _suggests(cond: ir.Cond, program: Program) -> bool:

@@ -274,6 +274,14 @@ class Program:
         assert built.layout is not None
         return results[0], built.layout.trace(results, values, on)
 
+    def run_with(self, built: _Built, values: Mapping[str, Any], on: dt.date | None) -> dict[str, Any]:
+        """The outputs of a plain function of this program the caller keeps (`function(outputs)`), as `run`."""
+        try:
+            results: dict[str, Any] = built.outputs(values, on)
+        except (ArithmeticError, EvaluationError) as exc:
+            raise self._diagnosed(exc, values, on, built) from None
+        return results
+
     def run(self, values: Mapping[str, Any], on: dt.date | None, outputs: Iterable[str] | None = None,
             trace: bool = False) -> tuple[dict[str, Any], Trace | None]:
         """Evaluate converted facts; returns the outputs and, when asked, the trace."""

@@ -37,7 +37,7 @@ _ANY: frozenset[str] = frozenset({"*"})  # reads something whose inputs are not 
 class _Known:
     """What is decided once per program: the inputs each definition and node may read, whether a side may move."""
 
-    __slots__ = ("definitions", "reads", "sides")
+    __slots__ = ("definitions", "reads", "sides", "outputs")
 
     def __init__(self, program: Program) -> None:
         self.definitions: dict[str, frozenset[str]] = {}
@@ -51,6 +51,7 @@ class _Known:
             self.definitions[d.name] = frozenset(found)
         self.reads: dict[int, frozenset[str]] = {}
         self.sides: dict[tuple[int, str], tuple[Any, ...] | None] = {}
+        self.outputs: dict[str, tuple[str, ...]] = {}
 
 
 def _known(program: Program) -> _Known:
@@ -87,6 +88,16 @@ def _touches(e: ir.Expr, key: str, program: Program, known: _Known) -> bool:
     """Whether `e` may read `key` (or the record holding it, or a field inside it)."""
     return any(p == "*" or p == key or key.startswith(p + ".") or p.startswith(key + ".")
                for p in _reads(e, program, known))
+
+
+def outputs_reading(program: Program, key: str) -> tuple[str, ...]:
+    """The outputs that may read `key` (or the record holding it, or a field inside it), in the program's order:
+    the only ones a change to `key` alone can alter, or make fail (the others compute as they did)."""
+    known = _known(program)
+    found = known.outputs.get(key)
+    if found is None:
+        found = known.outputs[key] = tuple(name for name, e in program.ir.outputs if _touches(e, key, program, known))
+    return found
 
 
 def _step(e: ir.Expr, key: str, program: Program, known: _Known) -> tuple[Any, ...] | None:
@@ -135,27 +146,42 @@ def _steps(side: ir.Expr, key: str, program: Program, known: _Known) -> dict[int
     return steps if found else None
 
 
-def _moves(side: ir.Expr, steps: dict[int, tuple[Any, ...]], trace: Trace) -> bool:
+def _landings(steps: dict[int, tuple[Any, ...]]) -> dict[int, tuple[Any, ...] | None]:
+    """For each expression of `steps`, the step of the first expression it moves with that is not read by name
+    (`ref`: a value's body, a date shifted by a whole number of days fixed in the program), or None when that
+    one does not move: worked out once, so that each case walks only the steps that read its values."""
+    land: dict[int, tuple[Any, ...] | None] = {}
+    for start in steps:
+        path, nid = [], start
+        while nid not in land:
+            step = steps.get(nid)
+            if step is None or step[0] != "ref":
+                land[nid] = step
+                break
+            path.append(nid)
+            nid = step[1].nid
+        for passed in path:
+            land[passed] = land[nid]
+    return land
+
+
+def _moves(side: ir.Expr, land: dict[int, tuple[Any, ...] | None], trace: Trace) -> bool:
     """Whether, in every run that changes `key` alone, `side` moves by exactly as many days as `key` does."""
-    e = side
-    while True:  # one path: each step goes to the one expression `e` moves with (a chain may be long)
-        step = steps.get(e.nid)
-        if step is None:
-            return False
+    step = land.get(side.nid)
+    while step is not None:  # one path: each step goes to the one expression `e` moves with (a chain may be long)
         kind = step[0]
         if kind == "input":
             return True
         if kind == "shift":
             if not _exact(trace.value(step[2])):
                 return False
-            e = step[1]
-        elif kind == "if":
+            step = land.get(step[1].nid)
+        else:  # "if"
             taken = trace.value(step[1])
             if taken is not True and taken is not False:
                 return False
-            e = step[2] if taken else step[3]
-        else:
-            e = step[1]
+            step = land.get((step[2] if taken else step[3]).nid)
+    return False
 
 
 def unmoved(node: ir.Expr, goal: bool, key: str, trace: Trace) -> bool:
@@ -164,9 +190,9 @@ def unmoved(node: ir.Expr, goal: bool, key: str, trace: Trace) -> bool:
     program = trace.program
     known = _known(program)
     memo = (node.nid, key)
-    if memo not in known.sides:
-        known.sides[memo] = _sides(node, key, program, known)
-    sides = known.sides[memo]
+    sides = known.sides.get(memo, UNSET)
+    if sides is UNSET:
+        sides = known.sides[memo] = _sides(node, key, program, known)
     if sides is None or trace.value(node) is not (not goal) or not isinstance(trace.facts.get(key), dt.date):
         return False
     left, right, of_left, of_right = sides  # both computed, as the comparison was: `key` shifted, so dates
@@ -180,4 +206,4 @@ def _sides(node: ir.Expr, key: str, program: Program, known: _Known) -> tuple[An
     of_left, of_right = _steps(node.left, key, program, known), _steps(node.right, key, program, known)
     if of_left is None or of_right is None:
         return None
-    return node.left, node.right, of_left, of_right
+    return node.left, node.right, _landings(of_left), _landings(of_right)
