@@ -92,13 +92,16 @@ class Search:
             candidate = _proposal(need, current)
             if candidate is None or (change != "change" and not _allowed(change, current, candidate)):
                 continue
-            cf = Counterfactual(step_id, key, need.kind or type(current).__name__, current, candidate, need.op,
-                                need.bound)
-            if cf.kind != "date" or not top or not unmoved(node, goal, key, trace):
-                self._verify(cf, node, goal, trace)  # else no re-run could confirm it: shown unconfirmed
-            cf.delta = _delta(cf.proposed, current)
-            cf.output_changes = self.effect(key, cf.proposed)
-            out.append(cf)
+            kind, op = need.kind or type(current).__name__, need.op
+            proposed, verified = candidate, False
+            if kind != "date" or not top or not unmoved(node, goal, key, trace):  # else no re-run could confirm it
+                after = self.value_after(trace, node, key, candidate)
+                if after is goal:
+                    verified = True
+                elif after is not None and kind in _ORDERED and op in _NUDGED:
+                    proposed, verified = self._nudged(node, goal, trace, key, candidate, op)
+            out.append(Counterfactual(step_id, key, kind, current, proposed, op, need.bound, _delta(proposed, current),
+                                      verified, self.effect(key, proposed)))
         return out
 
     def leave_row(self, row: ir.Row, given: tuple[ir.Expr, ...], trace: Trace, step_id: str) -> list[Counterfactual]:
@@ -139,24 +142,19 @@ class Search:
                 cf.proposed, cf.verified = value, True
                 return
 
-    def _verify(self, cf: Counterfactual, node: ir.Expr, goal: bool, trace: Trace) -> None:
-        """Re-run with the change; nudge dates and numbers a few units if calendar arithmetic was not exact."""
-        base = cf.proposed
-        after = self.value_after(trace, node, cf.input, base)
-        if after is goal:
-            cf.verified = True
-            return
-        if after is None or cf.kind not in ("date", "int", "decimal") or cf.relation not in ("<=", "<", ">=", ">"):
-            return  # a change that makes evaluation fail is not a counterfactual; only ordered values are nudged
-        direction = -1 if cf.relation in ("<=", "<") else 1
+    def _nudged(self, node: ir.Expr, goal: bool, trace: Trace, key: str, base: Any, op: str) -> tuple[Any, bool]:
+        """A change that the re-run did not confirm, nudged a few days or units past its bound (calendar arithmetic
+        is not exactly invertible): the first nudge confirmed, else the change as proposed, unconfirmed (also when
+        a run fails: a change that makes evaluation fail is not a counterfactual)."""
+        direction = -1 if op in ("<=", "<") else 1
         for n in (direction, 2 * direction, 3 * direction):
             value = _shift(base, n)
-            after = self.value_after(trace, node, cf.input, value)
+            after = self.value_after(trace, node, key, value)
             if after is None:
-                return
+                break
             if after is goal:
-                cf.proposed, cf.verified = value, True
-                return
+                return value, True
+        return base, False
 
     def probe(self, key: str, value: Any) -> tuple[dict[str, Any], Trace] | None:
         """The whole policy run with `key` changed to `value` (None if that run fails), recording the conditions
@@ -189,7 +187,9 @@ class Search:
 
     def value_after(self, trace: Trace, node: ir.Expr, key: str, value: Any) -> Any:
         """`node`'s value (in the policy `trace` belongs to) with `key` changed; None if that run fails."""
-        probed = self.probe(key, value)
+        probed = self._probes.get((key, value), UNSET)
+        if probed is UNSET:
+            probed = self.probe(key, value)
         if probed is None:
             return None
         after: Trace | None = probed[1]
@@ -217,7 +217,9 @@ class Search:
 
     def effect(self, key: str, value: Any) -> dict[str, tuple[Any, Any]]:
         """The outputs that changing `key` to `value` alone would alter, before and after."""
-        after = self.outputs_after(key, value)
+        after = self._outputs.get((key, value), UNSET)
+        if after is UNSET:
+            after = self.outputs_after(key, value)
         if after is None:
             return {}
         before = self._before
@@ -233,6 +235,9 @@ class Search:
             if was is not UNSET and was != now:
                 changes[name] = (was, now)
         return changes
+
+
+_ORDERED, _NUDGED = ("date", "int", "decimal"), ("<=", "<", ">=", ">")  # what a failed confirmation may nudge
 
 
 def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:
