@@ -52,8 +52,8 @@ _SMALL_INT = 2**62
 @dataclass(frozen=True)
 class Mode:
     """`traced` records node values; `probe` (a traced mode) records conditions, cases and rows only: what
-    confirming a counterfactual needs, at little more than a plain run's cost, and with `watch` the conditions of
-    the rules named there only (the others run as in plain mode); `checked` locates failures."""
+    confirming a counterfactual needs, at little more than a plain run's cost, and with `watch` the conditions and
+    values of the rules named there only (the others run as in plain mode); `checked` locates failures."""
 
     traced: bool = False
     checked: bool = False
@@ -454,7 +454,8 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
             prologue.append("    " + " = ".join(f"_r{k}" for k in regions) + " = True")
         trace = "".join(f"_t{k}, " for k in slots)
         flags = "".join(f"_r{k}, " for k in regions)
-        defs = ", ".join(f"{n!r}: {names.definition(n)}" for n in needed)
+        kept = needed if mode.watch is None else [n for n in needed if n in mode.watch]
+        defs = ", ".join(f"{n!r}: {names.definition(n)}" for n in kept)
         returned = f"{{{results}}}, ({trace}), ({flags}), {{{defs}}}, _ut"
     else:
         returned = f"{{{results}}}"

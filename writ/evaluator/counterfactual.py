@@ -67,7 +67,6 @@ class Search:
                 stack.extend((sub, (*path, alias)) for alias, sub in trace.used.items())
         self._traced: dict[tuple[int, str, str, Any], Trace | None] = {}
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # by change: every output after it
-        self._before: dict[str, Any] | None = None  # each output's value in the run explained, once asked
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
@@ -222,16 +221,15 @@ class Search:
             after = self.outputs_after(key, value)
         if after is None:
             return {}
-        before = self._before
-        if before is None:
-            top = self.top  # as `top.definition(name)` for a definition, inline: once per case
-            ran, constants, known, facts = top.definitions, top.program.constants, top.program.definitions, top.facts
-            before = self._before = {
-                name: (ran[name] if name in ran else constants.get(name, UNSET)) if name in known
-                else facts.get(name, UNSET) for name in top.program.outputs}
+        top = self.top
+        ran = top.definitions
         changes = {}
         for name, now in after.items():
-            was = before[name]
+            if name in ran:  # as `top.definition(name)` for a definition, inline
+                was = ran[name]
+            else:
+                was = top.program.constants.get(name, UNSET) if name in top.program.definitions \
+                    else top.facts.get(name, UNSET)
             if was is not UNSET and was != now:
                 changes[name] = (was, now)
         return changes

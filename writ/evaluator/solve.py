@@ -40,6 +40,9 @@ class Need(NamedTuple):
     kind: str | None = None
 
 
+_need = tuple.__new__  # `Need(...)` without the Python-level `__new__` of a named tuple: solvers make many
+
+
 def kind_of(t: T.Type) -> str | None:
     """"enum", a primitive's name, or None when only the value can say (its Python type's name)."""
     if isinstance(t, T.EnumT):
@@ -260,7 +263,7 @@ def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) 
             named = kind_of(kind)
 
             def need(op: str, bound: Any, trace: Trace) -> list[Need]:
-                return [] if bound is UNSET or bound is None else [Need(p, op, bound, kind, named)]
+                return [] if bound is UNSET or bound is None else [_need(Need, (p, op, bound, kind, named))]
             return need
         case ir.DefRef(name=n):
             body = value_body(n, program)
