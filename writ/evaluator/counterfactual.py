@@ -29,7 +29,7 @@ from writ.dsl import ir
 from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET, Mode
-from writ.evaluator.engine import Program, Trace, _Built
+from writ.evaluator.engine import Layout, Program, Trace, _Built
 from writ.evaluator.invariance import outputs_reading, unmoved
 from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, site_solver
 
@@ -57,7 +57,7 @@ class Search:
 
     def __init__(self, top: Trace) -> None:
         self.top = top
-        self._probes: dict[tuple[str, Any], tuple[dict[str, Any], Trace] | None] = {}
+        self._probes: dict[tuple[str, Any], tuple[Any, dict[str, Any], Layout] | None] = {}
         self._paths: dict[int, tuple[str, ...]] = {id(top): ()}
         if top.used:
             stack: list[tuple[Trace, tuple[str, ...]]] = [(top, ())]
@@ -156,19 +156,33 @@ class Search:
         return base, False
 
     def probe(self, key: str, value: Any) -> tuple[dict[str, Any], Trace] | None:
-        """The whole policy run with `key` changed to `value` (None if that run fails), recording the conditions
-        of the rules the search may ask about (`search_probe`)."""
+        """The policy run with `key` changed to `value` (None if that run fails): the outputs that may read `key`,
+        and the conditions of the rules the search may ask about (`search_runs`)."""
+        probed = self._probed(key, value)
+        if probed is None:
+            return None
+        results, facts, layout = probed
+        return results[0], layout.trace(results, facts, self.top.on)
+
+    def _probed(self, key: str, value: Any) -> tuple[Any, dict[str, Any], Layout] | None:
+        """The probe run's results as its function returns them, with the facts and its layout (read in place when
+        confirming: no `Trace` made), once per change."""
         memo = (key, value)
-        if memo not in self._probes:
+        found = self._probes.get(memo, UNSET)
+        if found is UNSET:
             top = self.top
             program = top.program
+            built = search_runs(program, key)[1]
+            facts = {**top.facts, key: value}
             try:
-                probed = self._probes[memo] = program.probe_with(search_runs(program, key)[1],
-                                                                 {**top.facts, key: value}, top.on)
+                results = program.run_with(built, facts, top.on)
             except WritError:
-                probed = self._probes[memo] = None
-            self._outputs[memo] = None if probed is None else probed[0]
-        return self._probes[memo]
+                found = self._probes[memo] = self._outputs[memo] = None
+            else:
+                assert built.layout is not None
+                found = self._probes[memo] = (results, facts, built.layout)
+                self._outputs[memo] = results[0]
+        return found
 
     def outputs_after(self, key: str, value: Any) -> dict[str, Any] | None:
         """Every output with `key` changed to `value` (None if that run fails): the probe's when the change was
@@ -186,15 +200,18 @@ class Search:
 
     def value_after(self, trace: Trace, node: ir.Expr, key: str, value: Any) -> Any:
         """`node`'s value (in the policy `trace` belongs to) with `key` changed; None if that run fails."""
-        probed = self._probes.get((key, value), UNSET)
-        if probed is UNSET:
-            probed = self.probe(key, value)
+        probed = self._probed(key, value)
         if probed is None:
             return None
-        after: Trace | None = probed[1]
-        for alias in () if trace is self.top else self._paths.get(id(trace), ()):
-            after = after.used.get(alias) if after is not None else None
-        found = after.value(node) if after is not None else UNSET
+        results, facts, layout = probed
+        slot = layout.slots.get(node.nid) if trace is self.top else None
+        if slot is not None:
+            found = results[1][slot]  # as `Trace.value` reads a recorded node
+        else:
+            after: Trace | None = layout.trace(results, facts, self.top.on)
+            for alias in () if trace is self.top else self._paths.get(id(trace), ()):
+                after = after.used.get(alias) if after is not None else None
+            found = after.value(node) if after is not None else UNSET
         if found is UNSET:  # not a condition a probe records (a value's expression): run its definition traced
             rerun = self.rerun(trace, node, key, value)
             return None if rerun is None else rerun.value(node)

@@ -274,10 +274,11 @@ class Program:
         assert built.layout is not None
         return results[0], built.layout.trace(results, values, on)
 
-    def run_with(self, built: _Built, values: Mapping[str, Any], on: dt.date | None) -> dict[str, Any]:
-        """The outputs of a plain function of this program the caller keeps (`function(outputs)`), as `run`."""
+    def run_with(self, built: _Built, values: Mapping[str, Any], on: dt.date | None) -> Any:
+        """The results of a function of this program the caller keeps (`function(outputs, mode)`), as it returns
+        them (the outputs of a plain function; a traced one's tuple, see codegen), failures diagnosed as `run`'s."""
         try:
-            results: dict[str, Any] = built.outputs(values, on)
+            results = built.outputs(values, on)
         except (ArithmeticError, EvaluationError) as exc:
             raise self._diagnosed(exc, values, on, built) from None
         return results
