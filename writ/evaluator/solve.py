@@ -170,6 +170,16 @@ def _compile_solver(e: ir.Expr, goal: bool, program: Program) -> Solver:
             want = op if goal else NEGATE[op]
             flipped, of_left, of_right = FLIP[want], _isolator(a, program), _isolator(b, program)
 
+            if isinstance(a, ir.Input):  # the common `input op expression`: its need made here, not in a call
+                path, kind = a.path, T.strip_optional(a.type)
+                named = kind_of(kind)
+
+                def input_compare(trace: Trace) -> list[Need]:
+                    bound = trace.value(b)
+                    found = [] if bound is UNSET or bound is None else [_need(Need, (path, want, bound, kind, named))]
+                    return found + of_right(flipped, trace.value(a), trace)
+                return input_compare
+
             def compare(trace: Trace) -> list[Need]:
                 value = trace.value
                 return of_left(want, value(b), trace) + of_right(flipped, value(a), trace)
@@ -293,13 +303,16 @@ def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) 
             of_date, dates = known[d.nid], program.dates
             fixed = _fixed(k, program)
             if isinstance(fixed, T.Duration) and type(fixed.amount) is int and fixed.unit in ("days", "weeks"):
-                back_by = -sign * fixed.amount * (7 if fixed.unit == "weeks" else 1)  # as DateOps.add_days would
+                back_by = dt.timedelta(days=-sign * fixed.amount * (7 if fixed.unit == "weeks" else 1))
 
                 def shift_days(op: str, bound: Any, trace: Trace) -> list[Need]:
                     if not isinstance(bound, dt.date):
                         return []
-                    back = days_from(bound, back_by)
-                    return [] if back is UNSET else of_date(op, back, trace)
+                    try:  # as DateOps.add_days would: a date out of range gives nothing
+                        back = bound + back_by
+                    except OverflowError:
+                        return []
+                    return of_date(op, back, trace)
                 return shift_days
 
             def shift(op: str, bound: Any, trace: Trace) -> list[Need]:
