@@ -26,11 +26,10 @@ from decimal import Decimal
 from typing import Any
 
 from writ.dsl import ir
-from writ.dsl import types as T
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET, Mode
 from writ.evaluator.engine import Layout, Program, Trace, _Built
-from writ.evaluator.invariance import outputs_reading, unmoved
+from writ.evaluator.invariance import outputs_reading, unmoved_test, unmoved_tests
 from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, site_solver
 
 
@@ -78,9 +77,10 @@ class Search:
             return []
         out: list[Counterfactual] = []
         seen: set[str] = set()
-        changes, facts, top = trace.program.changes, trace.facts, trace is self.top
+        program = trace.program
+        changes, facts, top, tests = program.changes, trace.facts, trace is self.top, unmoved_tests(program)
         for need in needs:
-            key = need.key
+            key, op, bound, _, kind = need
             if key in seen:
                 continue
             change = changes.get(key, "fixed")
@@ -91,15 +91,20 @@ class Search:
             candidate = _proposal(need, current)
             if candidate is None or (change != "change" and not _allowed(change, current, candidate)):
                 continue
-            kind, op = need.kind or type(current).__name__, need.op
+            kind = kind or type(current).__name__
             proposed, verified = candidate, False
-            if kind != "date" or not top or not unmoved(node, goal, key, trace):  # else no re-run could confirm it
+            unmoved = None
+            if kind == "date" and top:
+                unmoved = tests.get((node.nid, key), UNSET)
+                if unmoved is UNSET:
+                    unmoved = unmoved_test(node, key, program)
+            if unmoved is None or not unmoved(trace, goal):  # else no re-run could confirm it: shown unconfirmed
                 after = self.value_after(trace, node, key, candidate)
                 if after is goal:
                     verified = True
                 elif after is not None and kind in _ORDERED and op in _NUDGED:
                     proposed, verified = self._nudged(node, goal, trace, key, candidate, op)
-            out.append(Counterfactual(step_id, key, kind, current, proposed, op, need.bound, _delta(proposed, current),
+            out.append(Counterfactual(step_id, key, kind, current, proposed, op, bound, _delta(proposed, current),
                                       verified, self.effect(key, proposed)))
         return out
 

@@ -262,15 +262,7 @@ class Program:
             self._probe_all = built
         else:
             built = self.function(outputs, PROBE)
-        return self.probe_with(built, values, on)
-
-    def probe_with(self, built: _Built, values: Mapping[str, Any], on: dt.date | None) -> tuple[dict[str, Any], Trace]:
-        """`probe` through a probe function of this program the caller keeps (`function(outputs, Mode(...))`): a
-        counterfactual search asks it several times per case, recording only the rules it may ask about."""
-        try:
-            results = built.outputs(values, on)
-        except (ArithmeticError, EvaluationError) as exc:
-            raise self._diagnosed(exc, values, on, built) from None
+        results = self.run_with(built, values, on)
         assert built.layout is not None
         return results[0], built.layout.trace(results, values, on)
 

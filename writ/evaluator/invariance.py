@@ -23,6 +23,7 @@ may move with an input) is decided once per program and node.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from writ.dsl import ir
@@ -37,7 +38,7 @@ _ANY: frozenset[str] = frozenset({"*"})  # reads something whose inputs are not 
 class _Known:
     """What is decided once per program: the inputs each definition and node may read, whether a side may move."""
 
-    __slots__ = ("definitions", "reads", "sides", "outputs")
+    __slots__ = ("definitions", "reads", "tests", "outputs")
 
     def __init__(self, program: Program) -> None:
         self.definitions: dict[str, frozenset[str]] = {}
@@ -50,7 +51,7 @@ class _Known:
                         found |= self.definitions.get(node.name, _ANY)
             self.definitions[d.name] = frozenset(found)
         self.reads: dict[int, frozenset[str]] = {}
-        self.sides: dict[tuple[int, str], tuple[Any, ...] | None] = {}
+        self.tests: dict[tuple[int, str], Unmoved | None] = {}
         self.outputs: dict[str, tuple[str, ...]] = {}
 
 
@@ -187,16 +188,46 @@ def _moves(side: ir.Expr, land: dict[int, tuple[Any, ...] | None], trace: Trace)
 def unmoved(node: ir.Expr, goal: bool, key: str, trace: Trace) -> bool:
     """True when no change to the date `key` alone can make `node` be `goal`: a comparison not `goal` now whose two
     sides both move with `key` day for day (so every re-run confirming such a change would fail)."""
-    program = trace.program
+    test = unmoved_test(node, key, trace.program)
+    return test is not None and test(trace, goal)
+
+
+Unmoved = Callable[[Trace, bool], bool]  # (trace, goal) -> `unmoved(node, goal, key, trace)` for one node and key
+
+
+def unmoved_test(node: ir.Expr, key: str, program: Program) -> Unmoved | None:
+    """`unmoved` for one node and input of one program, or None when it is False in every run (the sides do not
+    both move with `key`): decided once, so that a search asks it only where a run may tell."""
     known = _known(program)
     memo = (node.nid, key)
-    sides = known.sides.get(memo, UNSET)
-    if sides is UNSET:
-        sides = known.sides[memo] = _sides(node, key, program, known)
-    if sides is None or trace.value(node) is not (not goal) or not isinstance(trace.facts.get(key), dt.date):
-        return False
-    left, right, of_left, of_right = sides  # both computed, as the comparison was: `key` shifted, so dates
-    return _moves(left, of_left, trace) and _moves(right, of_right, trace)
+    test = known.tests.get(memo, UNSET)
+    if test is UNSET:
+        test = known.tests[memo] = _compile_test(node, key, program, known)
+    return test
+
+
+def _compile_test(node: ir.Expr, key: str, program: Program, known: _Known) -> Unmoved | None:
+    sides = _sides(node, key, program, known)
+    if sides is None:
+        return None
+    left, right, of_left, of_right = sides
+    if of_left.get(left.nid) is None or of_right.get(right.nid) is None:
+        return None  # a side that never moves with `key`
+    walks = [(side, land) for side, land in ((left, of_left), (right, of_right)) if land[side.nid] != ("input",)]
+
+    def test(trace: Trace, goal: bool) -> bool:
+        if trace.value(node) is not (not goal) or not isinstance(trace.facts.get(key), dt.date):
+            return False
+        for side, land in walks:  # both computed, as the comparison was: `key` shifted, so dates
+            if not _moves(side, land, trace):
+                return False
+        return True
+    return test
+
+
+def unmoved_tests(program: Program) -> dict[tuple[int, str], Unmoved | None]:
+    """The tests `unmoved_test` has made for `program`, by node and input: for a caller asking many in a row."""
+    return _known(program).tests
 
 
 def _sides(node: ir.Expr, key: str, program: Program, known: _Known) -> tuple[Any, ...] | None:
