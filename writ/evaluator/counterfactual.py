@@ -50,9 +50,10 @@ class Counterfactual:
 
 
 class Search:
-    """Counterfactual search over one traced decision. Each change is confirmed by one probe run of the whole
-    policy (`Program.probe`: every output, and the value of every condition, case and row, used policies
-    included), shared by every condition that proposes the same change."""
+    """Counterfactual search over one traced decision. Each change is confirmed by one probe run of the policy
+    (`search_runs`: the outputs that may read the changed fact, the conditions the search may confirm, and every
+    case and row, used policies included), shared by every condition that proposes the same change; a change that
+    no run could confirm (`unmoved`) is re-run plain, for its effect on the outputs alone."""
 
     def __init__(self, top: Trace) -> None:
         self.top = top
@@ -88,7 +89,10 @@ class Search:
                 continue  # a fact the policy says a person cannot change is never suggested
             seen.add(key)
             current = facts.get(key, UNSET)
-            candidate = _proposal(need, current)
+            if kind == "date" and op in _AT_BOUND and isinstance(bound, dt.date):  # `_proposal`'s commonest case
+                candidate = None if bound == current else bound
+            else:
+                candidate = _proposal(need, current)
             if candidate is None or (change != "change" and not _allowed(change, current, candidate)):
                 continue
             kind = kind or type(current).__name__
@@ -104,8 +108,10 @@ class Search:
                     verified = True
                 elif after is not None and kind in _ORDERED and op in _NUDGED:
                     proposed, verified = self._nudged(node, goal, trace, key, candidate, op)
-            out.append(Counterfactual(step_id, key, kind, current, proposed, op, bound, _delta(proposed, current),
-                                      verified, self.effect(key, proposed)))
+            delta = proposed.toordinal() - current.toordinal() \
+                if type(proposed) is dt.date and type(current) is dt.date else _delta(proposed, current)
+            out.append(Counterfactual(step_id, key, kind, current, proposed, op, bound, delta, verified,
+                                      self.effect(key, proposed)))
         return out
 
     def leave_row(self, row: ir.Row, given: tuple[ir.Expr, ...], trace: Trace, step_id: str) -> list[Counterfactual]:
@@ -258,6 +264,7 @@ class Search:
 
 
 _ORDERED, _NUDGED = ("date", "int", "decimal"), ("<=", "<", ">=", ">")  # what a failed confirmation may nudge
+_AT_BOUND = ("<=", ">=", "=")  # the relations a value at the bound itself satisfies
 
 
 def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:

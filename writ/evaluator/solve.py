@@ -73,9 +73,9 @@ def site_solver(node: ir.Expr, goal: bool, program: Program) -> Solver | None:
     if known is None:
         known = program.prepared.setdefault("sites", {})
     memo = (node.nid, goal)
-    if memo in known:
-        return known[memo]
-    found = known[memo] = solver(node, goal, program) if may_suggest(node, program) else None
+    found = known.get(memo, _nothing)
+    if found is _nothing:
+        found = known[memo] = solver(node, goal, program) if may_suggest(node, program) else None
     return found
 
 
