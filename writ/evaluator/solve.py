@@ -314,6 +314,19 @@ def _compile_isolator(x: ir.Expr, program: Program, known: dict[int, Isolator]) 
                         return []
                     return of_date(op, back, trace)
                 return shift_days
+            if isinstance(fixed, T.Duration) and type(fixed.amount) is int and fixed.unit in ("months", "years"):
+                move = dates.add_months if fixed.unit == "months" else dates.add_years  # as `_date_step` would
+                by = fixed.amount if -sign > 0 else -fixed.amount
+
+                def shift_calendar(op: str, bound: Any, trace: Trace) -> list[Need]:
+                    if not isinstance(bound, dt.date):
+                        return []
+                    try:
+                        back = move(bound, by)
+                    except WritError:
+                        return []
+                    return of_date(op, back, trace)
+                return shift_calendar
 
             def shift(op: str, bound: Any, trace: Trace) -> list[Need]:
                 if bound is UNSET or bound is None:
