@@ -30,7 +30,8 @@ from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET, Mode
 from writ.evaluator.engine import Layout, Program, Trace, _Built
 from writ.evaluator.invariance import outputs_reading, unmoved_test, unmoved_tests
-from writ.evaluator.solve import NEGATE, Need, days_from, enum_values, isolate, may_suggest, number, site_solver
+from writ.evaluator.isolate import Need, days_from, enum_values, isolate, number
+from writ.evaluator.solve import NEGATE, may_suggest, site_solver
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ from writ.dsl import ir
 from writ.dsl import types as T
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Program, Trace
-from writ.evaluator.solve import value_body
+from writ.evaluator.isolate import value_body
 
 _ANY: frozenset[str] = frozenset({"*"})  # reads something whose inputs are not known here (a used policy)
 
