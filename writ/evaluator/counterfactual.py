@@ -68,6 +68,7 @@ class Search:
                 stack.extend((sub, (*path, alias)) for alias, sub in trace.used.items())
         self._traced: dict[tuple[int, str, str, Any], Trace | None] = {}
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # by change: every output after it
+        self._runs: dict[str, tuple[_Built, _Built]] = top.program.prepared.get("search_runs", {})  # see search_runs
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
@@ -183,12 +184,11 @@ class Search:
         found = self._probes.get(memo, UNSET)
         if found is UNSET:
             top = self.top
-            program = top.program
-            built = search_runs(program, key)[1]
+            built = (self._runs.get(key) or search_runs(top.program, key))[1]
             facts = {**top.facts, key: value}
-            try:
-                results = program.run_with(built, facts, top.on)
-            except WritError:
+            try:  # the generated code itself: a failed run is no counterfactual, whatever its diagnosis would say
+                results = built.outputs(facts, top.on)
+            except _FAILED:
                 found = self._probes[memo] = self._outputs[memo] = None
             else:
                 assert built.layout is not None
@@ -204,8 +204,9 @@ class Search:
         if found is UNSET:
             top = self.top
             try:
-                found = top.program.run_with(search_runs(top.program, key)[0], {**top.facts, key: value}, top.on)
-            except WritError:
+                found = (self._runs.get(key) or search_runs(top.program, key))[0].outputs({**top.facts, key: value},
+                                                                                         top.on)
+            except _FAILED:
                 found = None
             self._outputs[memo] = found
         return found
@@ -265,6 +266,7 @@ class Search:
 
 
 _ORDERED, _NUDGED = ("date", "int", "decimal"), ("<=", "<", ">=", ">")  # what a failed confirmation may nudge
+_FAILED = (WritError, ArithmeticError)  # how a run of generated code fails (see `Program.run`)
 _AT_BOUND = ("<=", ">=", "=")  # the relations a value at the bound itself satisfies
 
 
