@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import writ
-from writ.evaluator.counterfactual import Counterfactual
+from writ.evaluator.counterfactual import Counterfactual, search_runs
+from writ.evaluator.invariance import outputs_reading
 from writ.evaluator.values import to_json_value
 from writ.explain.tree import Explanation, Step, explain, walk
 
@@ -178,3 +179,27 @@ outputs: r
     tree = explain(policy.evaluate({"n": 5}, explain=True), policy.library.sources)
     [cf] = tree.changes
     assert (cf.input, cf.proposed, cf.verified) == ("n", 5000 - n + 1, True)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(sorted(CASES)), shift=st.integers(-4000, 4000), pick=st.integers(0, 100))
+def test_property_a_change_re_runs_only_the_outputs_that_may_read_it(case: str, shift: int, pick: int) -> None:
+    """The search re-runs a change through `search_runs`: the outputs that may read the changed fact, plain and
+    probed, agree with a run of every output, and every other output keeps the value it had."""
+    policy = POLICIES[case.split("/")[0]]
+    decision = policy.evaluate(CASES[case])
+    program = decision.program
+    assert program is not None
+    dates = sorted(k for k, v in decision.facts.items() if isinstance(v, dt.date))
+    key = dates[pick % len(dates)]
+    facts = {**decision.facts, key: decision.facts[key] + dt.timedelta(days=shift)}
+    try:
+        full, _ = program.run(facts, decision.on)
+    except writ.WritError:
+        return
+    reading = outputs_reading(program, key)
+    plain, probe = search_runs(program, key)
+    assert plain.outputs(facts, decision.on) == {name: full[name] for name in reading}
+    assert probe.outputs(facts, decision.on)[0] == {name: full[name] for name in reading}
+    assert {n: v for n, v in full.items() if n not in reading} == \
+        {n: v for n, v in decision.outputs.items() if n not in reading}
