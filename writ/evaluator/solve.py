@@ -51,8 +51,33 @@ def site_solver(node: ir.Expr, goal: bool, program: Program) -> Solver | None:
     memo = (node.nid, goal)
     found = known.get(memo, _nothing)
     if found is _nothing:
-        found = known[memo] = solver(node, goal, program) if may_suggest(node, program) else None
+        if not may_suggest(node, program):
+            found = known[memo] = None
+        else:
+            found = known[memo] = _first_per_input(node, goal, program) or solver(node, goal, program)
     return found
+
+
+def _first_per_input(node: ir.Expr, goal: bool, program: Program) -> Solver | None:
+    """For `input op expression` where the expression can only put needs on that same input: the input's own need
+    alone when there is one, as the search keeps only the first need on each input (the others on it are never
+    shown); the other side is solved only when the input's need is missing. None for any other condition."""
+    if not isinstance(node, ir.Compare) or node.domain != "value" or not isinstance(node.left, ir.Input):
+        return None
+    a, b, path = node.left, node.right, node.left.path
+    if any(key != path for key in _isolable(b, program)):
+        return None
+    whole = solver(node, goal, program)
+    want = node.op if goal else NEGATE[node.op]
+    kind = T.strip_optional(a.type)
+    named = kind_of(kind)
+
+    def first(trace: Trace) -> list[Need]:
+        bound = trace.value(b)
+        if bound is UNSET or bound is None:
+            return whole(trace)
+        return [new_need(Need, (path, want, bound, kind, named))]
+    return first
 
 
 def _solvable(e: ir.Expr, program: Program) -> Iterator[str]:
