@@ -13,8 +13,12 @@ the values that make the condition hold. Each change is then applied to the
 facts and the policy re-run through its generated code: the definition that
 holds the condition, traced, to see that it now goes the other way (a change
 that does not is nudged a day or unit, since calendar months are not exactly
-invertible, and kept unconfirmed if that fails too), and every output, to say
-what the change alone would alter. Runs with the same change are shared.
+invertible, and kept unconfirmed if that fails too), and every output that
+may read the changed fact (the others compute as they did), to say what the
+change alone would alter. Runs with the same change are shared. What does not
+depend on the case (the solver of each condition, the functions that re-run a
+change of each fact, which comparisons a change can never move) is worked out
+once per program, so that per case only values are read and runs made.
 """
 
 from __future__ import annotations
