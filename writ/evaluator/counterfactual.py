@@ -72,11 +72,14 @@ class Search:
                 stack.extend((sub, (*path, alias)) for alias, sub in trace.used.items())
         self._traced: dict[tuple[int, str, str, Any], Trace | None] = {}
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # by change: every output after it
-        self._runs: dict[str, tuple[_Built, _Built]] = top.program.prepared.get("search_runs", {})  # see search_runs
+        program = top.program
+        self._runs: dict[str, tuple[_Built, _Built]] = program.prepared.get("search_runs", {})  # see search_runs
+        self._top = (program.changes, unmoved_tests(program))  # what `suggest` reads of the top policy
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
-        find = site_solver(node, goal, trace.program)
+        program = trace.program
+        find = site_solver(node, goal, program)
         if find is None:
             return []
         needs = find(trace)
@@ -84,8 +87,8 @@ class Search:
             return []
         out: list[Counterfactual] = []
         seen: set[str] = set()
-        program = trace.program
-        changes, facts, top, tests = program.changes, trace.facts, trace is self.top, unmoved_tests(program)
+        facts, top = trace.facts, trace is self.top
+        changes, tests = (self._top if top else (program.changes, unmoved_tests(program)))
         for need in needs:
             key, op, bound, _, kind = need
             if key in seen:
