@@ -13,6 +13,7 @@ limit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -38,7 +39,7 @@ class Section:
     lines: list[Line] = field(default_factory=list)
 
 
-def visible_children(step: Step, full: bool = False) -> list[Step]:
+def visible_children(step: Step, full: bool = False) -> Sequence[Step]:
     """The branches that mattered: failed items of a failed `all of`, the first held item of a held `any of`."""
     children = step.children
     if full or not children:

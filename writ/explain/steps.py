@@ -38,24 +38,34 @@ Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node,
 
 
 class Step:
-    """One step of an explanation: its `StepInfo`, and this case's value, reach, facts read and findings."""
+    """One step of an explanation: its `StepInfo`, and this case's value, reach, facts read and findings.
 
-    __slots__ = ("info", "value", "reached", "children", "inputs", "comparison", "counterfactuals", "needed",
+    A case's steps are built by the dozen, so a step holds no more than it must: `children` is a tuple fixed when
+    the step is made (a list only where the generated code adds to it), shared and empty for a leaf; the facts read
+    are kept as their values alone, in the order of `info.reads`, and `inputs` pairs the two when asked."""
+
+    __slots__ = ("info", "value", "reached", "children", "read", "comparison", "counterfactuals", "needed",
                  "overridden_by")
 
-    def __init__(self, info: StepInfo, value: Any, reached: bool = True, children: list[Step] | None = None,
-                 inputs: dict[str, Any] | None = None) -> None:
+    def __init__(self, info: StepInfo, value: Any, reached: bool = True, children: Sequence[Step] = (),
+                 read: tuple[Any, ...] = ()) -> None:
         self.info = info
         self.value = value
         self.reached = reached  # False: the run did not reach it; `value` was recorded apart, when it could be
-        self.children: list[Step] = children if children is not None else []
-        self.inputs: dict[str, Any] = inputs if inputs is not None else {}
+        self.children: Sequence[Step] = children
+        self.read = read  # the values of `info.reads` (empty: nothing shown as read)
         self.comparison: Comparison | None = None
         # Findings are set whole, never added to: most steps have none and share one empty tuple rather than
         # each allocating (and freeing) two empty lists.
         self.counterfactuals: Sequence[Counterfactual] = ()
         self.needed: Sequence[str] = ()      # absent facts that would decide a missing value
         self.overridden_by: str | None = None  # for a default overridden by an exception: its name
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The facts this step read, by path (a table's rows: the given expressions' values, by their text)."""
+        read = self.read
+        return dict(zip(self.info.reads, read, strict=True)) if read else {}
 
     @property
     def id(self) -> str:
@@ -124,7 +134,10 @@ def _used_steps(used: dict[str, dict[str, Step]], refs: tuple[tuple[str, str], .
 
 
 class _Gen(TraceCode):
-    """Writes the two functions' source for one (plan, layout); `program` is read while generating only."""
+    """Writes the two functions' source for one (plan, layout); `program` is read while generating only.
+
+    A step is made once its children are: a definition's after its body's steps, so its `children` is one tuple
+    written out (a list only for exceptions and decision cases, whose steps depend on which held)."""
 
     def __init__(self, plan: Plan, layout: Layout) -> None:
         super().__init__(layout)
@@ -132,31 +145,29 @@ class _Gen(TraceCode):
         self.globals.update({"_Step": Step, "_used_steps": _used_steps})
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
 
-    def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str,
+    def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, read: str = "()",
             overridden_by: str = "None") -> None:
-        """`var = Step(info, value, reached, children, inputs)`, written out: the slots set in place rather than
+        """`var = Step(info, value, reached, children, read)`, written out: the slots set in place rather than
         through `Step.__init__` (a call costs as much as the rest of a step, and a case builds dozens)."""
         fields = {"info": self.hoist(info, "I"), "value": value, "reached": reached, "children": children,
-                  "inputs": inputs, "comparison": "None", "counterfactuals": "()", "needed": "()",
+                  "read": read, "comparison": "None", "counterfactuals": "()", "needed": "()",
                   "overridden_by": overridden_by}
         assert tuple(fields) == Step.__slots__, "every slot of a Step is set"
         self.emit(f"{var} = _new(_Step)")
         self.emit("; ".join(f"{var}.{name} = {code}" for name, code in fields.items()))
 
-    def inputs(self, node: ir.Expr) -> str:
-        return "{" + "".join(f"{p!r}: G({p!r}), " for p in self.plan.read(node).inputs) + "}"
+    def read(self, node: ir.Expr) -> tuple[tuple[str, ...], str]:
+        """The facts `node` reads, and code for their values in this run (absent ones as None)."""
+        paths = self.plan.read(node).inputs
+        return paths, _tuple([f"G({p!r})" for p in paths])
 
-    def refs(self, node: ir.Expr) -> str:
-        """The steps of the definitions `node` reads (this policy's, then used ones'), as a new list."""
+    def refs(self, node: ir.Expr) -> list[str]:
+        """Code for the steps of the definitions `node` reads (this policy's, then used ones')."""
         reads = self.plan.read(node)
         mine = [self.built[name] for name in reads.definitions if name in self.built]
         if reads.used:
             mine.append(f"*_used_steps(US, {reads.used!r})")
-        return "[" + ", ".join(mine) + "]"
-
-    def extend(self, var: str, refs: str) -> None:
-        if refs != "[]":
-            self.emit(f"{var}.children.extend({refs})")
+        return mine
 
     def findings(self, step: str, node: ir.Expr, failed: str | None) -> None:
         """`step`'s comparison, and its counterfactuals when `failed` (code) holds, as found by the search."""
@@ -178,53 +189,72 @@ class _Gen(TraceCode):
 
     def definition(self, d: ir.Definition, var: str) -> None:
         plan = self.plan
+        reads: tuple[str, ...] = ()
+        if isinstance(d.body, ir.ExprBody):
+            reads, read = self.read(d.body.expr)
         info = plan.info(-1, d.name, lambda: StepInfo(plan.prefix + d.name, d.kind, d.label, d.citation,
-                                                       _definition_text(d, plan), d.name, plan.label))
-        inputs = self.inputs(d.body.expr) if isinstance(d.body, ir.ExprBody) and not d.exceptions else "{}"
-        self.new(var, info, self.definition_value(d.name), "True", "[]", inputs)
-        if d.exceptions:
-            self.emit("x = False")
-            for x in d.exceptions:
-                with self.block("if not x:"):
-                    self.exception(d, x, info.id, var)
+                                                       _definition_text(d, plan), d.name, plan.label, reads))
+        if not d.exceptions:
+            self.body(d, info, var)
+            return
+        self.new(var, info, self.definition_value(d.name), "True", "[]")
+        self.emit("x = False")
+        for x in d.exceptions:
             with self.block("if not x:"):
-                self.body(d, info.id, var)
-        else:
-            self.body(d, info.id, var)
+                self.exception(d, x, info.id, var)
+        with self.block("if not x:"):
+            self.body(d, info, var)
 
     def exception(self, d: ir.Definition, x: ir.ExceptionRule, step_id: str, var: str) -> None:
         plan, cond = self.plan, x.clause.cond
         assert cond is not None
+        reads, read = self.read(cond)
         info = plan.info(x.clause.nid, "exception", lambda: StepInfo(
-            f"{step_id}/exception:{x.name}", "exception", x.label, x.citation, plan.text(cond), x.name, plan.label))
+            f"{step_id}/exception:{x.name}", "exception", x.label, x.citation, plan.text(cond), x.name, plan.label,
+            reads))
         default = plan.info(x.clause.nid, "default", lambda: StepInfo(
             f"{step_id}/default", "default", d.label, d.citation, d.name, d.name, plan.label))
         child = self.local()
-        self.new(child, info, self.value(x.clause), "True", self.refs(cond), self.inputs(cond))
+        self.new(child, info, self.value(x.clause), "True", _tuple(self.refs(cond)), read)
         with self.block(f"if {child}.value is True:"):
             if may_suggest(cond, self.program):
                 self.emit(f"{child}.counterfactuals = found.get({cond.nid}, ())")
-            self.new("o", default, "_UNSET", "False", "[]", "{}", overridden_by=repr(x.name))
+            self.new("o", default, "_UNSET", "False", "()", overridden_by=repr(x.name))
             self.emit(f"{var}.children = [{child}, o]")
             self.emit("x = True")
         with self.block("else:"):
             self.emit(f"{var}.children.append({child})")
 
-    def body(self, d: ir.Definition, step_id: str, var: str) -> None:
+    def body(self, d: ir.Definition, info: StepInfo, var: str) -> None:
+        """The body's steps; `var` is made here unless the definition has exceptions (then it was, to add to)."""
+        made = bool(d.exceptions)
+        step_id = info.id
         match d.body:
             case ir.RuleBody(cond=c):
-                self.emit(f"{var}.children.append({self.cond(c, f'{step_id}/1')})")
+                self.attach(d, info, var, [self.cond(c, f"{step_id}/1")], made)
             case ir.ExprBody(expr=e):
-                if d.exceptions:  # else given when the step was made
-                    self.emit(f"{var}.inputs = {self.inputs(e)}")
-                self.extend(var, self.refs(e))
+                _, read = self.read(e)
+                if made:
+                    self.emit(f"{var}.read = {read}")
+                self.attach(d, info, var, self.refs(e), made, read)
                 self.taken(e, lambda n: self.findings(var, n, f"{var}.value is False"))
             case ir.DecideBody():
+                if not made:
+                    self.new(var, info, self.definition_value(d.name), "True", "[]")
                 self.decide(d.body, step_id, var)
             case ir.TableBody():
-                self.table(d.body, step_id, var)
+                self.attach(d, info, var, self.table(d.body, step_id), made)
             case _:
                 assert_never(d.body)
+
+    def attach(self, d: ir.Definition, info: StepInfo, var: str, children: list[str], made: bool,
+               read: str = "()") -> None:
+        """Make the definition's step with `children`, or add them to the one made before its exceptions."""
+        if made:
+            if children:
+                self.emit(f"{var}.children.extend({_tuple(children)})")
+            return
+        self.new(var, info, self.definition_value(d.name), "True", _tuple(children), read)
 
     def cond(self, c: ir.Cond, step_id: str) -> str:
         """Code building the step of a condition; returns the local holding it."""
@@ -232,17 +262,18 @@ class _Gen(TraceCode):
         value, step = self.local(), self.local()
         match c:
             case ir.CondItem(expr=x):
+                reads, read = self.read(x)
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, plan.text(x),
-                                                             policy=plan.label))
+                                                             policy=plan.label, reads=reads))
                 self.emit(f"{value} = {self.value(c)}")
-                self.new(step, info, value, self.reached(c, value), self.refs(x), self.inputs(x))
+                self.new(step, info, value, self.reached(c, value), _tuple(self.refs(x)), read)
                 self.findings(step, x, f"{value} is False")
             case ir.CondBlock(kind=kind, items=items):
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, f"{kind} of",
                                                              policy=plan.label))
                 self.emit(f"{value} = {self.value(c)}")
                 below = [self.cond(item, f"{step_id}/{k}") for k, item in enumerate(items, 1)]
-                self.new(step, info, value, self.reached(c, value), f"[{', '.join(below)}]", "{}")
+                self.new(step, info, value, self.reached(c, value), _tuple(below))
             case _:
                 assert_never(c)
         return step
@@ -255,15 +286,17 @@ class _Gen(TraceCode):
         for k, case in enumerate(body.cases, 1):
             cond = case.cond
             assert cond is not None
-            info = plan.info(case.nid, "", lambda k=k, case=case, cond=cond: StepInfo(
-                f"{step_id}/when{k}", "when", case.label, case.citation, plan.text(cond), policy=plan.label))
+            reads, read = self.read(cond)
+            info = plan.info(case.nid, "", lambda k=k, case=case, cond=cond, reads=reads: StepInfo(
+                f"{step_id}/when{k}", "when", case.label, case.citation, plan.text(cond), policy=plan.label,
+                reads=reads))
             with self.block("if go:"):
                 held, step = self.local(), self.local()
                 self.emit(f"{held} = {self.value(case)}")
                 with self.block(f"if {held} is _UNSET:"):
                     self.emit("go = None")
                 with self.block("else:"):
-                    self.new(step, info, held, "True", self.refs(cond), self.inputs(cond))
+                    self.new(step, info, held, "True", _tuple(self.refs(cond)), read)
                     self.findings(step, cond, f"{held} is False")
                     self.emit(f"{var}.children.append({step})")
                     with self.block(f"if {held}:"):
@@ -272,34 +305,38 @@ class _Gen(TraceCode):
         info = plan.info(other.nid, "", lambda: StepInfo(
             f"{step_id}/otherwise", "otherwise", other.label, other.citation, plan.text(other.result)))
         with self.block("if go is not False:"):
-            self.new("r", info, "True", "True", "[]", "{}")
+            self.new("r", info, "True", "True", "()")
             self.emit(f"{var}.children.append(r)")
 
-    def table(self, body: ir.TableBody, step_id: str, var: str) -> None:
+    def table(self, body: ir.TableBody, step_id: str) -> list[str]:
+        """Code making the step of the row that matched (or `otherwise`) as `r`, None when none did; returns the
+        definition's children: the steps of the definitions the given expressions read, then `r`."""
         plan = self.plan
-        self.emit("g = {" + "".join(f"{plan.text(g)!r}: {self.value(g)}, " for g in body.given) + "}")
-        for g in body.given:
-            self.extend(var, self.refs(g))
+        given = tuple(plan.text(g) for g in body.given)
+        self.emit(f"g = {_tuple([self.value(g) for g in body.given])}")
+        children = [ref for g in body.given for ref in self.refs(g)]
         head = "if"
         for k, row in enumerate(body.rows, 1):
             info = plan.info(row.nid, "", lambda k=k, row=row: StepInfo(
-                f"{step_id}/row{k}", "row", row.label, row.citation, plan.text(row)))
+                f"{step_id}/row{k}", "row", row.label, row.citation, plan.text(row), reads=given))
             with self.block(f"{head} {self.value(row)} is True:"):
-                self.new("r", info, "True", "True", "[]", "g")
-                self.emit(f"{var}.children.append(r)")
+                self.new("r", info, "True", "True", "()", "g")
             head = "elif"
-        if body.otherwise is None:
-            return
         o = body.otherwise
+        if o is None:
+            if head == "if":
+                return children
+            with self.block("else:"):
+                self.emit("r = None")
+            return [*children, "*((r,) if r is not None else ())"]
         info = plan.info(o.nid, "", lambda: StepInfo(f"{step_id}/otherwise", "otherwise", o.label, o.citation,
-                                                     f"otherwise -> {plan.text(o.result)}"))
+                                                     f"otherwise -> {plan.text(o.result)}", reads=given))
         if head == "if":
-            self.new("r", info, "True", "True", "[]", "g")
-            self.emit(f"{var}.children.append(r)")
-            return
-        with self.block("else:"):
-            self.new("r", info, "True", "True", "[]", "g")
-            self.emit(f"{var}.children.append(r)")
+            self.new("r", info, "True", "True", "()", "g")
+        else:
+            with self.block("else:"):
+                self.new("r", info, "True", "True", "()", "g")
+        return [*children, "r"]
 
     # -- sites
     def sites(self, definitions: list[ir.Definition]) -> None:
@@ -344,6 +381,11 @@ class _Gen(TraceCode):
     def site(self, node: ir.Expr, goal: bool, step_id: str) -> None:
         if may_suggest(node, self.program):
             self.emit(f"out.append(({self.hoist(node, 'N')}, {goal}, {step_id!r}))")
+
+
+def _tuple(items: list[str]) -> str:
+    """Code for a tuple of `items` (the shared empty tuple when none)."""
+    return f"({', '.join(items)},)" if items else "()"
 
 
 def _definition_text(d: ir.Definition, plan: Plan) -> str:

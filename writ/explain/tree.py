@@ -21,7 +21,7 @@ the Python stack.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from writ.dsl import ir
@@ -113,7 +113,7 @@ class _Builder:
         scope.steps = scope.builder.steps(scope.trace, scope.found, used)
 
 
-def beneath(step: Step, children: Callable[[Step], list[Step]] | None = None) -> list[Step]:
+def beneath(step: Step, children: Callable[[Step], Sequence[Step]] | None = None) -> list[Step]:
     """`step` and every step beneath it (through `children`, by default each step's own), each once, in reading
     order; iteratively, as trees may be deep."""
     out: list[Step] = []
@@ -133,7 +133,7 @@ def beneath(step: Step, children: Callable[[Step], list[Step]] | None = None) ->
 
 def _absent_inputs(step: Step) -> list[str]:
     """Inputs read as missing anywhere beneath a step, each once."""
-    return list(dict.fromkeys(k for s in beneath(step) for k, v in s.inputs.items() if v is None))
+    return list(dict.fromkeys(k for s in beneath(step) if s.read for k, v in zip(s.info.reads, s.read, strict=True) if v is None))
 
 
 def walk(steps: list[Step]) -> list[Step]:
