@@ -13,15 +13,19 @@ a policy expression.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from writ.dsl import ir
+from writ.dsl import types as T
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Layout, Program, Trace
-from writ.evaluator.whynot import ComparePlan, Comparison
+from writ.evaluator.whynot import ComparePlan, Comparison, Elapsed
 from writ.evaluator.whynot import _margin as margin
+
+_CONSTANT = re.compile(r"_[A-Z]+\d+")  # a hoisted object's name (see `TraceCode.hoist`)
 
 
 class TraceCode:
@@ -34,7 +38,8 @@ class TraceCode:
         self.recorded = set(layout.definitions)
         self.globals: dict[str, Any] = {"_UNSET": UNSET, "_used_value": _used_value, "_taken": _taken,
                                         "_new": object.__new__, "_Comparison": Comparison, "_margin": margin,
-                                        "_date": dt.date}
+                                        "_date": dt.date, "_Elapsed": Elapsed,
+                                        "_Duration": T.Duration}
         self.lines: list[str] = []
         self.depth = 1
         self.fresh = 0
@@ -120,21 +125,30 @@ class TraceCode:
     def comparison(self, step: str, compare: ComparePlan) -> None:
         """`step.comparison`, as `ComparePlan.compare` makes it through `Trace.value` (nothing when a side or the
         result was not computed, or a side is missing), written out per comparison: its operator, texts and terms
-        are known here, so only the case's values are read, and the distance between two dates or two whole
-        numbers is counted in place (any other sides go through `whynot`'s own measure)."""
+        are known here, so only the case's values are read (each once), and the distance between two dates or two
+        whole numbers, and the time elapsed between two dates, are counted in place (any other values go through
+        `whynot`'s own measures)."""
         e = compare.node
-        left, right, held, c = self.local(), self.local(), self.local(), self.local("c")
-        self.emit(f"{left}, {right}, {held} = {self.value(e.left)}, {self.value(e.right)}, {self.value(e)}")
+        read: dict[str, str] = {}  # code reading a value -> the local holding it
+
+        def local(code: str) -> str:
+            if code not in read:
+                if _CONSTANT.fullmatch(code):
+                    return code
+                read[code] = self.local()
+                self.emit(f"{read[code]} = {code}")
+            return read[code]
+
+        left, right, held, c = local(self.value(e.left)), local(self.value(e.right)), local(self.value(e)), \
+            self.local("c")
         with self.block(f"if {held} is not _UNSET and {left} is not _UNSET and {right} is not _UNSET "
                         f"and {left} is not None and {right} is not None:"):
+            terms = [(name, local(self.value(leaf))) for name, leaf in compare.terms]
             self.emit(f"{c} = _new(_Comparison)")
             self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
                       f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
-                      f"{c}.right_text = {self.hoist(compare.right_text, 'T')}; {c}.terms = f = []; {c}.elapsed = None")
-            for name, leaf in compare.terms:
-                self.emit(f"v = {self.value(leaf)}")
-                with self.block("if v is not _UNSET and not isinstance(v, tuple):"):
-                    self.emit(f"f.append(({name!r}, v))")
+                      f"{c}.right_text = {self.hoist(compare.right_text, 'T')}; {c}.elapsed = None")
+            self.terms(c, terms, {left, right})
             with self.block(f"if {held}:"):
                 self.emit(f"{c}.held = True; {c}.margin = None; {c}.unit = None")
             with self.block("else:"):
@@ -142,10 +156,43 @@ class TraceCode:
                 self.margin(c, e.op, left, right)
             if compare.elapsed is not None:
                 p = compare.elapsed
-                self.emit(f"{c}.elapsed = {self.hoist(p.measure, 'M')}({self.value(p.shift.date)}, "
-                          f"{self.value(p.shift.duration)}, {self.value(p.other)}, {self.value(p.shift)}, "
-                          "trace.program.dates)")
+                self.elapsed(c, p, [local(self.value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)])
             self.emit(f"{step}.comparison = {c}")
+
+    def terms(self, c: str, terms: list[tuple[str, str]], present: set[str]) -> None:
+        """`c.terms`: each quantity read that has a value and is not a list. Made as one list when every value
+        passes (a side's value is known to be there), else each checked in turn."""
+        if not terms:
+            self.emit(f"{c}.terms = []")
+            return
+        checks = [f"{v} is not _UNSET" for _, v in terms if v not in present]
+        checks += [f"not isinstance({v}, tuple)" for _, v in terms]
+        every = "[" + ", ".join(f"({name!r}, {v})" for name, v in terms) + "]"
+        with self.block(f"if {' and '.join(checks)}:"):
+            self.emit(f"{c}.terms = {every}")
+        with self.block("else:"):
+            self.emit(f"{c}.terms = f = []")
+            for name, v in terms:
+                with self.block(f"if {v} is not _UNSET and not isinstance({v}, tuple):"):
+                    self.emit(f"f.append(({name!r}, {v}))")
+
+    def elapsed(self, c: str, p: Any, values: list[str]) -> None:
+        """`c.elapsed` as `_Period.measure` makes it: in place for plain dates and a duration, else through it."""
+        start, required, end, boundary = values
+        x = self.local("e")
+        strict = " + 1" if p.op == "<" else ""
+        with self.block(f"if {start}.__class__ is _date and {required}.__class__ is _Duration and "
+                        f"{end}.__class__ is _date and {boundary}.__class__ is _date:"):
+            self.emit(f"{x} = _new(_Elapsed); {x}.start = {self.hoist(p.start_text, 'T')}; {x}.start_value = {start}; "
+                      f"{x}.end = {self.hoist(p.end_text, 'T')}; {x}.end_value = {end}; "
+                      f"{x}.required = {self.hoist(p.required_text, 'T')}; {x}.required_value = {required}")
+            self.emit(f"{x}.elapsed_days = {end}.toordinal() - {start}.toordinal(); "
+                      f"{x}.elapsed_months = {self.hoist(self.program.dates.between, 'B')}('months', {start}, {end})")
+            self.emit(f"s = {boundary}.toordinal() - {end}.toordinal(){strict}; "
+                      f"{x}.shortfall_days = s if s > 0 else 0; {c}.elapsed = {x}")
+        with self.block("else:"):
+            self.emit(f"{c}.elapsed = {self.hoist(p.measure, 'M')}({start}, {required}, {end}, {boundary}, "
+                      "trace.program.dates)")
 
     def margin(self, c: str, op: str, left: str, right: str) -> None:
         """`c.margin, c.unit` as `whynot` measures them: two dates' distance in days, two whole numbers' distance,
