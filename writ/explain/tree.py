@@ -21,6 +21,7 @@ the Python stack.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Decision, Trace
 from writ.explain.plan import Plan, StepInfo, plan_for
-from writ.explain.steps import Step, builder_for
+from writ.explain.steps import Builder, Step, builder_for
 
 __all__ = ["NOT_EVALUATED", "Explanation", "Step", "beneath", "explain", "walk"]
 
@@ -43,7 +44,8 @@ class Explanation:
     that present it are built when first read (a renderer reads them; a caller that wants only the outputs'
     deciding steps, or the counterfactuals, never pays for the whole tree)."""
 
-    def __init__(self, decision: Decision, steps: Callable[[], list[Step]]) -> None:
+    def __init__(self, decision: Decision, steps: Callable[[], list[Step]], search: Search | None = None,
+                 changes: list[Counterfactual] | None = None) -> None:
         self.policy_id = decision.policy_id
         self.version = decision.version
         self.effective = decision.effective
@@ -53,8 +55,9 @@ class Explanation:
         self.superseded: tuple[Any, ...] = decision.superseded  # pinned `uses` behind the law in force on the date
         self._build: Callable[[], list[Step]] | None = steps
         self._steps: list[Step] = []
-        self.search: Search | None = None  # the counterfactual search, whose re-runs other views may share
-        self.changes: list[Counterfactual] = []  # every counterfactual found at a failed condition, in the search's order
+        self.search = search  # the counterfactual search, whose re-runs other views may share
+        # every counterfactual found at a failed condition, in the search's order
+        self.changes: list[Counterfactual] = changes if changes is not None else []
 
     @property
     def steps(self) -> list[Step]:
@@ -69,13 +72,38 @@ class _Scope:
 
     __slots__ = ("trace", "plan", "builder", "steps", "used", "found")
 
-    def __init__(self, trace: Trace, plan: Plan) -> None:
+    def __init__(self, trace: Trace, plan: Plan, builder: Builder, found: dict[int, list[Counterfactual]]) -> None:
         self.trace = trace
         self.plan = plan
-        self.builder = builder_for(plan, trace.layout)
-        self.steps: dict[str, Step] = {}
-        self.used: dict[str, _Scope] = {}
-        self.found: dict[int, list[Counterfactual]] = {}  # by node: the changes the search found there
+        self.builder = builder
+        self.steps: dict[str, Step] = _NO_STEPS
+        self.used: dict[str, _Scope] = _NO_SCOPES
+        self.found = found  # by node: the changes the search found there
+
+
+# Shared while empty (a scope's steps are replaced whole; `used` and `found` are only filled when there is something
+# to put in them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
+_NO_STEPS: dict[str, Step] = {}
+_NO_SCOPES: dict[str, _Scope] = {}
+_NO_FINDINGS: dict[int, list[Counterfactual]] = {}
+
+
+def _prepared(trace: Trace, sources: SourceMap, prefix: str, label: str | None) -> tuple[Plan, Builder]:
+    """The plan and generated builder for `trace` under `prefix`, found in one lookup once known (kept by the program
+    with the layout held weakly, as `builder_for` does)."""
+    layout = trace.layout
+    prepared = layout.program.prepared
+    kept = prepared.get("explain.scopes")
+    if kept is None:
+        kept = prepared.setdefault("explain.scopes", {})
+    key = (prefix, id(layout))
+    found = kept.get(key)
+    if found is not None and found[0]() is layout and found[1] is sources:
+        return found[2], found[3]
+    plan = plan_for(layout.program, sources, prefix, label)
+    builder = builder_for(plan, layout)
+    kept[key] = (weakref.ref(layout), sources, plan, builder)
+    return plan, builder
 
 
 class _Builder:
@@ -83,15 +111,17 @@ class _Builder:
         assert decision.trace is not None
         self.sources = sources
         self.changes: list[Counterfactual] = []
-        self.top = self.scope(decision.trace, "", None)
+        self.top = self.scope(decision.trace, "", None, counterfactuals)
         self.search = Search(decision.trace) if counterfactuals else None
         if self.search is not None:
             self.search_all(self.search)
 
-    def scope(self, trace: Trace, prefix: str, label: str | None) -> _Scope:
-        scope = _Scope(trace, plan_for(trace.program, self.sources, prefix, label))
-        for alias, sub in trace.used.items():
-            scope.used[alias] = self.scope(sub, f"{prefix}{alias}.", f"{sub.program.policy_id}@{sub.program.version}")
+    def scope(self, trace: Trace, prefix: str, label: str | None, counterfactuals: bool = True) -> _Scope:
+        plan, builder = _prepared(trace, self.sources, prefix, label)
+        scope = _Scope(trace, plan, builder, {} if counterfactuals else _NO_FINDINGS)
+        if trace.used:
+            scope.used = {alias: self.scope(sub, f"{prefix}{alias}.", f"{sub.program.policy_id}@{sub.program.version}",
+                                            counterfactuals) for alias, sub in trace.used.items()}
         return scope
 
     def search_all(self, search: Search) -> None:
@@ -107,10 +137,11 @@ class _Builder:
 
     def steps(self, scope: _Scope) -> None:
         """The steps, built on first read: used policies first, then each definition after those it reads."""
-        for sub in scope.used.values():
+        used = scope.used
+        for sub in used.values():
             self.steps(sub)
-        used = {alias: sub.steps for alias, sub in scope.used.items()}
-        scope.steps = scope.builder.steps(scope.trace, scope.found, used)
+        steps = {alias: sub.steps for alias, sub in used.items()} if used else _NO_STEPS
+        scope.steps = scope.builder.steps(scope.trace, scope.found, steps)
 
 
 def beneath(step: Step, children: Callable[[Step], Sequence[Step]] | None = None) -> list[Step]:
@@ -147,6 +178,21 @@ def walk(steps: list[Step]) -> list[Step]:
     return out
 
 
+def _unbuilt(top: _Scope, name: str, value: Any) -> Step:
+    """The step of an output no traced definition gives: a constant's, or an input passed through."""
+    plan, program = top.plan, top.trace.program
+    if name in program.definitions:
+        d = program.definitions[name]
+        assert isinstance(d.body, ir.ExprBody)
+        info = plan.info(-1, name, lambda: StepInfo(d.name, "constant", d.label, d.citation,
+                                                    plan.text(d.body.expr), d.name))  # type: ignore[union-attr]
+        step = Step(info, value)
+        if value is None:
+            step.needed = _absent_inputs(step)
+        return step
+    return Step(plan.info(-2, name, lambda: StepInfo(name, "input", None, None, name, name)), value)
+
+
 def explain(decision: Decision, sources: SourceMap | None = None, counterfactuals: bool = True) -> Explanation:
     """The explanation of a traced decision (evaluate with `explain=True`)."""
     if decision.trace is None:
@@ -157,26 +203,14 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
         top = builder.top
         builder.steps(top)
         steps = []
-        plan = top.plan
-        program = top.trace.program
-        for name in decision.outputs:
-            step = top.steps.get(name)
-            if step is None and name in program.definitions:  # a constant
-                d = program.definitions[name]
-                assert isinstance(d.body, ir.ExprBody)
-                info = plan.info(-1, name, lambda d=d: StepInfo(d.name, "constant", d.label, d.citation,
-                                                                plan.text(d.body.expr), d.name))  # type: ignore[union-attr]
-                step = Step(info, decision.outputs[name])
-            if step is not None:
-                if decision.outputs[name] is None:
-                    step.needed = _absent_inputs(step)
-                steps.append(step)
-            else:
-                info = plan.info(-2, name, lambda name=name: StepInfo(name, "input", None, None, name, name))
-                steps.append(Step(info, decision.outputs[name]))
+        built = top.steps
+        for name, value in decision.outputs.items():
+            step = built.get(name)
+            if step is None:
+                step = _unbuilt(top, name, value)
+            elif value is None:
+                step.needed = _absent_inputs(step)
+            steps.append(step)
         return steps
 
-    explanation = Explanation(decision, build)
-    explanation.search = builder.search
-    explanation.changes = builder.changes
-    return explanation
+    return Explanation(decision, build, builder.search, builder.changes)
