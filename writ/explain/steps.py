@@ -144,6 +144,8 @@ class _Gen(TraceCode):
         self.plan = plan
         self.globals.update({"_Step": Step, "_used_steps": _used_steps})
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
+        self.facts: dict[str, str] = {}  # input path -> the local holding its value (None when absent)
+        self.reads: dict[tuple[str, ...], str] = {}  # input paths -> the local holding their values' tuple
 
     def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, read: str = "()",
             overridden_by: str = "None") -> None:
@@ -157,9 +159,17 @@ class _Gen(TraceCode):
         self.emit("; ".join(f"{var}.{name} = {code}" for name, code in fields.items()))
 
     def read(self, node: ir.Expr) -> tuple[tuple[str, ...], str]:
-        """The facts `node` reads, and code for their values in this run (absent ones as None)."""
+        """The facts `node` reads, and code for their values in this run (absent ones as None): a local made at the
+        top of the function, one tuple shared by every step that reads the same facts (most read the same few)."""
         paths = self.plan.read(node).inputs
-        return paths, _tuple([f"G({p!r})" for p in paths])
+        if not paths:
+            return paths, "()"
+        if paths not in self.reads:
+            for p in paths:
+                if p not in self.facts:
+                    self.facts[p] = self.local("i")
+            self.reads[paths] = self.local("q")
+        return paths, self.reads[paths]
 
     def refs(self, node: ir.Expr) -> list[str]:
         """Code for the steps of the definitions `node` reads (this policy's, then used ones')."""
@@ -181,10 +191,13 @@ class _Gen(TraceCode):
     # -- steps
     def steps(self, definitions: list[ir.Definition]) -> None:
         self.emit("V, F, D, U, G = trace.values, trace.flags, trace.definitions, trace.used, trace.facts.get")
+        top = len(self.lines)
         for d in definitions:
             var = self.local("s")
             self.definition(d, var)
             self.built[d.name] = var
+        self.lines[top:top] = ["    " + f"{var} = G({p!r})" for p, var in self.facts.items()] + [
+            "    " + f"{var} = {_tuple([self.facts[p] for p in paths])}" for paths, var in self.reads.items()]
         self.emit("return {" + "".join(f"{name!r}: {var}, " for name, var in self.built.items()) + "}")
 
     def definition(self, d: ir.Definition, var: str) -> None:

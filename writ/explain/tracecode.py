@@ -196,12 +196,14 @@ class TraceCode:
 
     def margin(self, c: str, op: str, left: str, right: str) -> None:
         """`c.margin, c.unit` as `whynot` measures them: two dates' distance in days, two whole numbers' distance,
-        one more for a strict comparison; other sides through `whynot`'s measure."""
+        one more for a strict comparison, none for text; other sides through `whynot`'s measure."""
         extra = " + 1" if op in ("<", ">") else ""
         with self.block(f"if {left}.__class__ is _date and {right}.__class__ is _date:"):
             self.emit(f"{c}.margin = abs({left}.toordinal() - {right}.toordinal()){extra}; {c}.unit = 'days'")
         with self.block(f"elif {left}.__class__ is int and {right}.__class__ is int:"):
             self.emit(f"{c}.margin = abs({left} - {right}){extra}; {c}.unit = None")
+        with self.block(f"elif {left}.__class__ is str or {right}.__class__ is str:"):  # text: no distance
+            self.emit(f"{c}.margin = None; {c}.unit = None")
         with self.block("else:"):
             self.emit(f"{c}.margin, {c}.unit = _margin({op!r}, {left}, {right})")
 

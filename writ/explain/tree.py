@@ -44,7 +44,7 @@ class Explanation:
     that present it are built when first read (a renderer reads them; a caller that wants only the outputs'
     deciding steps, or the counterfactuals, never pays for the whole tree)."""
 
-    def __init__(self, decision: Decision, steps: Callable[[], list[Step]], search: Search | None = None,
+    def __init__(self, decision: Decision, top: _Scope, search: Search | None = None,
                  changes: list[Counterfactual] | None = None) -> None:
         self.policy_id = decision.policy_id
         self.version = decision.version
@@ -53,7 +53,7 @@ class Explanation:
         self.content_hash = decision.content_hash
         self.outputs = decision.outputs
         self.superseded: tuple[Any, ...] = decision.superseded  # pinned `uses` behind the law in force on the date
-        self._build: Callable[[], list[Step]] | None = steps
+        self._top: _Scope | None = top  # until the steps are built
         self._steps: list[Step] = []
         self.search = search  # the counterfactual search, whose re-runs other views may share
         # every counterfactual found at a failed condition, in the search's order
@@ -62,8 +62,9 @@ class Explanation:
     @property
     def steps(self) -> list[Step]:
         """Per output, the step that decided it, with the steps beneath it."""
-        if self._build is not None:
-            self._steps, self._build = self._build(), None
+        top = self._top
+        if top is not None:
+            self._steps, self._top = _output_steps(top, self.outputs), None
         return self._steps
 
 
@@ -111,18 +112,10 @@ class _Builder:
         assert decision.trace is not None
         self.sources = sources
         self.changes: list[Counterfactual] = []
-        self.top = self.scope(decision.trace, "", None, counterfactuals)
+        self.top = _scope(decision.trace, sources, "", None, counterfactuals)
         self.search = Search(decision.trace) if counterfactuals else None
         if self.search is not None:
             self.search_all(self.search)
-
-    def scope(self, trace: Trace, prefix: str, label: str | None, counterfactuals: bool = True) -> _Scope:
-        plan, builder = _prepared(trace, self.sources, prefix, label)
-        scope = _Scope(trace, plan, builder, {} if counterfactuals else _NO_FINDINGS)
-        if trace.used:
-            scope.used = {alias: self.scope(sub, f"{prefix}{alias}.", f"{sub.program.policy_id}@{sub.program.version}",
-                                            counterfactuals) for alias, sub in trace.used.items()}
-        return scope
 
     def search_all(self, search: Search) -> None:
         """Counterfactuals for every failed condition the explanation shows, found when the explanation is made."""
@@ -135,13 +128,38 @@ class _Builder:
                 found[node.nid] = changes = search.suggest(node, goal, trace, step_id)
                 self.changes += changes
 
-    def steps(self, scope: _Scope) -> None:
-        """The steps, built on first read: used policies first, then each definition after those it reads."""
-        used = scope.used
-        for sub in used.values():
-            self.steps(sub)
-        steps = {alias: sub.steps for alias, sub in used.items()} if used else _NO_STEPS
-        scope.steps = scope.builder.steps(scope.trace, scope.found, steps)
+def _scope(trace: Trace, sources: SourceMap, prefix: str, label: str | None, counterfactuals: bool) -> _Scope:
+    """The scope of `trace` and, beneath it, of each used policy's trace."""
+    plan, builder = _prepared(trace, sources, prefix, label)
+    scope = _Scope(trace, plan, builder, {} if counterfactuals else _NO_FINDINGS)
+    if trace.used:
+        scope.used = {alias: _scope(sub, sources, f"{prefix}{alias}.", f"{sub.program.policy_id}@{sub.program.version}",
+                                    counterfactuals) for alias, sub in trace.used.items()}
+    return scope
+
+
+def _build(scope: _Scope) -> None:
+    """The steps, built on first read: used policies first, then each definition after those it reads."""
+    used = scope.used
+    for sub in used.values():
+        _build(sub)
+    steps = {alias: sub.steps for alias, sub in used.items()} if used else _NO_STEPS
+    scope.steps = scope.builder.steps(scope.trace, scope.found, steps)
+
+
+def _output_steps(top: _Scope, outputs: dict[str, Any]) -> list[Step]:
+    """Per output, its step (with the absent facts it would need when it has no value)."""
+    _build(top)
+    steps = []
+    built = top.steps
+    for name, value in outputs.items():
+        step = built.get(name)
+        if step is None:
+            step = _unbuilt(top, name, value)
+        elif value is None:
+            step.needed = _absent_inputs(step)
+        steps.append(step)
+    return steps
 
 
 def beneath(step: Step, children: Callable[[Step], Sequence[Step]] | None = None) -> list[Step]:
@@ -197,20 +215,7 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
     """The explanation of a traced decision (evaluate with `explain=True`)."""
     if decision.trace is None:
         raise ValueError("this decision was evaluated without a trace; evaluate with explain=True")
-    builder = _Builder(decision, sources or SourceMap(), counterfactuals)
-
-    def build() -> list[Step]:
-        top = builder.top
-        builder.steps(top)
-        steps = []
-        built = top.steps
-        for name, value in decision.outputs.items():
-            step = built.get(name)
-            if step is None:
-                step = _unbuilt(top, name, value)
-            elif value is None:
-                step.needed = _absent_inputs(step)
-            steps.append(step)
-        return steps
-
-    return Explanation(decision, build, builder.search, builder.changes)
+    if counterfactuals:
+        builder = _Builder(decision, sources or SourceMap(), counterfactuals)
+        return Explanation(decision, builder.top, builder.search, builder.changes)
+    return Explanation(decision, _scope(decision.trace, sources or SourceMap(), "", None, False))
