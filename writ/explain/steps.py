@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, assert_never
 
 from writ.dsl import ir
@@ -244,12 +245,12 @@ class _Gen(TraceCode):
         step_id = info.id
         match d.body:
             case ir.RuleBody(cond=c):
-                self.attach(d, info, var, [self.cond(c, f"{step_id}/1")], made)
+                self.attach(d, info, var, _tuple([self.cond(c, f"{step_id}/1")]), made)
             case ir.ExprBody(expr=e):
                 _, read = self.read(e)
                 if made:
                     self.emit(f"{var}.read = {read}")
-                self.attach(d, info, var, self.refs(e), made, read)
+                self.attach(d, info, var, _tuple(self.refs(e)), made, read)
                 self.taken(e, lambda n: self.findings(var, n, f"{var}.value is False"))
             case ir.DecideBody():
                 if not made:
@@ -260,14 +261,14 @@ class _Gen(TraceCode):
             case _:
                 assert_never(d.body)
 
-    def attach(self, d: ir.Definition, info: StepInfo, var: str, children: list[str], made: bool,
-               read: str = "()") -> None:
-        """Make the definition's step with `children`, or add them to the one made before its exceptions."""
+    def attach(self, d: ir.Definition, info: StepInfo, var: str, children: str, made: bool, read: str = "()") -> None:
+        """Make the definition's step with `children` (code for a tuple), or add them to the one made before its
+        exceptions."""
         if made:
-            if children:
-                self.emit(f"{var}.children.extend({_tuple(children)})")
+            if children != "()":
+                self.emit(f"{var}.children.extend({children})")
             return
-        self.new(var, info, self.definition_value(d.name), "True", _tuple(children), read)
+        self.new(var, info, self.definition_value(d.name), "True", children, read)
 
     def cond(self, c: ir.Cond, step_id: str) -> str:
         """Code building the step of a condition; returns the local holding it."""
@@ -321,35 +322,34 @@ class _Gen(TraceCode):
             self.new("r", info, "True", "True", "()")
             self.emit(f"{var}.children.append(r)")
 
-    def table(self, body: ir.TableBody, step_id: str) -> list[str]:
-        """Code making the step of the row that matched (or `otherwise`) as `r`, None when none did; returns the
-        definition's children: the steps of the definitions the given expressions read, then `r`."""
+    def table(self, body: ir.TableBody, step_id: str) -> str:
+        """Code making the step of the row that matched (or `otherwise`); returns code for the definition's children:
+        the steps of the definitions the given expressions read, then that row's (`ch`, made with the row)."""
         plan = self.plan
         given = tuple(plan.text(g) for g in body.given)
         self.emit(f"g = {_tuple([self.value(g) for g in body.given])}")
-        children = [ref for g in body.given for ref in self.refs(g)]
+        refs = [ref for g in body.given for ref in self.refs(g)]
+        o = body.otherwise
+        if not body.rows and o is None:
+            return _tuple(refs)
         head = "if"
         for k, row in enumerate(body.rows, 1):
             info = plan.info(row.nid, "", lambda k=k, row=row: StepInfo(
                 f"{step_id}/row{k}", "row", row.label, row.citation, plan.text(row), reads=given))
             with self.block(f"{head} {self.value(row)} is True:"):
                 self.new("r", info, "True", "True", "()", "g")
+                self.emit(f"ch = {_tuple([*refs, 'r'])}")
             head = "elif"
-        o = body.otherwise
         if o is None:
-            if head == "if":
-                return children
             with self.block("else:"):
-                self.emit("r = None")
-            return [*children, "*((r,) if r is not None else ())"]
+                self.emit(f"ch = {_tuple(refs)}")
+            return "ch"
         info = plan.info(o.nid, "", lambda: StepInfo(f"{step_id}/otherwise", "otherwise", o.label, o.citation,
                                                      f"otherwise -> {plan.text(o.result)}", reads=given))
-        if head == "if":
+        with self.block("else:") if head != "if" else nullcontext():
             self.new("r", info, "True", "True", "()", "g")
-        else:
-            with self.block("else:"):
-                self.new("r", info, "True", "True", "()", "g")
-        return [*children, "r"]
+            self.emit(f"ch = {_tuple([*refs, 'r'])}")
+        return "ch"
 
     # -- sites
     def sites(self, definitions: list[ir.Definition]) -> None:

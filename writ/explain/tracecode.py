@@ -147,7 +147,8 @@ class TraceCode:
             self.emit(f"{c} = _new(_Comparison)")
             self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
                       f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
-                      f"{c}.right_text = {self.hoist(compare.right_text, 'T')}; {c}.elapsed = None")
+                      f"{c}.right_text = {self.hoist(compare.right_text, 'T')}"
+                      + ("" if compare.elapsed is not None else f"; {c}.elapsed = None"))  # else set below
             self.terms(c, terms, {left, right})
             with self.block(f"if {held}:"):
                 self.emit(f"{c}.held = True; {c}.margin = None; {c}.unit = None")

@@ -44,6 +44,9 @@ class Explanation:
     that present it are built when first read (a renderer reads them; a caller that wants only the outputs'
     deciding steps, or the counterfactuals, never pays for the whole tree)."""
 
+    __slots__ = ("policy_id", "version", "effective", "on", "content_hash", "outputs", "superseded", "_top", "_steps",
+                 "search", "changes")
+
     def __init__(self, decision: Decision, top: _Scope, search: Search | None = None,
                  changes: list[Counterfactual] | None = None) -> None:
         self.policy_id = decision.policy_id
@@ -97,7 +100,7 @@ def _prepared(trace: Trace, sources: SourceMap, prefix: str, label: str | None) 
     kept = prepared.get("explain.scopes")
     if kept is None:
         kept = prepared.setdefault("explain.scopes", {})
-    key = (prefix, id(layout))
+    key = (prefix, id(layout)) if prefix else id(layout)  # the top policy's by its layout alone
     found = kept.get(key)
     if found is not None and found[0]() is layout and found[1] is sources:
         return found[2], found[3]
