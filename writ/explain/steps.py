@@ -43,10 +43,18 @@ class Step:
 
     A case's steps are built by the dozen, so a step holds no more than it must: `children` is a tuple fixed when
     the step is made (a list only where the generated code adds to it), shared and empty for a leaf; the facts read
-    are kept as their values alone, in the order of `info.reads`, and `inputs` pairs the two when asked."""
+    are kept as their values alone, in the order of `info.reads`, and `inputs` pairs the two when asked. The
+    findings (`comparison`, `counterfactuals`, `needed`, `overridden_by`) are read from the class, empty, unless the
+    step is a `Findable`: the generated code knows which steps can have any and makes those, and only those, with
+    room for them."""
 
-    __slots__ = ("info", "value", "reached", "children", "read", "comparison", "counterfactuals", "needed",
-                 "overridden_by")
+    __slots__ = ("info", "value", "reached", "children", "read")
+
+    comparison: Comparison | None = None
+    # Findings are set whole, never added to.
+    counterfactuals: Sequence[Counterfactual] = ()
+    needed: Sequence[str] = ()      # absent facts that would decide a missing value
+    overridden_by: str | None = None  # for a default overridden by an exception: its name
 
     def __init__(self, info: StepInfo, value: Any, reached: bool = True, children: Sequence[Step] = (),
                  read: tuple[Any, ...] = ()) -> None:
@@ -55,12 +63,6 @@ class Step:
         self.reached = reached  # False: the run did not reach it; `value` was recorded apart, when it could be
         self.children: Sequence[Step] = children
         self.read = read  # the values of `info.reads` (empty: nothing shown as read)
-        self.comparison: Comparison | None = None
-        # Findings are set whole, never added to: most steps have none and share one empty tuple rather than
-        # each allocating (and freeing) two empty lists.
-        self.counterfactuals: Sequence[Counterfactual] = ()
-        self.needed: Sequence[str] = ()      # absent facts that would decide a missing value
-        self.overridden_by: str | None = None  # for a default overridden by an exception: its name
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -100,13 +102,28 @@ class Step:
         return f"Step({self.info.id!r}, {self.info.kind}, value={self.value!r})"
 
 
+class Findable(Step):
+    """A step that may have findings: a definition's (an output's facts needed, its value's comparison and
+    changes), a condition's or case's that compares or whose changes the search may find, an overridden default."""
+
+    __slots__ = ("comparison", "counterfactuals", "needed", "overridden_by")
+
+    def __init__(self, info: StepInfo, value: Any, reached: bool = True, children: Sequence[Step] = (),
+                 read: tuple[Any, ...] = ()) -> None:
+        super().__init__(info, value, reached, children, read)
+        self.comparison = None
+        self.counterfactuals = ()
+        self.needed = ()
+        self.overridden_by = None
+
+
 class Builder:
     """The generated functions of one (plan, layout): `steps(trace, found, used)` -> {definition: Step} and
     `sites(trace)` -> the conditions to search, in the order the explanation shows them."""
 
     __slots__ = ("steps", "sites", "source")
 
-    def __init__(self, steps: Callable[..., dict[str, Step]], sites: Callable[[Trace], list[Site]],
+    def __init__(self, steps: Callable[..., dict[str, Findable]], sites: Callable[[Trace], list[Site]],
                  source: str) -> None:
         self.steps = steps
         self.sites = sites
@@ -125,8 +142,8 @@ def builder_for(plan: Plan, layout: Layout) -> Builder:
     return built
 
 
-def _used_steps(used: dict[str, dict[str, Step]], refs: tuple[tuple[str, str], ...]) -> list[Step]:
-    out = []
+def _used_steps(used: dict[str, dict[str, Findable]], refs: tuple[tuple[str, str], ...]) -> list[Step]:
+    out: list[Step] = []
     for alias, name in refs:
         steps = used.get(alias)
         if steps is not None and name in steps:
@@ -143,21 +160,29 @@ class _Gen(TraceCode):
     def __init__(self, plan: Plan, layout: Layout) -> None:
         super().__init__(layout)
         self.plan = plan
-        self.globals.update({"_Step": Step, "_used_steps": _used_steps})
+        self.globals.update({"_Step": Step, "_Findable": Findable, "_used_steps": _used_steps})
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
         self.facts: dict[str, str] = {}  # input path -> the local holding its value (None when absent)
         self.reads: dict[tuple[str, ...], str] = {}  # input paths -> the local holding their values' tuple
 
     def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, read: str = "()",
-            overridden_by: str = "None") -> None:
-        """`var = Step(info, value, reached, children, read)`, written out: the slots set in place rather than
-        through `Step.__init__` (a call costs as much as the rest of a step, and a case builds dozens)."""
+            findable: bool = False, overridden_by: str = "None") -> None:
+        """`var = Step(info, value, reached, children, read)` (a `Findable` when the step may have findings),
+        written out: the slots set in place rather than through `__init__` (a call costs as much as the rest of a
+        step, and a case builds dozens)."""
         fields = {"info": self.hoist(info, "I"), "value": value, "reached": reached, "children": children,
-                  "read": read, "comparison": "None", "counterfactuals": "()", "needed": "()",
-                  "overridden_by": overridden_by}
+                  "read": read}
         assert tuple(fields) == Step.__slots__, "every slot of a Step is set"
-        self.emit(f"{var} = _new(_Step)")
+        if findable:
+            fields.update({"comparison": "None", "counterfactuals": "()", "needed": "()",
+                           "overridden_by": overridden_by})
+            assert tuple(fields)[len(Step.__slots__):] == Findable.__slots__, "every slot of a Findable is set"
+        self.emit(f"{var} = _new({'_Findable' if findable else '_Step'})")
         self.emit("; ".join(f"{var}.{name} = {code}" for name, code in fields.items()))
+
+    def findable(self, node: ir.Expr) -> bool:
+        """Whether a step showing `node` may be given a comparison or changes (see `findings`)."""
+        return self.plan.compare(node) is not None or may_suggest(node, self.program)
 
     def read(self, node: ir.Expr) -> tuple[tuple[str, ...], str]:
         """The facts `node` reads, and code for their values in this run (absent ones as None): a local made at the
@@ -211,7 +236,7 @@ class _Gen(TraceCode):
         if not d.exceptions:
             self.body(d, info, var)
             return
-        self.new(var, info, self.definition_value(d.name), "True", "[]")
+        self.new(var, info, self.definition_value(d.name), "True", "[]", findable=True)
         self.emit("x = False")
         for x in d.exceptions:
             with self.block("if not x:"):
@@ -229,11 +254,12 @@ class _Gen(TraceCode):
         default = plan.info(x.clause.nid, "default", lambda: StepInfo(
             f"{step_id}/default", "default", d.label, d.citation, d.name, d.name, plan.label))
         child = self.local()
-        self.new(child, info, self.value(x.clause), "True", _tuple(self.refs(cond)), read)
+        self.new(child, info, self.value(x.clause), "True", _tuple(self.refs(cond)), read,
+                 findable=may_suggest(cond, self.program))
         with self.block(f"if {child}.value is True:"):
             if may_suggest(cond, self.program):
                 self.emit(f"{child}.counterfactuals = found.get({cond.nid}, ())")
-            self.new("o", default, "_UNSET", "False", "()", overridden_by=repr(x.name))
+            self.new("o", default, "_UNSET", "False", "()", findable=True, overridden_by=repr(x.name))
             self.emit(f"{var}.children = [{child}, o]")
             self.emit("x = True")
         with self.block("else:"):
@@ -254,7 +280,7 @@ class _Gen(TraceCode):
                 self.taken(e, lambda n: self.findings(var, n, f"{var}.value is False"))
             case ir.DecideBody():
                 if not made:
-                    self.new(var, info, self.definition_value(d.name), "True", "[]")
+                    self.new(var, info, self.definition_value(d.name), "True", "[]", findable=True)
                 self.decide(d.body, step_id, var)
             case ir.TableBody():
                 self.attach(d, info, var, self.table(d.body, step_id), made)
@@ -268,7 +294,7 @@ class _Gen(TraceCode):
             if children != "()":
                 self.emit(f"{var}.children.extend({children})")
             return
-        self.new(var, info, self.definition_value(d.name), "True", children, read)
+        self.new(var, info, self.definition_value(d.name), "True", children, read, findable=True)
 
     def cond(self, c: ir.Cond, step_id: str) -> str:
         """Code building the step of a condition; returns the local holding it."""
@@ -280,7 +306,7 @@ class _Gen(TraceCode):
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, plan.text(x),
                                                              policy=plan.label, reads=reads))
                 self.emit(f"{value} = {self.value(c)}")
-                self.new(step, info, value, self.reached(c, value), _tuple(self.refs(x)), read)
+                self.new(step, info, value, self.reached(c, value), _tuple(self.refs(x)), read, self.findable(x))
                 self.findings(step, x, f"{value} is False")
             case ir.CondBlock(kind=kind, items=items):
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, f"{kind} of",
@@ -310,7 +336,7 @@ class _Gen(TraceCode):
                 with self.block(f"if {held} is _UNSET:"):
                     self.emit("go = None")
                 with self.block("else:"):
-                    self.new(step, info, held, "True", _tuple(self.refs(cond)), read)
+                    self.new(step, info, held, "True", _tuple(self.refs(cond)), read, self.findable(cond))
                     self.findings(step, cond, f"{held} is False")
                     self.emit(f"{var}.children.append({step})")
                     with self.block(f"if {held}:"):

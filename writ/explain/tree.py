@@ -31,7 +31,7 @@ from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Decision, Trace
 from writ.explain.plan import Plan, StepInfo, plan_for
-from writ.explain.steps import Builder, Step, builder_for
+from writ.explain.steps import Builder, Findable, Step, builder_for
 
 __all__ = ["NOT_EVALUATED", "Explanation", "Step", "beneath", "explain", "walk"]
 
@@ -80,14 +80,14 @@ class _Scope:
         self.trace = trace
         self.plan = plan
         self.builder = builder
-        self.steps: dict[str, Step] = _NO_STEPS
+        self.steps: dict[str, Findable] = _NO_STEPS
         self.used: dict[str, _Scope] = _NO_SCOPES
         self.found = found  # by node: the changes the search found there
 
 
 # Shared while empty (a scope's steps are replaced whole; `used` and `found` are only filled when there is something
 # to put in them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
-_NO_STEPS: dict[str, Step] = {}
+_NO_STEPS: dict[str, Findable] = {}
 _NO_SCOPES: dict[str, _Scope] = {}
 _NO_FINDINGS: dict[int, list[Counterfactual]] = {}
 
@@ -153,13 +153,14 @@ def _build(scope: _Scope) -> None:
 def _output_steps(top: _Scope, outputs: dict[str, Any]) -> list[Step]:
     """Per output, its step (with the absent facts it would need when it has no value)."""
     _build(top)
-    steps = []
+    steps: list[Step] = []
     built = top.steps
     for name, value in outputs.items():
         step = built.get(name)
         if step is None:
-            step = _unbuilt(top, name, value)
-        elif value is None:
+            steps.append(_unbuilt(top, name, value))
+            continue
+        if value is None:
             step.needed = _absent_inputs(step)
         steps.append(step)
     return steps
@@ -207,7 +208,7 @@ def _unbuilt(top: _Scope, name: str, value: Any) -> Step:
         assert isinstance(d.body, ir.ExprBody)
         info = plan.info(-1, name, lambda: StepInfo(d.name, "constant", d.label, d.citation,
                                                     plan.text(d.body.expr), d.name))  # type: ignore[union-attr]
-        step = Step(info, value)
+        step = Findable(info, value)
         if value is None:
             step.needed = _absent_inputs(step)
         return step
