@@ -31,7 +31,8 @@ from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Decision, Trace
 from writ.explain.plan import Plan, StepInfo, plan_for
-from writ.explain.steps import Builder, Findable, Step, builder_for
+from writ.explain.step import Findable, Step
+from writ.explain.steps import Builder, builder_for
 
 __all__ = ["NOT_EVALUATED", "Explanation", "Step", "beneath", "explain", "walk"]
 
