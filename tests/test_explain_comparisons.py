@@ -1,0 +1,82 @@
+"""The explanation's comparisons are `whynot`'s: the generated step builders measure margins and elapsed periods in
+place, and must give exactly what `writ.evaluator.whynot.compare` gives for every case."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import writ
+from writ.dsl import ir
+from writ.evaluator.whynot import compare
+from writ.explain.plan import plan_for
+from writ.explain.tree import explain, walk
+
+POLICY = """policy "p":
+  title "t"
+  version "2020-01-01"
+  effective 2020-01-01
+  source "s"
+
+input "the case":
+  a: date "a start"
+  b: date "an end"
+  n: int "a number"
+  m: int "another number"
+  t: text "a word"
+
+rule weeks "a + 26 weeks <= b":
+  a + 26 weeks <= b
+
+rule months "a + 6 months < b":
+  a + 6 months < b
+
+rule flipped "b >= a + 1 years":
+  b >= a + 1 years
+
+rule numbers "n > m":
+  n > m
+
+rule words "t = x":
+  t = "x"
+
+rule days "a < b":
+  a < b
+
+outputs: weeks, months, flipped, numbers, words, days
+"""
+
+_POLICY: list[writ.Policy] = []
+
+
+def _policy(tmp: pytest.TempPathFactory) -> writ.Policy:
+    if not _POLICY:
+        folder = tmp.mktemp("compare") / "p"
+        folder.mkdir()
+        (folder / "2020-01-01.writ").write_text(POLICY)
+        _POLICY.append(writ.load(folder))
+    return _POLICY[0]
+
+
+DATES = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2030, 12, 31))
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=DATES, b=DATES, n=st.integers(-50, 50), m=st.integers(-50, 50), t=st.sampled_from(["x", "y"]))
+def test_property_each_steps_comparison_is_whynots(tmp_path_factory: pytest.TempPathFactory, a: dt.date, b: dt.date,
+                                                   n: int, m: int, t: str) -> None:
+    policy = _policy(tmp_path_factory)
+    decision = policy.evaluate({"a": a.isoformat(), "b": b.isoformat(), "n": n, "m": m, "t": t}, explain=True)
+    assert decision.trace is not None
+    sources = policy.library.sources
+    steps = {s.id: s for s in walk(explain(decision, sources, counterfactuals=False).steps)}
+    program = decision.trace.program
+    text = plan_for(program, sources, "", None).text
+    for d in program.ir.definitions:
+        assert isinstance(d.body, ir.RuleBody) and isinstance(d.body.cond, ir.CondItem)
+        node = d.body.cond.expr
+        assert isinstance(node, ir.Compare)
+        assert steps[f"{d.name}/1"].comparison == compare(node, decision.trace, text), d.name
