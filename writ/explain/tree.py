@@ -29,7 +29,7 @@ from writ.dsl import ir
 from writ.dsl.errors import SourceMap
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
-from writ.evaluator.engine import Decision, Trace
+from writ.evaluator.engine import Decision, Layout, Trace
 from writ.explain.plan import Plan, StepInfo, plan_for
 from writ.explain.step import Findable, Step
 from writ.explain.steps import Builder, builder_for
@@ -73,17 +73,30 @@ class Explanation:
 
 
 class _Scope:
-    """One traced program inside the explanation: the top policy, or a used one (`prefix` "statute.")."""
+    """One traced program inside the explanation: the top policy, or a used one (`prefix` "statute."), with the
+    scopes of the policies it uses beneath it."""
 
     __slots__ = ("trace", "plan", "builder", "steps", "used", "found")
 
-    def __init__(self, trace: Trace, plan: Plan, builder: Builder, found: dict[int, list[Counterfactual]]) -> None:
+    def __init__(self, trace: Trace, sources: SourceMap, prefix: str, label: str | None, counterfactuals: bool) -> None:
         self.trace = trace
-        self.plan = plan
-        self.builder = builder
+        # The plan and generated builder, found in one lookup once known (kept by the program, the layout held
+        # weakly as `builder_for` does); the top policy's by its layout alone.
+        layout = trace.layout
+        kept = layout.program.prepared.get("explain.scopes")
+        key = (prefix, id(layout)) if prefix else id(layout)
+        found = kept.get(key) if kept is not None else None
+        if found is None or found[0]() is not layout or found[1] is not sources:
+            found = _prepare(layout, sources, prefix, label, key)
+        self.plan: Plan = found[2]
+        self.builder: Builder = found[3]
         self.steps: dict[str, Findable] = _NO_STEPS
+        self.found: dict[int, list[Counterfactual]] = {} if counterfactuals else _NO_FINDINGS  # by node: changes
         self.used: dict[str, _Scope] = _NO_SCOPES
-        self.found = found  # by node: the changes the search found there
+        if trace.used:
+            self.used = {alias: _Scope(sub, sources, f"{prefix}{alias}.",
+                                       f"{sub.program.policy_id}@{sub.program.version}", counterfactuals)
+                         for alias, sub in trace.used.items()}
 
 
 # Shared while empty (a scope's steps are replaced whole; `used` and `found` are only filled when there is something
@@ -93,22 +106,11 @@ _NO_SCOPES: dict[str, _Scope] = {}
 _NO_FINDINGS: dict[int, list[Counterfactual]] = {}
 
 
-def _prepared(trace: Trace, sources: SourceMap, prefix: str, label: str | None) -> tuple[Plan, Builder]:
-    """The plan and generated builder for `trace` under `prefix`, found in one lookup once known (kept by the program
-    with the layout held weakly, as `builder_for` does)."""
-    layout = trace.layout
-    prepared = layout.program.prepared
-    kept = prepared.get("explain.scopes")
-    if kept is None:
-        kept = prepared.setdefault("explain.scopes", {})
-    key = (prefix, id(layout)) if prefix else id(layout)  # the top policy's by its layout alone
-    found = kept.get(key)
-    if found is not None and found[0]() is layout and found[1] is sources:
-        return found[2], found[3]
+def _prepare(layout: Layout, sources: SourceMap, prefix: str, label: str | None, key: Any) -> tuple[Any, ...]:
     plan = plan_for(layout.program, sources, prefix, label)
-    builder = builder_for(plan, layout)
-    kept[key] = (weakref.ref(layout), sources, plan, builder)
-    return plan, builder
+    kept = layout.program.prepared.setdefault("explain.scopes", {})
+    kept[key] = found = (weakref.ref(layout), sources, plan, builder_for(plan, layout))
+    return found
 
 
 class _Builder:
@@ -116,7 +118,7 @@ class _Builder:
         assert decision.trace is not None
         self.sources = sources
         self.changes: list[Counterfactual] = []
-        self.top = _scope(decision.trace, sources, "", None, counterfactuals)
+        self.top = _Scope(decision.trace, sources, "", None, counterfactuals)
         self.search = Search(decision.trace) if counterfactuals else None
         if self.search is not None:
             self.search_all(self.search)
@@ -131,16 +133,6 @@ class _Builder:
             for node, goal, step_id in scope.builder.sites(trace):
                 found[node.nid] = changes = search.suggest(node, goal, trace, step_id)
                 self.changes += changes
-
-def _scope(trace: Trace, sources: SourceMap, prefix: str, label: str | None, counterfactuals: bool) -> _Scope:
-    """The scope of `trace` and, beneath it, of each used policy's trace."""
-    plan, builder = _prepared(trace, sources, prefix, label)
-    scope = _Scope(trace, plan, builder, {} if counterfactuals else _NO_FINDINGS)
-    if trace.used:
-        scope.used = {alias: _scope(sub, sources, f"{prefix}{alias}.", f"{sub.program.policy_id}@{sub.program.version}",
-                                    counterfactuals) for alias, sub in trace.used.items()}
-    return scope
-
 
 def _build(scope: _Scope) -> None:
     """The steps, built on first read: used policies first, then each definition after those it reads."""
@@ -223,4 +215,4 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
     if counterfactuals:
         builder = _Builder(decision, sources or SourceMap(), counterfactuals)
         return Explanation(decision, builder.top, builder.search, builder.changes)
-    return Explanation(decision, _scope(decision.trace, sources or SourceMap(), "", None, False))
+    return Explanation(decision, _Scope(decision.trace, sources or SourceMap(), "", None, False))
