@@ -125,11 +125,12 @@ class _Gen(TraceCode):
             mine.append(f"*_used_steps(US, {reads.used!r})")
         return mine
 
-    def findings(self, step: str, node: ir.Expr, failed: str | None) -> None:
-        """`step`'s comparison, and its counterfactuals when `failed` (code) holds, as found by the search."""
+    def findings(self, step: str, node: ir.Expr, failed: str | None, known: dict[str, str] | None = None) -> None:
+        """`step`'s comparison, and its counterfactuals when `failed` (code) holds, as found by the search. `known`:
+        values already in locals, by the code reading them."""
         compare = self.plan.compare(node)
         if compare is not None:
-            self.comparison(step, compare)
+            self.comparison(step, compare, known)
         if failed is not None and may_suggest(node, self.program):
             with self.block(f"if {failed}:"):
                 self.emit(f"{step}.counterfactuals = found.get({node.nid}, ())")
@@ -227,7 +228,7 @@ class _Gen(TraceCode):
                                                              policy=plan.label, reads=reads))
                 self.emit(f"{value} = {self.value(c)}")
                 self.new(step, info, value, self.reached(c, value), _tuple(self.refs(x)), read, self.findable(x))
-                self.findings(step, x, f"{value} is False")
+                self.findings(step, x, f"{value} is False", {self.value(c): value})
             case ir.CondBlock(kind=kind, items=items):
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, f"{kind} of",
                                                              policy=plan.label))
@@ -257,7 +258,7 @@ class _Gen(TraceCode):
                     self.emit("go = None")
                 with self.block("else:"):
                     self.new(step, info, held, "True", _tuple(self.refs(cond)), read, self.findable(cond))
-                    self.findings(step, cond, f"{held} is False")
+                    self.findings(step, cond, f"{held} is False", {self.value(case): held})
                     self.emit(f"{var}.children.append({step})")
                     with self.block(f"if {held}:"):
                         self.emit("go = False")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from writ.dsl import ir
@@ -122,14 +122,14 @@ class TraceCode:
             head = "elif"
 
     # -- a comparison's quantities
-    def comparison(self, step: str, compare: ComparePlan) -> None:
+    def comparison(self, step: str, compare: ComparePlan, known: dict[str, str] | None = None) -> None:
         """`step.comparison`, as `ComparePlan.compare` makes it through `Trace.value` (nothing when a side or the
         result was not computed, or a side is missing), written out per comparison: its operator, texts and terms
         are known here, so only the case's values are read (each once), and the distance between two dates or two
         whole numbers, and the time elapsed between two dates, are counted in place (any other values go through
-        `whynot`'s own measures)."""
+        `whynot`'s own measures). `known`: values the caller already holds in locals, by the code reading them."""
         e = compare.node
-        read: dict[str, str] = {}  # code reading a value -> the local holding it
+        read: dict[str, str] = dict(known or {})  # code reading a value -> the local holding it
 
         def local(code: str) -> str:
             if code not in read:
@@ -141,8 +141,13 @@ class TraceCode:
 
         left, right, held, c = local(self.value(e.left)), local(self.value(e.right)), local(self.value(e)), \
             self.local("c")
-        with self.block(f"if {held} is not _UNSET and {left} is not _UNSET and {right} is not _UNSET "
-                        f"and {left} is not None and {right} is not None:"):
+        checks = []  # a constant side (or result) is checked here, once
+        for code, missing in ((held, (UNSET,)), (left, (UNSET, None)), (right, (UNSET, None))):
+            if not _CONSTANT.fullmatch(code):
+                checks += [f"{code} is not {m}" for m in ("_UNSET", "None")[:len(missing)]]
+            elif any(self.globals[code] is m for m in missing):
+                return  # never compared
+        with self.block(f"if {' and '.join(checks)}:") if checks else nullcontext():
             terms = [(name, local(self.value(leaf))) for name, leaf in compare.terms]
             self.emit(f"{c} = _new(_Comparison)")
             self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
