@@ -167,20 +167,29 @@ class TraceCode:
 
     def terms(self, c: str, terms: list[tuple[str, str]], present: set[str]) -> None:
         """`c.terms`: each quantity read that has a value and is not a list. Made as one list when every value
-        passes (a side's value is known to be there), else each checked in turn."""
-        if not terms:
-            self.emit(f"{c}.terms = []")
-            return
-        checks = [f"{v} is not _UNSET" for _, v in terms if v not in present]
-        checks += [f"not isinstance({v}, tuple)" for _, v in terms]
+        passes (a side's value is known to be there; a constant's is known here), else each checked in turn."""
+        terms = [(name, v) for name, v in terms if not _CONSTANT.fullmatch(v) or self.shown(self.globals[v])]
+        checks = [f"{v} is not _UNSET" for _, v in terms if v not in present and not _CONSTANT.fullmatch(v)]
+        checks += [f"not isinstance({v}, tuple)" for _, v in terms if not _CONSTANT.fullmatch(v)]
         every = "[" + ", ".join(f"({name!r}, {v})" for name, v in terms) + "]"
+        if not checks:
+            self.emit(f"{c}.terms = {every}")
+            return
         with self.block(f"if {' and '.join(checks)}:"):
             self.emit(f"{c}.terms = {every}")
         with self.block("else:"):
             self.emit(f"{c}.terms = f = []")
             for name, v in terms:
+                if _CONSTANT.fullmatch(v):
+                    self.emit(f"f.append(({name!r}, {v}))")
+                    continue
                 with self.block(f"if {v} is not _UNSET and not isinstance({v}, tuple):"):
                     self.emit(f"f.append(({name!r}, {v}))")
+
+    @staticmethod
+    def shown(value: Any) -> bool:
+        """Whether a quantity with this value is listed among a comparison's terms."""
+        return value is not UNSET and not isinstance(value, tuple)
 
     def elapsed(self, c: str, p: Any, values: list[str]) -> None:
         """`c.elapsed` as `_Period.measure` makes it: in place for plain dates and a duration, else through it."""
