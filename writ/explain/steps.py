@@ -7,11 +7,13 @@ value and reach are read from, the inputs and definitions it reads, its
 comparison's plan, whether a counterfactual search can find anything there)
 depends on the program alone. So, as the evaluator does for values, each
 (plan, layout) gets straight-line Python once: `_steps(trace, found, used)`
-builds every definition's `Step` (writ.explain.step) from the trace's slots, and `_sites(trace)`
-lists the failed conditions whose changes the search should look for. Per
-case there is no walk over the IR and no dispatch; nothing here evaluates a
-policy expression (the code reads slots, facts and definitions the traced
-run recorded, as `Trace.value` does).
+builds every definition's `Step` (`writ.explain.step`) from the trace's
+slots, and `_sites(trace)` lists the failed conditions whose changes the
+search should look for. Per case there is no walk over the IR and no
+dispatch; nothing here evaluates a policy expression (the code reads slots,
+facts and definitions the traced run recorded, as `Trace.value` does). Each
+fact is read once per case, and the steps that show the same facts as read
+share one tuple of their values.
 
 The generated code is flat (flags rather than nesting for exceptions and
 decision cases, `elif` chains for tables, one flat `elif` over the

@@ -107,6 +107,8 @@ _NO_FINDINGS: dict[int, list[Counterfactual]] = {}
 
 
 def _prepare(layout: Layout, sources: SourceMap, prefix: str, label: str | None, key: Any) -> tuple[Any, ...]:
+    """The first explanation of a traced program (or the first since its sources changed) under `prefix`: its plan
+    and generated builder, kept for the next."""
     plan = plan_for(layout.program, sources, prefix, label)
     kept = layout.program.prepared.setdefault("explain.scopes", {})
     kept[key] = found = (weakref.ref(layout), sources, plan, builder_for(plan, layout))
@@ -133,6 +135,7 @@ class _Builder:
             for node, goal, step_id in scope.builder.sites(trace):
                 found[node.nid] = changes = search.suggest(node, goal, trace, step_id)
                 self.changes += changes
+
 
 def _build(scope: _Scope) -> None:
     """The steps, built on first read: used policies first, then each definition after those it reads."""
@@ -179,7 +182,8 @@ def beneath(step: Step, children: Callable[[Step], Sequence[Step]] | None = None
 
 def _absent_inputs(step: Step) -> list[str]:
     """Inputs read as missing anywhere beneath a step, each once."""
-    return list(dict.fromkeys(k for s in beneath(step) if s.read for k, v in zip(s.info.reads, s.read, strict=True) if v is None))
+    return list(dict.fromkeys(k for s in beneath(step) if s.read
+                              for k, v in zip(s.info.reads, s.read, strict=True) if v is None))
 
 
 def walk(steps: list[Step]) -> list[Step]:
