@@ -30,9 +30,6 @@ class StepInfo:
     text: str                      # the author's source text for this step
     name: str | None = None        # the definition this step explains, if any
     policy: str | None = None      # "uk-flexible-working@2007-04-06" when the step belongs to a used policy
-    # The facts (or, for a table's rows, the given expressions) a step of this info may show as read, in order:
-    # a case's step keeps only their values, and `Step.inputs` pairs the two.
-    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

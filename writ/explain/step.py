@@ -14,40 +14,36 @@ from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.whynot import Comparison
 from writ.explain.plan import StepInfo
 
-__all__ = ["Findable", "Step"]
+__all__ = ["NO_INPUTS", "Step"]
+
+NO_INPUTS: dict[str, Any] = {}  # the inputs of every step that shows no facts read: shared, so never changed
 
 
 class Step:
     """One step of an explanation: its `StepInfo`, and this case's value, reach, facts read and findings.
 
     A case's steps are built by the dozen, so a step holds no more than it must: `children` is a tuple fixed when
-    the step is made (a list only where the generated code adds to it), shared and empty for a leaf; the facts read
-    are kept as their values alone, in the order of `info.reads`, and `inputs` pairs the two when asked. The
-    findings (`comparison`, `counterfactuals`, `needed`, `overridden_by`) are read from the class, empty, unless the
-    step is a `Findable`: the generated code knows which steps can have any and makes those, and only those, with
-    room for them."""
+    the step is made (a list only where the generated code adds to it), shared and empty for a leaf; `inputs` is
+    shared by the steps of a case that read the same facts (and by every step that reads none), so it is never
+    changed in place. Every field is a slot, findings included: renderers read each of them for every step they
+    show, and a slot is the cheapest read."""
 
-    __slots__ = ("info", "value", "reached", "children", "read")
-
-    comparison: Comparison | None = None
-    # Findings are set whole, never added to.
-    counterfactuals: Sequence[Counterfactual] = ()
-    needed: Sequence[str] = ()      # absent facts that would decide a missing value
-    overridden_by: str | None = None  # for a default overridden by an exception: its name
+    __slots__ = ("info", "value", "reached", "children", "inputs", "comparison", "counterfactuals", "needed",
+                 "overridden_by")
 
     def __init__(self, info: StepInfo, value: Any, reached: bool = True, children: Sequence[Step] = (),
-                 read: tuple[Any, ...] = ()) -> None:
+                 inputs: dict[str, Any] | None = None) -> None:
         self.info = info
         self.value = value
         self.reached = reached  # False: the run did not reach it; `value` was recorded apart, when it could be
         self.children: Sequence[Step] = children
-        self.read = read  # the values of `info.reads` (empty: nothing shown as read)
-
-    @property
-    def inputs(self) -> dict[str, Any]:
-        """The facts this step read, by path (a table's rows: the given expressions' values, by their text)."""
-        read = self.read
-        return dict(zip(self.info.reads, read, strict=True)) if read else {}
+        # The facts read, by path (a table's rows: the given expressions' values, by their text).
+        self.inputs: dict[str, Any] = inputs if inputs is not None else NO_INPUTS
+        self.comparison: Comparison | None = None
+        # Findings are set whole, never added to: most steps have none and share one empty tuple.
+        self.counterfactuals: Sequence[Counterfactual] = ()
+        self.needed: Sequence[str] = ()      # absent facts that would decide a missing value
+        self.overridden_by: str | None = None  # for a default overridden by an exception: its name
 
     @property
     def id(self) -> str:
@@ -80,17 +76,3 @@ class Step:
     def __repr__(self) -> str:
         return f"Step({self.info.id!r}, {self.info.kind}, value={self.value!r})"
 
-
-class Findable(Step):
-    """A step that may have findings: a definition's (an output's facts needed, its value's comparison and
-    changes), a condition's or case's that compares or whose changes the search may find, an overridden default."""
-
-    __slots__ = ("comparison", "counterfactuals", "needed", "overridden_by")
-
-    def __init__(self, info: StepInfo, value: Any, reached: bool = True, children: Sequence[Step] = (),
-                 read: tuple[Any, ...] = ()) -> None:
-        super().__init__(info, value, reached, children, read)
-        self.comparison = None
-        self.counterfactuals = ()
-        self.needed = ()
-        self.overridden_by = None

@@ -13,7 +13,7 @@ search should look for. Per case there is no walk over the IR and no
 dispatch; nothing here evaluates a policy expression (the code reads slots,
 facts and definitions the traced run recorded, as `Trace.value` does). Each
 fact is read once per case, and the steps that show the same facts as read
-share one tuple of their values.
+share one dictionary of them.
 
 The generated code is flat (flags rather than nesting for exceptions and
 decision cases, `elif` chains for tables, one flat `elif` over the
@@ -33,7 +33,7 @@ from writ.dsl import ir
 from writ.evaluator.engine import Layout, Trace
 from writ.evaluator.solve import may_suggest
 from writ.explain.plan import Plan, StepInfo
-from writ.explain.step import Findable, Step
+from writ.explain.step import NO_INPUTS, Step
 from writ.explain.tracecode import TraceCode, decisive
 
 Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node, the value wanted, the step id
@@ -45,7 +45,7 @@ class Builder:
 
     __slots__ = ("steps", "sites", "source")
 
-    def __init__(self, steps: Callable[..., dict[str, Findable]], sites: Callable[[Trace], list[Site]],
+    def __init__(self, steps: Callable[..., dict[str, Step]], sites: Callable[[Trace], list[Site]],
                  source: str) -> None:
         self.steps = steps
         self.sites = sites
@@ -64,7 +64,7 @@ def builder_for(plan: Plan, layout: Layout) -> Builder:
     return built
 
 
-def _used_steps(used: dict[str, dict[str, Findable]], refs: tuple[tuple[str, str], ...]) -> list[Step]:
+def _used_steps(used: dict[str, dict[str, Step]], refs: tuple[tuple[str, str], ...]) -> list[Step]:
     out: list[Step] = []
     for alias, name in refs:
         steps = used.get(alias)
@@ -82,42 +82,35 @@ class _Gen(TraceCode):
     def __init__(self, plan: Plan, layout: Layout) -> None:
         super().__init__(layout)
         self.plan = plan
-        self.globals.update({"_Step": Step, "_Findable": Findable, "_used_steps": _used_steps})
+        self.globals.update({"_Step": Step, "_NO_INPUTS": NO_INPUTS, "_used_steps": _used_steps})
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
         self.facts: dict[str, str] = {}  # input path -> the local holding its value (None when absent)
-        self.reads: dict[tuple[str, ...], str] = {}  # input paths -> the local holding their values' tuple
+        self.reads: dict[tuple[str, ...], str] = {}  # input paths -> the local holding them with their values
 
-    def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, read: str = "()",
-            findable: bool = False, overridden_by: str = "None") -> None:
-        """`var = Step(info, value, reached, children, read)` (a `Findable` when the step may have findings),
-        written out: the slots set in place rather than through `__init__` (a call costs as much as the rest of a
-        step, and a case builds dozens)."""
+    def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str = "_NO_INPUTS",
+            overridden_by: str = "None") -> None:
+        """`var = Step(info, value, reached, children, inputs)`, written out: the slots set in place rather than
+        through `Step.__init__` (a call costs as much as the rest of a step, and a case builds dozens)."""
         fields = {"info": self.hoist(info, "I"), "value": value, "reached": reached, "children": children,
-                  "read": read}
+                  "inputs": inputs, "comparison": "None", "counterfactuals": "()", "needed": "()",
+                  "overridden_by": overridden_by}
         assert tuple(fields) == Step.__slots__, "every slot of a Step is set"
-        if findable:
-            fields.update({"comparison": "None", "counterfactuals": "()", "needed": "()",
-                           "overridden_by": overridden_by})
-            assert tuple(fields)[len(Step.__slots__):] == Findable.__slots__, "every slot of a Findable is set"
-        self.emit(f"{var} = _new({'_Findable' if findable else '_Step'})")
+        self.emit(f"{var} = _new(_Step)")
         self.emit("; ".join(f"{var}.{name} = {code}" for name, code in fields.items()))
 
-    def findable(self, node: ir.Expr) -> bool:
-        """Whether a step showing `node` may be given a comparison or changes (see `findings`)."""
-        return self.plan.compare(node) is not None or may_suggest(node, self.program)
-
-    def read(self, node: ir.Expr) -> tuple[tuple[str, ...], str]:
-        """The facts `node` reads, and code for their values in this run (absent ones as None): a local made at the
-        top of the function, one tuple shared by every step that reads the same facts (most read the same few)."""
+    def read(self, node: ir.Expr) -> str:
+        """Code for the facts `node` reads, by path, with their values in this run (absent ones as None): a local
+        made at the top of the function, one dictionary shared by every step that reads the same facts (most read
+        the same few)."""
         paths = self.plan.read(node).inputs
         if not paths:
-            return paths, "()"
+            return "_NO_INPUTS"
         if paths not in self.reads:
             for p in paths:
                 if p not in self.facts:
                     self.facts[p] = self.local("i")
             self.reads[paths] = self.local("q")
-        return paths, self.reads[paths]
+        return self.reads[paths]
 
     def refs(self, node: ir.Expr) -> list[str]:
         """Code for the steps of the definitions `node` reads (this policy's, then used ones')."""
@@ -146,20 +139,17 @@ class _Gen(TraceCode):
             self.definition(d, var)
             self.built[d.name] = var
         self.lines[top:top] = ["    " + f"{var} = G({p!r})" for p, var in self.facts.items()] + [
-            "    " + f"{var} = {_tuple([self.facts[p] for p in paths])}" for paths, var in self.reads.items()]
+            "    " + f"{var} = {_dict([(p, self.facts[p]) for p in paths])}" for paths, var in self.reads.items()]
         self.emit("return {" + "".join(f"{name!r}: {var}, " for name, var in self.built.items()) + "}")
 
     def definition(self, d: ir.Definition, var: str) -> None:
         plan = self.plan
-        reads: tuple[str, ...] = ()
-        if isinstance(d.body, ir.ExprBody):
-            reads, read = self.read(d.body.expr)
         info = plan.info(-1, d.name, lambda: StepInfo(plan.prefix + d.name, d.kind, d.label, d.citation,
-                                                       _definition_text(d, plan), d.name, plan.label, reads))
+                                                       _definition_text(d, plan), d.name, plan.label))
         if not d.exceptions:
             self.body(d, info, var)
             return
-        self.new(var, info, self.definition_value(d.name), "True", "[]", findable=True)
+        self.new(var, info, self.definition_value(d.name), "True", "[]")
         self.emit("x = False")
         for x in d.exceptions:
             with self.block("if not x:"):
@@ -170,19 +160,16 @@ class _Gen(TraceCode):
     def exception(self, d: ir.Definition, x: ir.ExceptionRule, step_id: str, var: str) -> None:
         plan, cond = self.plan, x.clause.cond
         assert cond is not None
-        reads, read = self.read(cond)
         info = plan.info(x.clause.nid, "exception", lambda: StepInfo(
-            f"{step_id}/exception:{x.name}", "exception", x.label, x.citation, plan.text(cond), x.name, plan.label,
-            reads))
+            f"{step_id}/exception:{x.name}", "exception", x.label, x.citation, plan.text(cond), x.name, plan.label))
         default = plan.info(x.clause.nid, "default", lambda: StepInfo(
             f"{step_id}/default", "default", d.label, d.citation, d.name, d.name, plan.label))
         child = self.local()
-        self.new(child, info, self.value(x.clause), "True", _tuple(self.refs(cond)), read,
-                 findable=may_suggest(cond, self.program))
+        self.new(child, info, self.value(x.clause), "True", _tuple(self.refs(cond)), self.read(cond))
         with self.block(f"if {child}.value is True:"):
             if may_suggest(cond, self.program):
                 self.emit(f"{child}.counterfactuals = found.get({cond.nid}, ())")
-            self.new("o", default, "_UNSET", "False", "()", findable=True, overridden_by=repr(x.name))
+            self.new("o", default, "_UNSET", "False", "()", overridden_by=repr(x.name))
             self.emit(f"{var}.children = [{child}, o]")
             self.emit("x = True")
         with self.block("else:"):
@@ -196,28 +183,28 @@ class _Gen(TraceCode):
             case ir.RuleBody(cond=c):
                 self.attach(d, info, var, _tuple([self.cond(c, f"{step_id}/1")]), made)
             case ir.ExprBody(expr=e):
-                _, read = self.read(e)
-                if made:
-                    self.emit(f"{var}.read = {read}")
-                self.attach(d, info, var, _tuple(self.refs(e)), made, read)
+                if made:  # else given when the step is made
+                    self.emit(f"{var}.inputs = {self.read(e)}")
+                self.attach(d, info, var, _tuple(self.refs(e)), made, self.read(e))
                 self.taken(e, lambda n: self.findings(var, n, f"{var}.value is False"))
             case ir.DecideBody():
                 if not made:
-                    self.new(var, info, self.definition_value(d.name), "True", "[]", findable=True)
+                    self.new(var, info, self.definition_value(d.name), "True", "[]")
                 self.decide(d.body, step_id, var)
             case ir.TableBody():
                 self.attach(d, info, var, self.table(d.body, step_id), made)
             case _:
                 assert_never(d.body)
 
-    def attach(self, d: ir.Definition, info: StepInfo, var: str, children: str, made: bool, read: str = "()") -> None:
+    def attach(self, d: ir.Definition, info: StepInfo, var: str, children: str, made: bool,
+               inputs: str = "_NO_INPUTS") -> None:
         """Make the definition's step with `children` (code for a tuple), or add them to the one made before its
         exceptions."""
         if made:
             if children != "()":
                 self.emit(f"{var}.children.extend({children})")
             return
-        self.new(var, info, self.definition_value(d.name), "True", children, read, findable=True)
+        self.new(var, info, self.definition_value(d.name), "True", children, inputs)
 
     def cond(self, c: ir.Cond, step_id: str) -> str:
         """Code building the step of a condition; returns the local holding it."""
@@ -225,11 +212,10 @@ class _Gen(TraceCode):
         value, step = self.local(), self.local()
         match c:
             case ir.CondItem(expr=x):
-                reads, read = self.read(x)
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, plan.text(x),
-                                                             policy=plan.label, reads=reads))
+                                                             policy=plan.label))
                 self.emit(f"{value} = {self.value(c)}")
-                self.new(step, info, value, self.reached(c, value), _tuple(self.refs(x)), read, self.findable(x))
+                self.new(step, info, value, self.reached(c, value), _tuple(self.refs(x)), self.read(x))
                 self.findings(step, x, f"{value} is False", {self.value(c): value})
             case ir.CondBlock(kind=kind, items=items):
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, f"{kind} of",
@@ -249,17 +235,15 @@ class _Gen(TraceCode):
         for k, case in enumerate(body.cases, 1):
             cond = case.cond
             assert cond is not None
-            reads, read = self.read(cond)
-            info = plan.info(case.nid, "", lambda k=k, case=case, cond=cond, reads=reads: StepInfo(
-                f"{step_id}/when{k}", "when", case.label, case.citation, plan.text(cond), policy=plan.label,
-                reads=reads))
+            info = plan.info(case.nid, "", lambda k=k, case=case, cond=cond: StepInfo(
+                f"{step_id}/when{k}", "when", case.label, case.citation, plan.text(cond), policy=plan.label))
             with self.block("if go:"):
                 held, step = self.local(), self.local()
                 self.emit(f"{held} = {self.value(case)}")
                 with self.block(f"if {held} is _UNSET:"):
                     self.emit("go = None")
                 with self.block("else:"):
-                    self.new(step, info, held, "True", _tuple(self.refs(cond)), read, self.findable(cond))
+                    self.new(step, info, held, "True", _tuple(self.refs(cond)), self.read(cond))
                     self.findings(step, cond, f"{held} is False", {self.value(case): held})
                     self.emit(f"{var}.children.append({step})")
                     with self.block(f"if {held}:"):
@@ -275,8 +259,7 @@ class _Gen(TraceCode):
         """Code making the step of the row that matched (or `otherwise`); returns code for the definition's children:
         the steps of the definitions the given expressions read, then that row's (`ch`, made with the row)."""
         plan = self.plan
-        given = tuple(plan.text(g) for g in body.given)
-        self.emit(f"g = {_tuple([self.value(g) for g in body.given])}")
+        self.emit(f"g = {_dict([(plan.text(g), self.value(g)) for g in body.given])}")
         refs = [ref for g in body.given for ref in self.refs(g)]
         o = body.otherwise
         if not body.rows and o is None:
@@ -284,7 +267,7 @@ class _Gen(TraceCode):
         head = "if"
         for k, row in enumerate(body.rows, 1):
             info = plan.info(row.nid, "", lambda k=k, row=row: StepInfo(
-                f"{step_id}/row{k}", "row", row.label, row.citation, plan.text(row), reads=given))
+                f"{step_id}/row{k}", "row", row.label, row.citation, plan.text(row)))
             with self.block(f"{head} {self.value(row)} is True:"):
                 self.new("r", info, "True", "True", "()", "g")
                 self.emit(f"ch = {_tuple([*refs, 'r'])}")
@@ -294,7 +277,7 @@ class _Gen(TraceCode):
                 self.emit(f"ch = {_tuple(refs)}")
             return "ch"
         info = plan.info(o.nid, "", lambda: StepInfo(f"{step_id}/otherwise", "otherwise", o.label, o.citation,
-                                                     f"otherwise -> {plan.text(o.result)}", reads=given))
+                                                     f"otherwise -> {plan.text(o.result)}"))
         with self.block("else:") if head != "if" else nullcontext():
             self.new("r", info, "True", "True", "()", "g")
             self.emit(f"ch = {_tuple([*refs, 'r'])}")
@@ -348,6 +331,11 @@ class _Gen(TraceCode):
 def _tuple(items: list[str]) -> str:
     """Code for a tuple of `items` (the shared empty tuple when none)."""
     return f"({', '.join(items)},)" if items else "()"
+
+
+def _dict(items: list[tuple[str, str]]) -> str:
+    """Code for a dictionary of `items` (keys as literals, values as code)."""
+    return "{" + "".join(f"{key!r}: {code}, " for key, code in items) + "}"
 
 
 def _definition_text(d: ir.Definition, plan: Plan) -> str:

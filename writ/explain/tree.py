@@ -31,7 +31,7 @@ from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Decision, Layout, Trace
 from writ.explain.plan import Plan, StepInfo, plan_for
-from writ.explain.step import Findable, Step
+from writ.explain.step import Step
 from writ.explain.steps import Builder, builder_for
 
 __all__ = ["NOT_EVALUATED", "Explanation", "Step", "beneath", "explain", "walk"]
@@ -90,7 +90,7 @@ class _Scope:
             found = _prepare(layout, sources, prefix, label, key)
         self.plan: Plan = found[2]
         self.builder: Builder = found[3]
-        self.steps: dict[str, Findable] = _NO_STEPS
+        self.steps: dict[str, Step] = _NO_STEPS
         self.found: dict[int, list[Counterfactual]] = {} if counterfactuals else _NO_FINDINGS  # by node: changes
         self.used: dict[str, _Scope] = _NO_SCOPES
         if trace.used:
@@ -101,7 +101,7 @@ class _Scope:
 
 # Shared while empty (a scope's steps are replaced whole; `used` and `found` are only filled when there is something
 # to put in them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
-_NO_STEPS: dict[str, Findable] = {}
+_NO_STEPS: dict[str, Step] = {}
 _NO_SCOPES: dict[str, _Scope] = {}
 _NO_FINDINGS: dict[int, list[Counterfactual]] = {}
 
@@ -182,8 +182,7 @@ def beneath(step: Step, children: Callable[[Step], Sequence[Step]] | None = None
 
 def _absent_inputs(step: Step) -> list[str]:
     """Inputs read as missing anywhere beneath a step, each once."""
-    return list(dict.fromkeys(k for s in beneath(step) if s.read
-                              for k, v in zip(s.info.reads, s.read, strict=True) if v is None))
+    return list(dict.fromkeys(k for s in beneath(step) for k, v in s.inputs.items() if v is None))
 
 
 def walk(steps: list[Step]) -> list[Step]:
@@ -205,7 +204,7 @@ def _unbuilt(top: _Scope, name: str, value: Any) -> Step:
         assert isinstance(d.body, ir.ExprBody)
         info = plan.info(-1, name, lambda: StepInfo(d.name, "constant", d.label, d.citation,
                                                     plan.text(d.body.expr), d.name))  # type: ignore[union-attr]
-        step = Findable(info, value)
+        step = Step(info, value)
         if value is None:
             step.needed = _absent_inputs(step)
         return step
