@@ -1,9 +1,12 @@
-"""The explanation's comparisons are `whynot`'s: the generated step builders measure margins and elapsed periods in
-place, and must give exactly what `writ.evaluator.whynot.compare` gives for every case."""
+"""The generated step builders: their comparisons are `whynot`'s (they measure margins and elapsed periods in place,
+and must give exactly what `writ.evaluator.whynot.compare` gives for every case), and the facts-read dictionaries
+they share between steps are never changed by a reader."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -12,8 +15,13 @@ from hypothesis import strategies as st
 import writ
 from writ.dsl import ir
 from writ.evaluator.whynot import compare
+from writ.explain.html import render_html
+from writ.explain.markdown import render_markdown
 from writ.explain.plan import plan_for
+from writ.explain.render import render_json, render_text
+from writ.explain.step import NO_INPUTS
 from writ.explain.tree import explain, walk
+from writ.testing import run_file
 
 POLICY = """policy "p":
   title "t"
@@ -91,3 +99,23 @@ def test_property_each_steps_comparison_is_whynots(tmp_path_factory: pytest.Temp
         node = d.body.cond.expr
         assert isinstance(node, ir.Compare)
         assert steps[f"{d.name}/1"].comparison == compare(node, decision.trace, text), d.name
+
+
+def test_the_shared_facts_read_are_left_as_they_were_by_every_renderer() -> None:
+    root = Path(__file__).parent.parent / "policies"
+    seen: list[tuple[writ.Policy, Any]] = []
+    for folder in sorted(p for p in root.iterdir() if any(p.glob("*.writ"))):
+        policy = writ.load(folder)
+        for path in sorted((folder / "tests").glob("*.yaml"))[:2]:
+            run_file(policy, path, lambda d, p=policy: seen.append((p, d)))
+    assert seen
+    for policy, decision in seen:
+        tree = explain(decision, policy.library.sources)
+        before = [(step, dict(step.inputs)) for step in walk(tree.steps)]
+        render_text(tree)
+        render_text(tree, full=True)
+        render_markdown(tree, full=True)
+        render_html(tree, full=True)
+        render_json(tree)
+        assert all(step.inputs == inputs for step, inputs in before)
+    assert NO_INPUTS == {}
