@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chains import write_chain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -154,28 +155,7 @@ def test_a_change_is_solved_through_a_long_chain_of_values(tmp_path: Path) -> No
     """The solver walks and compiles with stacks: a rule reading a value that reads 700 others in a chain is
     solved back to the input at its start (and the change confirmed), without a RecursionError."""
     n = 700
-    chain = "\n".join(f'value v{k}: int "step {k}" [§1]:\n  v{k - 1} + 1\n' for k in range(1, n + 1))
-    folder = tmp_path / "chain"
-    folder.mkdir()
-    (folder / "2024-01-01.writ").write_text(f"""policy "chain":
-  title "A long chain of values"
-  version "2024-01-01"
-  effective 2024-01-01
-  source "test"
-
-input "case":
-  n: int "a number"
-
-value v0: int "start" [§1]:
-  n
-
-{chain}
-rule r "big enough" [§2]:
-  v{n} > 5000
-
-outputs: r
-""")
-    policy = writ.load(folder)
+    policy = writ.load(write_chain(tmp_path, n))
     tree = explain(policy.evaluate({"n": 5}, explain=True), policy.library.sources)
     [cf] = tree.changes
     assert (cf.input, cf.proposed, cf.verified) == ("n", 5000 - n + 1, True)

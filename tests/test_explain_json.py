@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chains import write_chain
 
 import writ
 from writ.api import decision_json
@@ -54,29 +55,7 @@ def test_the_document_nests_the_layouts_lines(key: str) -> None:
 def test_a_chain_deeper_than_the_document_nests_continues_in_sections_of_its_own(tmp_path: Path) -> None:
     """A rule reading a value that reads 130 others: the document nests at most `JSON_DEPTH` levels and the rest
     continues (a continuation continuing in turn); a definition that is also an output is explained there."""
-    n = 130
-    chain = "\n".join(f'value v{k}: int "step {k}" [§1]:\n  v{k - 1} + 1\n' for k in range(1, n + 1))
-    folder = tmp_path / "chain"
-    folder.mkdir()
-    (folder / "2024-01-01.writ").write_text(f"""policy "chain":
-  title "A long chain of values"
-  version "2024-01-01"
-  effective 2024-01-01
-  source "test"
-
-input "case":
-  n: int "a number"
-
-value v0: int "start" [§1]:
-  n
-
-{chain}
-rule r "big enough" [§2]:
-  v{n} > 5000
-
-outputs: r, v20
-""")
-    doc = _check(writ.load(folder), {"n": 5})
+    doc = _check(writ.load(write_chain(tmp_path, 130, outputs="r, v20")), {"n": 5})
     assert len(doc["continued"]) >= 2
     depths = [max(d for d, _, _ in _lines(top)) for top in doc["explanation"] + doc["continued"]]
     assert max(depths) <= JSON_DEPTH

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chains import write_chain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -116,28 +117,8 @@ def test_the_change_is_shown_unconfirmed(policy: writ.Policy) -> None:
 def test_a_long_chain_of_shifts_is_followed_without_recursion(tmp_path: Path) -> None:
     """Both sides reach the date through 700 values, each a day on from the last: walked, not recursed."""
     n = 700
-    chain = "\n".join(f'value v{k}: date "step {k}" [§1]:\n  v{k - 1} + 1 days\n' for k in range(1, n + 1))
-    folder = tmp_path / "chain"
-    folder.mkdir()
-    (folder / "2024-01-01.writ").write_text(f"""policy "chain":
-  title "A long chain of dates"
-  version "2024-01-01"
-  effective 2024-01-01
-  source "test"
-
-input "case":
-  d: date "a date"
-
-value v0: date "start" [§1]:
-  d - 1000 days
-
-{chain}
-rule r "late enough" [§2]:
-  d <= v{n}
-
-outputs: r
-""")
-    chained = writ.load(folder)
+    chained = writ.load(write_chain(tmp_path, n, kind="date", field='d: date "a date"', start="d - 1000 days",
+                                     step="+ 1 days", rule=f"d <= v{n}"))
     decision = chained.evaluate({"d": "2024-06-01"}, explain=True)
     assert decision.trace is not None
     node = chained.version().definitions["r"].body.cond.expr  # type: ignore[union-attr]
