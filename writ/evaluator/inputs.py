@@ -19,18 +19,27 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
-from functools import cache, reduce
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 from writ.dsl import ast, ir
-from writ.dsl.constraints import RuntimeBound, runtime_bounds, within
+from writ.dsl.constraints import RuntimeBound, runtime_bounds
 from writ.dsl.errors import InputError, InputProblem, did_you_mean
 from writ.dsl.resolve import ResolvedPolicy
 from writ.dsl.types import Duration
-from writ.evaluator.checks import BOUND_WORDS, DATE_BOUNDS, Checks, inside, range_schema, ranged
+from writ.evaluator.checks import BOUND_WORDS, Checks, inside, range_schema, ranged
+from writ.evaluator.converters import (
+    BIG_FLOAT,
+    EXAMPLES,
+    PRIM_CONVERTERS,
+    PRIM_SCHEMAS,
+    READER_HELPERS,
+    enum_converter,
+    list_converter,
+    validator_kind,
+)
 from writ.evaluator.jsonio import MAX_INT_DIGITS, huge_int_path
 from writ.evaluator.readers import (
-    ABSENT,
     READ_ERRORS,
     Bad,
     Converter,
@@ -47,132 +56,9 @@ if TYPE_CHECKING:
     from jsonschema import ValidationError
     from jsonschema.protocols import Validator
 
-UNITS = ("days", "weeks", "months", "years")
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _STRICT_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # Python's \d and $ are laxer than JSON Schema's
 _FRIENDLY = {"boolean": "true or false", "integer": "a whole number", "number": "a number", "string": "text",
              "array": "a list", "object": "an object"}
-
-
-def _exact(kind: type) -> Converter:
-    """A converter for a JSON type that needs no conversion: `text` (str) and `bool` (bool, not int)."""
-    def convert(v: Any) -> object:
-        if type(v) is kind:
-            return v
-        raise Bad
-    return convert
-
-
-_bool, _text = _exact(bool), _exact(str)
-
-
-BIG_FLOAT = 2.0 ** 63
-"""Numbers written with a decimal point or an exponent must lie strictly within +-2^63. Past that a float cannot
-tell an integer from its neighbours, and orjson (the batch reader) reads integers beyond 64 bits as such floats:
-refusing them means a value is never silently rounded (an integer written as one is exact at any size)."""
-
-
-def _int(v: Any) -> object:
-    if type(v) is int or type(v) is float and v.is_integer() and -BIG_FLOAT < v < BIG_FLOAT:  # JSON Schema counts
-        return int(v)                                                                          # 3.0 as an integer
-    raise Bad
-
-
-def _decimal(v: Any) -> object:
-    if type(v) is int or type(v) is float and -BIG_FLOAT < v < BIG_FLOAT:  # also refuses NaN and infinities
-        return Decimal(repr(v))  # the shortest repr: 7.5 -> Decimal('7.5'), not the binary expansion
-    raise Bad
-
-
-def _date(v: Any) -> object:
-    # fromisoformat also takes 20240101 and 2024-W01-1; with the dashes fixed it reads ASCII digits only.
-    if type(v) is str and len(v) == 10 and v[4] == "-" and v[7] == "-" and v.isascii():
-        try:
-            return date.fromisoformat(v)
-        except ValueError:
-            pass
-    raise Bad
-
-
-def _duration(v: Any) -> object:
-    if type(v) is dict and len(v) == 2:
-        unit = v.get("unit")
-        if type(unit) is str and unit in UNITS and "amount" in v:
-            return Duration(_int(v["amount"]), unit)  # type: ignore[arg-type]
-    raise Bad
-
-
-def _is_date(v: object) -> bool:
-    """The `date` format, stricter than the pattern (Python's `\\d` takes any digit, `$` a final newline)."""
-    try:
-        return not isinstance(v, str) or _date(v) is not None
-    except Bad:
-        return False
-
-
-@cache
-def _validator_kind() -> tuple[Any, Any]:
-    """The JSON Schema validator class and format checker, built on first use: valid facts never need them, and
-    importing jsonschema costs a command-line run ~60 ms."""
-    from jsonschema import Draft202012Validator, FormatChecker, validators
-    formats = FormatChecker(formats=())
-    formats.checks("date")(_is_date)
-    # JSON numbers are finite: NaN and Infinity (which Python's json module lets through) are not numbers; and a
-    # float past 2^63 is refused as the converters refuse it (see BIG_FLOAT).
-    checker = Draft202012Validator.TYPE_CHECKER.redefine_many({
-        "number": lambda _, v: type(v) is int or type(v) is float and -BIG_FLOAT < v < BIG_FLOAT,
-        "integer": lambda _, v: type(v) is int or type(v) is float and v.is_integer() and -BIG_FLOAT < v < BIG_FLOAT,
-    })
-    kind = validators.extend(Draft202012Validator, type_checker=checker,
-                             validators={keyword: _date_bound(op) for keyword, op in DATE_BOUNDS.items()})
-    return kind, formats
-
-
-def _date_bound(op: str) -> Any:
-    """The validator of one date-range keyword: a real date outside the bound is an error (others are the
-    `format` keyword's to report)."""
-    from jsonschema import ValidationError
-
-    def validate(validator: Any, bound: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
-        try:
-            value = _date(instance)
-        except Bad:
-            return
-        if not within(value, ((op, date.fromisoformat(bound)),)):
-            yield ValidationError(f"{instance!r} is not {op} {bound}")
-    return validate
-
-
-_PRIM_CONVERTERS: dict[str, Converter] = {"bool": _bool, "int": _int, "decimal": _decimal, "text": _text,
-                                          "date": _date, "duration": _duration}
-_PRIM_SCHEMAS: dict[str, dict[str, Any]] = {
-    "bool": {"type": "boolean"}, "int": {"type": "integer"}, "decimal": {"type": "number"}, "text": {"type": "string"},
-    "date": {"type": "string", "format": "date", "pattern": DATE_PATTERN},
-    "duration": {"type": "object", "properties": {"amount": {"type": "integer"},
-                                                  "unit": {"type": "string", "enum": list(UNITS)}},
-                 "required": ["amount", "unit"], "additionalProperties": False},
-}
-_EXAMPLES: dict[str, object] = {"bool": False, "int": 0, "decimal": 0, "text": "", "date": "2024-01-01",
-                                "duration": {"amount": 0, "unit": "days"}}
-
-
-def _enum(values: tuple[str, ...]) -> Converter:
-    def convert(v: Any, allowed: frozenset[str] = frozenset(values)) -> object:
-        if type(v) is str and v in allowed:
-            return v
-        raise Bad
-    return convert
-
-
-def _list(item: Converter) -> Converter:
-    def convert(v: Any) -> object:
-        if type(v) is list:
-            return tuple(v) if item is _text and all(type(x) is str for x in v) else tuple([item(x) for x in v])
-        raise Bad
-    return convert
-
-
-_READER_HELPERS: dict[str, Any] = {"_Bad": Bad, "_ABSENT": ABSENT, "_int": _int, "_fromisoformat": date.fromisoformat}
 
 
 
@@ -270,13 +156,13 @@ class InputModel:
         if self._checks.plans:  # integrators see the conditions JSON Schema cannot state
             self._schema["x-writ-checks"] = self._checks.annotation()
         self._checker: Validator | None = None
-        self._read = build_reader(self._groups, self._group_names, _READER_HELPERS, self._checks.plans)
+        self._read = build_reader(self._groups, self._group_names, READER_HELPERS, self._checks.plans)
 
     @property
     def _validator(self) -> Validator:
         """The JSON Schema validator of this model's facts (built when the first problem needs describing)."""
         if self._checker is None:
-            kind, formats = _validator_kind()
+            kind, formats = validator_kind()
             self._checker = kind(self._schema, format_checker=formats)
         return self._checker
 
@@ -310,7 +196,7 @@ class InputModel:
         convert = self._kind(f.type)[1]
         kind, allowed, bounds = "", frozenset[str](), tuple[RuntimeBound, ...]()
         if isinstance(f.type, ast.PrimType):
-            convert, bounds = _PRIM_CONVERTERS[f.type.name], runtime_bounds(f.type)  # the range: the plan's own
+            convert, bounds = PRIM_CONVERTERS[f.type.name], runtime_bounds(f.type)  # the range: the plan's own
             if f.type.name in ("bool", "int", "text", "date"):
                 kind = f.type.name  # the generated reader checks these inline; others call `convert`
         elif isinstance(f.type, ast.EnumType) or isinstance(f.type, ast.NamedType) and f.type.name in self.policy.enums:
@@ -322,22 +208,22 @@ class InputModel:
         """A declared type's JSON Schema, converter and example value."""
         match t:
             case ast.PrimType():
-                schema: dict[str, Any] = json.loads(json.dumps(_PRIM_SCHEMAS[t.name]))
+                schema: dict[str, Any] = json.loads(json.dumps(PRIM_SCHEMAS[t.name]))
                 effective = self.policy.header.effective
-                example = effective.isoformat() if t.name == "date" and effective else _EXAMPLES[t.name]
+                example = effective.isoformat() if t.name == "date" and effective else EXAMPLES[t.name]
                 bounds = runtime_bounds(t)
                 if not bounds:
-                    return schema, _PRIM_CONVERTERS[t.name], example
-                plain = _PRIM_CONVERTERS[t.name](example)
-                return ({**schema, **range_schema(t.name, bounds)}, ranged(_PRIM_CONVERTERS[t.name], bounds),
+                    return schema, PRIM_CONVERTERS[t.name], example
+                plain = PRIM_CONVERTERS[t.name](example)
+                return ({**schema, **range_schema(t.name, bounds)}, ranged(PRIM_CONVERTERS[t.name], bounds),
                         json_value(inside(plain, bounds)))
             case ast.ListType():
                 item_schema, item, _ = self._kind(t.item)
-                return {"type": "array", "items": item_schema}, _list(item), []
+                return {"type": "array", "items": item_schema}, list_converter(item), []
             case ast.NamedType() if t.name in self.policy.records:
                 return {"$ref": f"#/$defs/{t.name}"}, self._record(t.name), self._examples[t.name]
         values = t.values if isinstance(t, ast.EnumType) else self.policy.enums[t.name].values
-        return {"type": "string", "enum": list(values)}, _enum(values), values[0]
+        return {"type": "string", "enum": list(values)}, enum_converter(values), values[0]
 
     def _record(self, name: str) -> Converter:
         """A record's reader, building its `$defs` schema and example on first use (it may contain itself)."""
@@ -391,7 +277,7 @@ class InputModel:
     def reader_parts(self) -> ReaderParts:
         """The converter as lines to fuse into a policy's generated code (see `evaluator.codegen.generate`): the
         lines read every field, test its range, then test the input checks, raising `Bad` at the first doubt."""
-        return reader_parts(self._groups, self._group_names, _READER_HELPERS, self._checks.plans)
+        return reader_parts(self._groups, self._group_names, READER_HELPERS, self._checks.plans)
 
     def convert_plain(self, facts: Any) -> dict[str, object]:
         """The same reading as the generated reader, field plan by field plan (tests check the two agree)."""
