@@ -63,18 +63,15 @@ class Search:
     def __init__(self, top: Trace) -> None:
         self.top = top
         self._probes: dict[tuple[str, Any], tuple[Any, dict[str, Any], Layout] | None] = {}
-        self._paths: dict[int, tuple[str, ...]] = {id(top): ()}
-        if top.used:
-            stack: list[tuple[Trace, tuple[str, ...]]] = [(top, ())]
-            while stack:  # where each used policy's trace sits below the top one
-                trace, path = stack.pop()
-                self._paths[id(trace)] = path
-                stack.extend((sub, (*path, alias)) for alias, sub in trace.used.items())
-        self._traced: dict[tuple[int, str, str, Any], Trace | None] = {}
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # by change: every output after it
-        program = top.program
-        self._runs: dict[str, tuple[_Built, _Built]] = program.prepared.get("search_runs", {})  # see search_runs
-        self._top = (program.changes, unmoved_tests(program))  # what `suggest` reads of the top policy
+        self._traced: dict[tuple[int, str, str, Any], Trace | None] | None = None  # made on the first `rerun`
+        self._paths: dict[int, tuple[str, ...]] | None = None  # made when a used policy's condition is asked
+        # what `suggest` reads of the top policy (its runs, change rules and unmoved tests), kept by the program
+        top_reads: tuple[dict[str, tuple[_Built, _Built]], tuple[Any, ...]] | None = top.program.prepared.get(
+            "search_top")
+        if top_reads is None:
+            top_reads = _top_reads(top.program)
+        self._runs, self._top = top_reads
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
@@ -229,7 +226,7 @@ class Search:
             found = results[1][slot]  # as `Trace.value` reads a recorded node
         else:
             after: Trace | None = layout.trace(results, facts, self.top.on)
-            for alias in () if trace is self.top else self._paths.get(id(trace), ()):
+            for alias in () if trace is self.top else self._path(trace):
                 after = after.used.get(alias) if after is not None else None
             found = after.value(node) if after is not None else UNSET
         if found is UNSET:  # not a condition a probe records (a value's expression): run its definition traced
@@ -237,11 +234,24 @@ class Search:
             return None if rerun is None else rerun.value(node)
         return found
 
+    def _path(self, trace: Trace) -> tuple[str, ...]:
+        """The aliases leading from the top policy's trace to a used policy's `trace` (worked out on first ask)."""
+        if self._paths is None:
+            self._paths = {}
+            stack: list[tuple[Trace, tuple[str, ...]]] = [(self.top, ())]
+            while stack:
+                at, path = stack.pop()
+                self._paths[id(at)] = path
+                stack.extend((sub, (*path, alias)) for alias, sub in at.used.items())
+        return self._paths.get(id(trace), ())
+
     def rerun(self, trace: Trace, node: ir.Expr, key: str, value: Any) -> Trace | None:
         """The definition holding `node`, re-run traced on the facts with `key` changed (None if that fails)."""
         program = trace.program
         _, definition = program.node(node.nid)
         memo = (id(trace), definition, key, value)
+        if self._traced is None:
+            self._traced = {}
         if memo not in self._traced:
             facts = program.inputs.fill_defaults({**trace.facts, key: value})
             try:
@@ -258,23 +268,33 @@ class Search:
             after = self.outputs_after(key, value)
         if after is None:
             return {}
-        top = self.top
-        ran = top.definitions
+        ran = self.top.definitions
         changes = {}
         for name, now in after.items():
-            if name in ran:  # as `top.definition(name)` for a definition, inline
-                was = ran[name]
-            else:
-                was = top.program.constants.get(name, UNSET) if name in top.program.definitions \
-                    else top.facts.get(name, UNSET)
+            was = ran.get(name, UNSET)  # as `top.definition(name)` for a definition, inline
+            if was is UNSET and name not in ran:
+                was = self._before(name)
             if was is not UNSET and was != now:
                 changes[name] = (was, now)
         return changes
+
+    def _before(self, name: str) -> Any:
+        """An output's value before any change that the run recorded no definition for: a constant's, or a fact's."""
+        top = self.top
+        return top.program.constants.get(name, UNSET) if name in top.program.definitions else top.facts.get(name, UNSET)
 
 
 _ORDERED, _NUDGED = ("date", "int", "decimal"), ("<=", "<", ">=", ">")  # what a failed confirmation may nudge
 _FAILED = (WritError, ArithmeticError)  # how a run of generated code fails (see `Program.run`)
 _AT_BOUND = ("<=", ">=", "=")  # the relations a value at the bound itself satisfies
+
+
+def _top_reads(program: Program) -> tuple[dict[str, tuple[_Built, _Built]], tuple[Any, ...]]:
+    """What a search of `program` as the top policy reads of it: the re-run functions made so far (`search_runs`,
+    the dictionary it fills), its change rules and its unmoved tests, kept once the first search asks."""
+    runs: dict[str, tuple[_Built, _Built]] = program.prepared.setdefault("search_runs", {})
+    found = program.prepared["search_top"] = (runs, (program.changes, unmoved_tests(program)))
+    return found
 
 
 def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:
