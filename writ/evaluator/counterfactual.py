@@ -76,7 +76,7 @@ class Search:
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
         program = trace.program
-        find = site_solver(node, goal, program)
+        find = site_solver(node, goal, trace)
         if find is None:
             return []
         needs = find(trace)
