@@ -63,6 +63,7 @@ def value_body(name: str, program: Program) -> ir.Expr | None:
 
 
 Isolator = Callable[[str, Any, Trace], list[Need]]  # (op, bound, trace) -> needs: see `isolate`
+_LOCAL: Any = object()  # `Emitter.name` given no value: a local of the function, not a global
 _BUDGET = 400  # nodes written into one function; a longer side goes on in the isolator of the node reached
 
 
@@ -94,18 +95,18 @@ class Emitter:
     def __init__(self, program: Program, layout: Layout | None) -> None:
         self.program, self.layout = program, layout
         self.lines: list[str] = []
-        self.env: dict[str, Any] = {"UNSET": UNSET, "Need": Need, "new_need": new_need, "dt": dt,
+        self.env: dict[str, Any] = {"UNSET": UNSET, "Need": Need, "new_need": new_need, "date": dt.date,
                                     "Decimal": Decimal, "WritError": WritError, "FLIP": FLIP, "T": T,
                                     "days_from": days_from, "minus": _minus, "plus": _plus,
                                     "positive": _positive, "date_step": _date_step, "isolator": isolator}
         self.count = self.nodes = 0
         self.stack: list[tuple[Any, ...]] = []
 
-    def name(self, value: Any = UNSET) -> str:
+    def name(self, value: Any = _LOCAL) -> str:
         """A fresh local name; with `value`, a name the function's globals bind to it."""
         self.count += 1
         name = f"_{self.count}"
-        if value is not UNSET:
+        if value is not _LOCAL:
             self.env[name] = value
         return name
 
@@ -119,6 +120,8 @@ class Emitter:
                 return f"trace.facts.get({node.path!r}, UNSET)"
             if isinstance(node, ir.Const):
                 return self.name(node.value)
+            if isinstance(node, ir.DefRef):  # a definition the run recorded, else the program's constant
+                return f"trace.definitions.get({node.name!r}, {self.name(self.program.constants.get(node.name, UNSET))})"
         return f"trace.value({self.name(node)})"
 
     def line(self, text: str) -> None:
@@ -210,8 +213,8 @@ class Emitter:
                 self.guard(live, bound)
                 self.line(f"    {va}, {vb} = {self.read(a)}, {self.read(b)}")
                 self.line(f"    if isinstance({bound}, int) and not isinstance({bound}, bool):")
-                self.line(f"        if isinstance({va}, dt.date): {of_end}, {at_end} = True, days_from({va}, {bound})")
-                self.line(f"        if isinstance({vb}, dt.date): {of_start}, {at_start} = True, "
+                self.line(f"        if isinstance({va}, date): {of_end}, {at_end} = True, days_from({va}, {bound})")
+                self.line(f"        if isinstance({vb}, date): {of_start}, {at_start} = True, "
                           f"days_from({vb}, -{bound})")
                 self.push(b, op, at_end, of_end)
                 self.push(a, _flip(op), at_start, of_start)
@@ -235,12 +238,12 @@ class Emitter:
         else:
             self.guard(live, bound)
             self.line(f"    {back} = {self.read(k)}")
-            self.line(f"    if isinstance({back}, T.Duration) and isinstance({bound}, dt.date):")
+            self.line(f"    if isinstance({back}, T.Duration) and isinstance({bound}, date):")
             self.line(f"        {back} = date_step({self.name(self.program.dates)}, {bound}, {back}, {-sign})")
             self.line(f"        {reached} = {back} is not None")
             self.push(d, op, back, reached)
             return
-        self.line(f"if {live} and isinstance({bound}, dt.date):")
+        self.line(f"if {live} and isinstance({bound}, date):")
         self.line("    try:")
         self.line(f"        {back}, {reached} = {step}, True")
         self.line(f"    except {failure}:")
