@@ -225,11 +225,6 @@ def _compile_test(node: ir.Expr, key: str, program: Program, known: _Known) -> U
     return test
 
 
-def unmoved_tests(program: Program) -> dict[tuple[int, str], Unmoved | None]:
-    """The tests `unmoved_test` has made for `program`, by node and input: for a caller asking many in a row."""
-    return _known(program).tests
-
-
 def _sides(node: ir.Expr, key: str, program: Program, known: _Known) -> tuple[Any, ...] | None:
     """A comparison's sides and the steps each may move with `key` through; None when one of them never can."""
     if not isinstance(node, ir.Compare) or node.domain != "value":

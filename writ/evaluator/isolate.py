@@ -101,6 +101,7 @@ class Emitter:
                                     "positive": _positive, "date_step": _date_step, "isolator": isolator}
         self.count = self.nodes = 0
         self.stack: list[tuple[Any, ...]] = []
+        self.prologue: list[str] = []  # lines the function begins with, whatever the lines written
 
     def name(self, value: Any = _LOCAL) -> str:
         """A fresh local name; with `value`, a name the function's globals bind to it."""
@@ -155,12 +156,21 @@ class Emitter:
     def push(self, x: ir.Expr, op: str, bound: str, live: str) -> None:
         self.stack.append(("isolate", x, op, bound, live))
 
+    def need(self, indent: str, key: str, op: str, bound: str, kind: T.Type) -> None:
+        """Write what is done with a need on `key` found (`bound` the name of a value set): kept in `found`."""
+        self.line(f"{indent}found.append(new_need(Need, ({key!r}, {op}, {bound}, {self.name(kind)}, "
+                  f"{kind_of(kind)!r})))")
+
+    def rest(self, x: ir.Expr, op: str, bound: str, live: str) -> None:
+        """Write `x op bound` isolated by a call of `x`'s own isolator (a side longer than one function takes)."""
+        self.line(f"if {live}: found += isolator({self.name(x)}, {self.name(self.program)})({op}, {bound}, trace)")
+
     def solve_item(self, *item: Any) -> None:  # pragma: no cover - given by `writ.evaluator.solve`
         raise NotImplementedError
 
     def compile(self, params: str) -> Any:
         """The function of the lines written, `params` its parameters, returning `found`."""
-        head = [f"def _generated({params}):", "    found = []"]
+        head = [f"def _generated({params}):", "    found = []"] + ["    " + x for x in self.prologue]
         if self.layout is not None:
             head.append("    values = trace.values")
         source = "\n".join(head + ["    " + x for x in self.lines] + ["    return found"])
@@ -171,14 +181,12 @@ class Emitter:
         """One inversion rule: the code of `x op bound`, and the nodes it goes through pushed with theirs."""
         self.nodes += 1
         if self.nodes > _BUDGET and not isinstance(x, ir.Input):  # the rest in the isolator of `x`
-            self.line(f"if {live}: found += isolator({self.name(x)}, {self.name(self.program)})({op}, {bound}, trace)")
+            self.rest(x, op, bound, live)
             return
         match x:
             case ir.Input(path=p):
-                kind = T.strip_optional(x.type)
-                need = f"({p!r}, {op}, {bound}, {self.name(kind)}, {kind_of(kind)!r})"
                 self.guard(live, bound)
-                self.line(f"    found.append(new_need(Need, {need}))")
+                self.need("    ", p, op, bound, T.strip_optional(x.type))
             case ir.DefRef(name=n):
                 body = value_body(n, self.program)
                 if body is not None:
@@ -271,6 +279,29 @@ class Emitter:
             self.line(f"    {at_a}, {at_b} = plus({bound}, {vb}), minus({va}, {bound})")
             self.push(a, op, at_a, of_a)
             self.push(b, _flip(op), at_b, of_b)
+
+
+def inputs_below(x: ir.Expr, program: Program) -> dict[str, ir.Input]:
+    """The inputs `x`'s isolator may put a need on, by path (a superset): walked with a stack over the nodes the
+    rules of `Emitter` go through."""
+    found: dict[str, ir.Input] = {}
+    stack = [x]
+    while stack:
+        match stack.pop():
+            case ir.Input(path=p) as node:
+                found.setdefault(p, node)
+            case ir.DefRef(name=n):
+                body = value_body(n, program)
+                if body is not None:
+                    stack.append(body)
+            case ir.ToDecimal(operand=inner) | ir.DateShift(date=inner):
+                stack.append(inner)
+            case ir.Call(func="min" | "max", args=args):
+                stack.extend(args)
+            case ir.If(then=a, otherwise=b) | ir.Between(unit="days", start=a, end=b) \
+                    | ir.Arith(op="+" | "-" | "*", left=a, right=b):
+                stack += [a, b]
+    return found
 
 
 def _flip(op: str) -> str:

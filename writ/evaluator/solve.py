@@ -20,10 +20,10 @@ from typing import Any
 from writ.dsl import ir
 from writ.dsl import types as T
 from writ.evaluator.engine import Program, Trace
-from writ.evaluator.isolate import Emitter, Need, enum_values, isolate, kind_of, value_body
+from writ.evaluator.isolate import Emitter, Need, enum_values, isolate, value_body
 from writ.evaluator.whynot import FLIP
 
-__all__ = ["NEGATE", "Need", "isolate", "may_suggest", "site_solver", "solve", "solver", "value_body"]
+__all__ = ["NEGATE", "Need", "Sites", "first_per_input", "isolate", "may_suggest", "solve", "solver", "value_body"]
 
 NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
 
@@ -42,34 +42,10 @@ def may_suggest(node: ir.Expr, program: Program) -> bool:
     return found
 
 
-def site_solver(node: ir.Expr, goal: bool, trace: Trace) -> Solver | None:
-    """The solver of `node` for `goal` (see `solver`) as `Search.suggest` asks it, or None when `may_suggest` says
-    no change can come of it: one look-up per condition searched. Its code reads the values of the layout of the
-    first run asked (the traced run being explained) from their slots; a run of another layout is solved by
-    `solver`. For `input op expression` where the expression can only put needs on that same input, the input's
-    own need alone when there is one, as the search keeps only the first need on each input."""
-    program = trace.program
-    known: dict[tuple[int, bool], Solver | None] | None = program.prepared.get("sites")
-    if known is None:
-        known = program.prepared.setdefault("sites", {})
-    memo = (node.nid, goal)
-    found = known.get(memo, _nothing)
-    if found is _nothing:
-        if not may_suggest(node, program):
-            found = known[memo] = None
-        else:
-            emit = _Sites(program, trace.layout)
-            emit.env.update(LAYOUT=trace.layout, other=lambda t: solver(node, goal, program)(t))
-            emit.line("if trace.layout is not LAYOUT: return other(trace)")
-            _first_per_input(node, goal, emit)
-            emit.solve(node, goal, "True")
-            found = known[memo] = emit.compile("trace")
-    return found
-
-
-def _first_per_input(node: ir.Expr, goal: bool, emit: _Sites) -> None:
-    """For `input op expression` where the expression can only put needs on that same input: the code returning
-    the input's own need alone when there is one (the other side is solved only when it is missing)."""
+def first_per_input(node: ir.Expr, goal: bool, emit: Sites) -> None:
+    """For `input op expression` where the expression can only put needs on that same input: the code taking the
+    input's own need alone when there is one, as the search keeps only the first need on each input (the others
+    on it are never shown); the other side is solved only when the input's need is missing."""
     if not isinstance(node, ir.Compare) or node.domain != "value" or not isinstance(node.left, ir.Input):
         return
     a, b, path = node.left, node.right, node.left.path
@@ -79,8 +55,9 @@ def _first_per_input(node: ir.Expr, goal: bool, emit: _Sites) -> None:
     kind = T.strip_optional(a.type)
     bound = emit.name()
     emit.line(f"{bound} = {emit.read(b)}")
-    emit.line(f"if {bound} is not UNSET and {bound} is not None: "
-              f"return [new_need(Need, ({path!r}, {want!r}, {bound}, {emit.name(kind)}, {kind_of(kind)!r}))]")
+    emit.line(f"if {bound} is not UNSET and {bound} is not None:")
+    emit.need("    ", path, repr(want), bound, kind)
+    emit.line("    return found")
 
 
 def _solvable(e: ir.Expr, program: Program) -> Iterator[str]:
@@ -131,13 +108,13 @@ Solver = Callable[[Trace], list[Need]]  # a traced run -> the needs for one cond
 
 def solver(e: ir.Expr, goal: bool, program: Program) -> Solver:
     """`solve` for one condition and goal of one program: which sides to solve, with which comparison, decided once
-    per program, node and goal and written as one function (`_Sites`), values read as `Trace.value` reads them."""
+    per program, node and goal and written as one function (`Sites`), values read as `Trace.value` reads them."""
     known: dict[tuple[int, bool], Solver] | None = program.prepared.get("solvers")
     if known is None:
         known = program.prepared.setdefault("solvers", {})
     found = known.get((e.nid, goal))
     if found is None:
-        emit = _Sites(program, None)
+        emit = Sites(program, None)
         emit.solve(e, goal, "True")
         found = known[(e.nid, goal)] = emit.compile("trace")
     return found
@@ -147,7 +124,7 @@ def _nothing(trace: Trace) -> list[Need]:
     return []
 
 
-class _Sites(Emitter):
+class Sites(Emitter):
     """The code of a condition's solver: through its own `not`, `and` and `or` to the comparisons, memberships and
     yes-or-no inputs beneath, whose sides are isolated by the rules of `writ.evaluator.isolate`."""
 
@@ -185,10 +162,11 @@ class _Sites(Emitter):
                 chosen = f"list({values})" if goal != neg else \
                     f"[v for v in {self.name(enum_values(kind))} if v not in {values}]"
                 self.line(f"        {options} = {chosen}")
-                self.line(f"        if {options}: found.append(Need({item.path!r}, 'in', tuple({options}), "
-                          f"{self.name(kind)}, {kind_of(kind)!r}))")
+                self.line(f"        if {options}:")
+                self.line(f"            {options} = tuple({options})")
+                self.need("            ", item.path, "'in'", options, kind)
             case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
-                need = Need(p, "=", goal, T.BOOL, kind_of(T.BOOL))
-                self.line(f"if {live}: found.append({self.name(need)})")
+                self.line(f"if {live}:")
+                self.need("    ", p, "'='", repr(goal), T.BOOL)
             case _:
                 pass
