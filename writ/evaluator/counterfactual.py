@@ -78,12 +78,13 @@ class Search:
     def confirm(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str, key: str, kind: str, op: str,
                 bound: Any, current: Any, candidate: Any, unmoved: Any) -> Counterfactual:
         """The change of `key` to `candidate` re-run to confirm it makes `node` be `goal` (nudged when it does not),
-        with its effect on every output. `unmoved` is the site's test that no re-run could confirm it, None for
-        none, UNSET when the value's kind decides (a date of the top policy's)."""
+        with its effect on every output. `unmoved` says the site's test found no re-run could confirm it (UNSET:
+        the test is asked here, of a date of the top policy's, as the value's kind decides)."""
         if unmoved is UNSET:
-            unmoved = unmoved_test(node, key, trace.program) if kind == "date" and trace is self.top else None
+            test = unmoved_test(node, key, trace.program) if kind == "date" and trace is self.top else None
+            unmoved = test is not None and test(trace, goal)
         proposed, verified = candidate, False
-        if unmoved is None or not unmoved(trace, goal):  # else no re-run could confirm it: shown unconfirmed
+        if not unmoved:  # else no re-run could confirm it: shown unconfirmed
             after = self.value_after(trace, node, key, candidate)
             if after is goal:
                 verified = True

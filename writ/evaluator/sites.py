@@ -22,7 +22,7 @@ from writ.dsl import ir
 from writ.dsl import types as T
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Layout, Trace
-from writ.evaluator.invariance import unmoved_test
+from writ.evaluator.invariance import moves_all, unmoved_walks
 from writ.evaluator.isolate import Need, days_from, enum_values, inputs_below, kind_of, number
 from writ.evaluator.solve import Sites, first_per_input, may_suggest
 
@@ -75,7 +75,7 @@ class _SiteSearch(Sites):
         super().__init__(program, layout)
         self.node, self.goal = node, goal
         self.seen: dict[str, str] = {}
-        self.env.update(proposal=proposal, allowed=allowed, NODE=node)
+        self.env.update(proposal=proposal, allowed=allowed, moves_all=moves_all, NODE=node)
         self.prologue += ["facts, confirm = trace.facts, search.confirm"]
 
     def rest(self, x: ir.Expr, op: str, bound: str, live: str) -> None:
@@ -105,11 +105,13 @@ class _SiteSearch(Sites):
         else:
             candidate = f"proposal({need}, current)"
         allowed = "" if change == "change" else f" and allowed({change!r}, current, candidate)"
-        if named == "date":  # `unmoved`, asked of the top policy's dates only
-            test = unmoved_test(self.node, key, self.program)
-            unmoved = "None" if test is None else f"({self.name(test)} if top else None)"
+        if named == "date":  # `unmoved`, asked of the top policy's dates only, its first checks written here
+            walks = unmoved_walks(self.node, key, self.program)
+            unmoved = "False" if walks is None else \
+                f"top and {self.read(self.node)} is {not self.goal} and isinstance(current, date) " \
+                f"and moves_all({self.name(walks)}, trace)"
         else:
-            unmoved = "UNSET" if named is None else "None"  # UNSET: the value's type says
+            unmoved = "UNSET" if named is None else "False"  # UNSET: the value's type says
         kind_code = repr(named) if named else "type(current).__name__"
         for text in (f"if not {seen}:", f"    {seen} = True", f"    current = facts.get({key!r}, UNSET)",
                      f"    candidate = {candidate}", f"    if candidate is not None{allowed}:",
