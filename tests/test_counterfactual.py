@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import writ
-from writ.evaluator.counterfactual import Counterfactual, search_runs
+from writ.dsl import ir
+from writ.evaluator.counterfactual import Counterfactual, Search, search_runs
 from writ.evaluator.invariance import outputs_reading
+from writ.evaluator.sites import _write, site_search
 from writ.evaluator.values import to_json_value
 from writ.explain.tree import Explanation, Step, explain, walk
 
@@ -183,3 +185,23 @@ def test_property_a_change_re_runs_only_the_outputs_that_may_read_it(case: str, 
     assert probe.outputs(facts, decision.on)[0] == {name: full[name] for name in reading}
     assert {n: v for n, v in full.items() if n not in reading} == \
         {n: v for n, v in decision.outputs.items() if n not in reading}
+
+
+def test_the_search_s_site_code_reads_the_traced_layout_as_values_by_node() -> None:
+    """The function written for a site and a traced run's layout (slots read in place) finds, proposes and confirms
+    the same changes as the same site's function reading every value by node (any layout)."""
+    asked = 0
+    for case, facts in CASES.items():
+        policy = POLICIES[case.split("/")[0]]
+        trace = policy.evaluate(facts, explain=True).trace
+        assert trace is not None
+        for definition in trace.program.ir.definitions:
+            for top in ir.body_exprs(definition):
+                for node in ir.walk(top):
+                    for goal in (True, False):
+                        site = site_search(node, goal, trace)
+                        if site is not None:
+                            asked += 1
+                            by_node = _write(node, goal, trace, None)
+                            assert site(Search(trace), trace, "s", True) == by_node(Search(trace), trace, "s", True)
+    assert asked > 50

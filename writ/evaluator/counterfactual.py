@@ -24,7 +24,6 @@ once per program, so that per case only values are read and runs made.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -33,9 +32,10 @@ from writ.dsl import ir
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET, Mode
 from writ.evaluator.engine import Layout, Program, Trace, _Built
-from writ.evaluator.invariance import outputs_reading, unmoved_test, unmoved_tests
-from writ.evaluator.isolate import Need, days_from, enum_values, isolate, number
-from writ.evaluator.solve import NEGATE, may_suggest, site_solver
+from writ.evaluator.invariance import outputs_reading, unmoved_test
+from writ.evaluator.isolate import days_from, isolate, number
+from writ.evaluator.sites import allowed, proposal, site_search
+from writ.evaluator.solve import NEGATE, may_suggest
 
 
 @dataclass(slots=True)
@@ -66,59 +66,34 @@ class Search:
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # by change: every output after it
         self._traced: dict[tuple[int, str, str, Any], Trace | None] | None = None  # made on the first `rerun`
         self._paths: dict[int, tuple[str, ...]] | None = None  # made when a used policy's condition is asked
-        # what `suggest` reads of the top policy (its runs, change rules and unmoved tests), kept by the program
-        top_reads: tuple[dict[str, tuple[_Built, _Built]], tuple[Any, ...]] | None = top.program.prepared.get(
-            "search_top")
-        if top_reads is None:
-            top_reads = _top_reads(top.program)
-        self._runs, self._top = top_reads
+        runs: dict[str, tuple[_Built, _Built]] | None = top.program.prepared.get("search_runs")
+        self._runs = runs if runs is not None else top.program.prepared.setdefault("search_runs", {})
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
-        """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`."""
-        program = trace.program
-        find = site_solver(node, goal, program)
-        if find is None:
-            return []
-        needs = find(trace)
-        if not needs:
-            return []
-        out: list[Counterfactual] = []
-        seen: set[str] = set()
-        facts, top = trace.facts, trace is self.top
-        changes, tests = (self._top if top else (program.changes, unmoved_tests(program)))
-        for need in needs:
-            key, op, bound, _, kind = need
-            if key in seen:
-                continue
-            change = changes.get(key, "fixed")
-            if change == "fixed":
-                continue  # a fact the policy says a person cannot change is never suggested
-            seen.add(key)
-            current = facts.get(key, UNSET)
-            if kind == "date" and op in _AT_BOUND and isinstance(bound, dt.date):  # `_proposal`'s commonest case
-                candidate = None if bound == current else bound
-            else:
-                candidate = _proposal(need, current)
-            if candidate is None or (change != "change" and not _allowed(change, current, candidate)):
-                continue
-            kind = kind or type(current).__name__
-            proposed, verified = candidate, False
-            unmoved = None
-            if kind == "date" and top:
-                unmoved = tests.get((node.nid, key), UNSET)
-                if unmoved is UNSET:
-                    unmoved = unmoved_test(node, key, program)
-            if unmoved is None or not unmoved(trace, goal):  # else no re-run could confirm it: shown unconfirmed
-                after = self.value_after(trace, node, key, candidate)
-                if after is goal:
-                    verified = True
-                elif after is not None and kind in _ORDERED and op in _NUDGED:
-                    proposed, verified = self._nudged(node, goal, trace, key, candidate, op)
-            delta = proposed.toordinal() - current.toordinal() \
-                if type(proposed) is dt.date and type(current) is dt.date else _delta(proposed, current)
-            out.append(Counterfactual(step_id, key, kind, current, proposed, op, bound, delta, verified,
-                                      self.effect(key, proposed)))
-        return out
+        """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`: the
+        function written for the site (`site_search`) proposes, and calls `confirm` for each change it keeps."""
+        site = site_search(node, goal, trace)
+        return [] if site is None else site(self, trace, step_id, trace is self.top)
+
+    def confirm(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str, key: str, kind: str, op: str,
+                bound: Any, current: Any, candidate: Any, unmoved: Any) -> Counterfactual:
+        """The change of `key` to `candidate` re-run to confirm it makes `node` be `goal` (nudged when it does not),
+        with its effect on every output. `unmoved` says the site's test found no re-run could confirm it (UNSET:
+        the test is asked here, of a date of the top policy's, as the value's kind decides)."""
+        if unmoved is UNSET:
+            test = unmoved_test(node, key, trace.program) if kind == "date" and trace is self.top else None
+            unmoved = test is not None and test(trace, goal)
+        proposed, verified = candidate, False
+        if not unmoved:  # else no re-run could confirm it: shown unconfirmed
+            after = self.value_after(trace, node, key, candidate)
+            if after is goal:
+                verified = True
+            elif after is not None and kind in _ORDERED and op in _NUDGED:
+                proposed, verified = self._nudged(node, goal, trace, key, candidate, op)
+        delta = proposed.toordinal() - current.toordinal() \
+            if type(proposed) is dt.date and type(current) is dt.date else _delta(proposed, current)
+        return Counterfactual(step_id, key, kind, current, proposed, op, bound, delta, verified,
+                              self.effect(key, proposed))
 
     def leave_row(self, row: ir.Row, given: tuple[ir.Expr, ...], trace: Trace, step_id: str) -> list[Counterfactual]:
         """Changes that take a table's column out of the row that matched (the nearest bound of each of its tests),
@@ -133,9 +108,9 @@ class Search:
                 for need in isolate(column, NEGATE[test.op], trace.value(test.value), trace):
                     change = changes.get(need.key, "fixed")
                     current = trace.facts.get(need.key, UNSET)
-                    candidate = _proposal(need, current)
+                    candidate = proposal(need, current)
                     if change == "fixed" or candidate is None or (need.key, candidate) in seen \
-                            or not _allowed(change, current, candidate):
+                            or not allowed(change, current, candidate):
                         continue
                     seen.add((need.key, candidate))
                     cf = Counterfactual(step_id, need.key, need.kind or type(current).__name__, current, candidate,
@@ -286,15 +261,6 @@ class Search:
 
 _ORDERED, _NUDGED = ("date", "int", "decimal"), ("<=", "<", ">=", ">")  # what a failed confirmation may nudge
 _FAILED = (WritError, ArithmeticError)  # how a run of generated code fails (see `Program.run`)
-_AT_BOUND = ("<=", ">=", "=")  # the relations a value at the bound itself satisfies
-
-
-def _top_reads(program: Program) -> tuple[dict[str, tuple[_Built, _Built]], tuple[Any, ...]]:
-    """What a search of `program` as the top policy reads of it: the re-run functions made so far (`search_runs`,
-    the dictionary it fills), its change rules and its unmoved tests, kept once the first search asks."""
-    runs: dict[str, tuple[_Built, _Built]] = program.prepared.setdefault("search_runs", {})
-    found = program.prepared["search_top"] = (runs, (program.changes, unmoved_tests(program)))
-    return found
 
 
 def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:
@@ -327,67 +293,6 @@ def _suggests(cond: ir.Cond, program: Program) -> bool:
         else:
             stack.extend(c.items)
     return False
-
-
-def _allowed(change: str, current: Any, proposed: Any) -> bool:
-    """Whether a field that may only increase (or decrease) may take `proposed`: later dates, larger numbers."""
-    if change == "change" or current is None or current is UNSET:
-        return True
-    try:
-        return bool(proposed > current) if change == "increase" else bool(proposed < current)
-    except TypeError:
-        return False
-
-
-def _proposal(need: Need, current: Any) -> Any:
-    """The changed value nearest the current one that satisfies `op bound` (None: no sensible change)."""
-    bound, op = need.bound, need.op
-    if op == "in":
-        options = [v for v in bound if v != current]
-        return options[0] if options else None
-    prim = need.kind  # "enum", or a primitive's name: rather than == on types, per need
-    if prim in ("bool", "text", "enum"):
-        if op == "=":
-            return bound if bound != current else None
-        options = [v for v in enum_values(need.type) if v != bound] if op == "!=" else []
-        return options[0] if options else None
-    step: Callable[[Any, int], Any]
-    if prim == "date" and isinstance(bound, dt.date):
-        step = days_from
-    elif prim == "int" and number(bound):
-        bound = _int_bound(bound, op)
-        step = _units_from
-    elif prim == "decimal" and number(bound):
-        step = _cents_from
-    else:
-        return None
-    if op in ("<=", ">=", "="):
-        proposed = bound
-    elif op in ("<", ">"):  # the nearest value past the bound
-        proposed = step(bound, -1 if op == "<" else 1)
-    elif op == "!=" and current is not None and current is not UNSET:
-        proposed = step(current, 1)
-    else:
-        return None
-    return None if proposed is None or proposed is UNSET or proposed == current else proposed
-
-
-def _units_from(v: Any, n: int) -> Any:
-    return v + n
-
-
-def _cents_from(v: Any, n: int) -> Any:
-    return Decimal(v) + Decimal("0.01") * n
-
-
-def _int_bound(bound: Any, op: str) -> Any:
-    """An integer boundary for a decimal one: rounded towards where the comparison holds."""
-    if isinstance(bound, int):
-        return bound
-    whole = int(bound.to_integral_value(rounding="ROUND_CEILING" if op in (">=", ">") else "ROUND_FLOOR"))
-    if whole != bound and op in (">", "<"):
-        return whole - 1 if op == ">" else whole + 1  # `>` of ceil(b)-1 is >= ceil(b)
-    return whole
 
 
 def _shift(v: Any, n: int) -> Any:

@@ -207,27 +207,44 @@ def unmoved_test(node: ir.Expr, key: str, program: Program) -> Unmoved | None:
 
 
 def _compile_test(node: ir.Expr, key: str, program: Program, known: _Known) -> Unmoved | None:
+    walks = _walks(node, key, program, known)
+    if walks is None:
+        return None
+
+    def test(trace: Trace, goal: bool) -> bool:
+        if trace.value(node) is not (not goal) or not isinstance(trace.facts.get(key), dt.date):
+            return False
+        return moves_all(walks, trace)
+    test.walks = walks  # type: ignore[attr-defined]  # for code that asks the first two checks itself
+    return test
+
+
+Walks = list[tuple[ir.Expr, dict[int, tuple[Any, ...] | None]]]  # the sides to walk, each with its landings
+
+
+def unmoved_walks(node: ir.Expr, key: str, program: Program) -> Walks | None:
+    """The part of `unmoved_test` that walks the sides (`moves_all`), for code that reads the comparison's value
+    and the input itself: None when the test is False in every run."""
+    test = unmoved_test(node, key, program)
+    return None if test is None else test.walks  # type: ignore[attr-defined, no-any-return]
+
+
+def moves_all(walks: Walks, trace: Trace) -> bool:
+    """Whether every side of `walks` moves day for day with the input in this run (`_moves`)."""
+    for side, land in walks:  # both computed, as the comparison was: `key` shifted, so dates
+        if not _moves(side, land, trace):
+            return False
+    return True
+
+
+def _walks(node: ir.Expr, key: str, program: Program, known: _Known) -> Walks | None:
     sides = _sides(node, key, program, known)
     if sides is None:
         return None
     left, right, of_left, of_right = sides
     if of_left.get(left.nid) is None or of_right.get(right.nid) is None:
         return None  # a side that never moves with `key`
-    walks = [(side, land) for side, land in ((left, of_left), (right, of_right)) if land[side.nid] != ("input",)]
-
-    def test(trace: Trace, goal: bool) -> bool:
-        if trace.value(node) is not (not goal) or not isinstance(trace.facts.get(key), dt.date):
-            return False
-        for side, land in walks:  # both computed, as the comparison was: `key` shifted, so dates
-            if not _moves(side, land, trace):
-                return False
-        return True
-    return test
-
-
-def unmoved_tests(program: Program) -> dict[tuple[int, str], Unmoved | None]:
-    """The tests `unmoved_test` has made for `program`, by node and input: for a caller asking many in a row."""
-    return _known(program).tests
+    return [(side, land) for side, land in ((left, of_left), (right, of_right)) if land[side.nid] != ("input",)]
 
 
 def _sides(node: ir.Expr, key: str, program: Program, known: _Known) -> tuple[Any, ...] | None:

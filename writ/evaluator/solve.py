@@ -15,15 +15,15 @@ confirms each by running the policy again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from writ.dsl import ir
 from writ.dsl import types as T
-from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Program, Trace
-from writ.evaluator.isolate import Need, enum_values, isolate, isolator, kind_of, new_need, value_body
+from writ.evaluator.isolate import Emitter, Need, enum_values, isolate, value_body
 from writ.evaluator.whynot import FLIP
 
-__all__ = ["NEGATE", "Need", "isolate", "may_suggest", "site_solver", "solve", "solver", "value_body"]
+__all__ = ["NEGATE", "Need", "Sites", "first_per_input", "isolate", "may_suggest", "solve", "solver", "value_body"]
 
 NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "!=", "!=": "="}
 
@@ -42,42 +42,22 @@ def may_suggest(node: ir.Expr, program: Program) -> bool:
     return found
 
 
-def site_solver(node: ir.Expr, goal: bool, program: Program) -> Solver | None:
-    """The solver of `node` for `goal` (see `solver`), or None when `may_suggest` says no change can come of it:
-    one look-up per condition searched."""
-    known: dict[tuple[int, bool], Solver | None] | None = program.prepared.get("sites")
-    if known is None:
-        known = program.prepared.setdefault("sites", {})
-    memo = (node.nid, goal)
-    found = known.get(memo, _nothing)
-    if found is _nothing:
-        if not may_suggest(node, program):
-            found = known[memo] = None
-        else:
-            found = known[memo] = _first_per_input(node, goal, program) or solver(node, goal, program)
-    return found
-
-
-def _first_per_input(node: ir.Expr, goal: bool, program: Program) -> Solver | None:
-    """For `input op expression` where the expression can only put needs on that same input: the input's own need
-    alone when there is one, as the search keeps only the first need on each input (the others on it are never
-    shown); the other side is solved only when the input's need is missing. None for any other condition."""
+def first_per_input(node: ir.Expr, goal: bool, emit: Sites) -> None:
+    """For `input op expression` where the expression can only put needs on that same input: the code taking the
+    input's own need alone when there is one, as the search keeps only the first need on each input (the others
+    on it are never shown); the other side is solved only when the input's need is missing."""
     if not isinstance(node, ir.Compare) or node.domain != "value" or not isinstance(node.left, ir.Input):
-        return None
+        return
     a, b, path = node.left, node.right, node.left.path
-    if any(key != path for key in _isolable(b, program)):
-        return None
-    whole = solver(node, goal, program)
+    if any(key != path for key in _isolable(b, emit.program)):
+        return
     want = node.op if goal else NEGATE[node.op]
     kind = T.strip_optional(a.type)
-    named = kind_of(kind)
-
-    def first(trace: Trace) -> list[Need]:
-        bound = trace.value(b)
-        if bound is UNSET or bound is None:
-            return whole(trace)
-        return [new_need(Need, (path, want, bound, kind, named))]
-    return first
+    bound = emit.name()
+    emit.line(f"{bound} = {emit.read(b)}")
+    emit.line(f"if {bound} is not UNSET and {bound} is not None:")
+    emit.need("    ", path, repr(want), bound, kind)
+    emit.line("    return found")
 
 
 def _solvable(e: ir.Expr, program: Program) -> Iterator[str]:
@@ -128,14 +108,15 @@ Solver = Callable[[Trace], list[Need]]  # a traced run -> the needs for one cond
 
 def solver(e: ir.Expr, goal: bool, program: Program) -> Solver:
     """`solve` for one condition and goal of one program: which sides to solve, with which comparison, decided once
-    per program, node and goal (as `isolator` for the arithmetic); each case only reads values and inverts. Built
-    recursively over the condition's own `not`, `and` and `or`, as `solve` walked them."""
+    per program, node and goal and written as one function (`Sites`), values read as `Trace.value` reads them."""
     known: dict[tuple[int, bool], Solver] | None = program.prepared.get("solvers")
     if known is None:
         known = program.prepared.setdefault("solvers", {})
     found = known.get((e.nid, goal))
     if found is None:
-        found = known[(e.nid, goal)] = _compile_solver(e, goal, program)
+        emit = Sites(program, None)
+        emit.solve(e, goal, "True")
+        found = known[(e.nid, goal)] = emit.compile("trace")
     return found
 
 
@@ -143,54 +124,49 @@ def _nothing(trace: Trace) -> list[Need]:
     return []
 
 
-def _compile_solver(e: ir.Expr, goal: bool, program: Program) -> Solver:
-    match e:
-        case ir.Not(operand=x):
-            return solver(x, not goal, program)
-        case ir.Logic(op=op, left=a, right=b):
-            of_a, of_b = solver(a, goal, program), solver(b, goal, program)
-            if (op == "and") == goal:   # both sides must become `goal`: solve the one side that is not, if one
+class Sites(Emitter):
+    """The code of a condition's solver: through its own `not`, `and` and `or` to the comparisons, memberships and
+    yes-or-no inputs beneath, whose sides are isolated by the rules of `writ.evaluator.isolate`."""
 
-                def wrong_side(trace: Trace) -> list[Need]:
-                    wrong_a, wrong_b = trace.value(a) is not goal, trace.value(b) is not goal
-                    if wrong_a != wrong_b:
-                        return of_a(trace) if wrong_a else of_b(trace)
-                    return []
-                return wrong_side
-            return lambda trace: of_a(trace) + of_b(trace)
-        case ir.Compare(op=op, left=a, right=b, domain="value"):
-            want = op if goal else NEGATE[op]
-            flipped, of_left, of_right = FLIP[want], isolator(a, program), isolator(b, program)
+    def solve(self, e: ir.Expr, goal: bool, live: str) -> None:
+        self.stack.append(("solve", e, goal, live))
+        self.drain()
 
-            if isinstance(a, ir.Input):  # the common `input op expression`: its need made here, not in a call
-                path, kind = a.path, T.strip_optional(a.type)
-                named = kind_of(kind)
-
-                def input_compare(trace: Trace) -> list[Need]:
-                    bound = trace.value(b)
-                    found = [] if bound is UNSET or bound is None else [new_need(Need, (path, want, bound, kind, named))]
-                    return found + of_right(flipped, trace.value(a), trace)
-                return input_compare
-
-            def compare(trace: Trace) -> list[Need]:
-                value = trace.value
-                return of_left(want, value(b), trace) + of_right(flipped, value(a), trace)
-            return compare
-        case ir.Member(item=ir.Input() as item, collection=coll, negated=neg):
-            kind = T.strip_optional(item.type)
-            inside, path, named = goal != neg, item.path, kind_of(kind)
-
-            def member(trace: Trace) -> list[Need]:
-                values = trace.value(coll)
-                if not isinstance(values, tuple):
-                    return []
-                options = list(values) if inside else [v for v in enum_values(kind) if v not in values]
-                return [Need(path, "in", tuple(options), kind, named)] if options else []
-            return member
-        case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
-            need = Need(p, "=", goal, T.BOOL, kind_of(T.BOOL))
-            return lambda trace: [need]
-        case _:
-            return _nothing
-
-
+    def solve_item(self, *work: Any) -> None:
+        e, goal, live = work
+        match e:
+            case ir.Not(operand=x):
+                self.stack.append(("solve", x, not goal, live))
+            case ir.Logic(op=op, left=a, right=b):
+                if (op == "and") == goal:   # both sides must become `goal`: solve the one side that is not, if one
+                    of_a, of_b = self.flags(2)
+                    self.line(f"if {live}:")
+                    self.line(f"    {of_a}, {of_b} = {self.read(a)} is not {goal}, {self.read(b)} is not {goal}")
+                    self.line(f"    if {of_a} == {of_b}: {of_a} = {of_b} = False")
+                else:
+                    of_a = of_b = live
+                self.stack += [("solve", a, goal, of_a), ("solve", b, goal, of_b)]
+            case ir.Compare(op=op, left=a, right=b, domain="value"):
+                want = op if goal else NEGATE[op]
+                of_left, of_right = self.name(), self.name()
+                self.line(f"{of_left} = {of_right} = None")
+                self.line(f"if {live}: {of_left}, {of_right} = {self.read(b)}, {self.read(a)}")
+                self.push(a, repr(want), of_left, live)
+                self.push(b, repr(FLIP[want]), of_right, live)
+            case ir.Member(item=ir.Input() as item, collection=coll, negated=neg):
+                kind = T.strip_optional(item.type)
+                values, options = self.name(), self.name()
+                self.line(f"if {live}:")
+                self.line(f"    {values} = {self.read(coll)}")
+                self.line(f"    if isinstance({values}, tuple):")
+                chosen = f"list({values})" if goal != neg else \
+                    f"[v for v in {self.name(enum_values(kind))} if v not in {values}]"
+                self.line(f"        {options} = {chosen}")
+                self.line(f"        if {options}:")
+                self.line(f"            {options} = tuple({options})")
+                self.need("            ", item.path, "'in'", options, kind)
+            case ir.Input(path=p) if T.strip_optional(e.type) == T.BOOL:
+                self.line(f"if {live}:")
+                self.need("    ", p, "'='", repr(goal), T.BOOL)
+            case _:
+                pass
