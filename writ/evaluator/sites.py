@@ -119,6 +119,7 @@ class _SiteSearch(Sites):
                      f"{bound}, current, candidate, {unmoved}))"):
             self.line(indent + text)
 
+
 def allowed(change: str, current: Any, proposed: Any) -> bool:
     """Whether a field that may only increase (or decrease) may take `proposed`: later dates, larger numbers."""
     if change == "change" or current is None or current is UNSET:

@@ -120,10 +120,6 @@ def solver(e: ir.Expr, goal: bool, program: Program) -> Solver:
     return found
 
 
-def _nothing(trace: Trace) -> list[Need]:
-    return []
-
-
 class Sites(Emitter):
     """The code of a condition's solver: through its own `not`, `and` and `or` to the comparisons, memberships and
     yes-or-no inputs beneath, whose sides are isolated by the rules of `writ.evaluator.isolate`."""
