@@ -147,15 +147,6 @@ class Search:
                 return value, True
         return base, False
 
-    def probe(self, key: str, value: Any) -> tuple[dict[str, Any], Trace] | None:
-        """The policy run with `key` changed to `value` (None if that run fails): the outputs that may read `key`,
-        and the conditions of the rules the search may ask about (`search_runs`)."""
-        probed = self._probed(key, value)
-        if probed is None:
-            return None
-        results, facts, layout = probed
-        return results[0], layout.trace(results, facts, self.top.on)
-
     def _probed(self, key: str, value: Any) -> tuple[Any, dict[str, Any], Layout] | None:
         """The probe run's results as its function returns them, with the facts and its layout (read in place when
         confirming: no `Trace` made), once per change."""
