@@ -32,7 +32,6 @@ from writ.evaluator.runtime import DateOps
 from writ.review.witness import Boundaries, boundaries
 
 if TYPE_CHECKING:
-    from writ.dsl import ir
     from writ.evaluator.engine import Program
 
 Facts = dict[str, Any]
@@ -289,8 +288,3 @@ def _with(case: Facts, f: _Field, value: Any) -> Facts:
         return {**case, name: value}
     group = case.get(f.group)
     return {**case, f.group: {**(group if isinstance(group, dict) else {}), name: value}}
-
-
-def input_fields(program: ir.Program) -> list[str]:
-    """The dotted paths of a version's inputs (the columns of a frame of its cases)."""
-    return [f.path for f in program.inputs]
