@@ -7,14 +7,14 @@ generated code fills in place, keeping only what differs from case to case.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from writ.evaluator.counterfactual import Counterfactual
 from writ.evaluator.whynot import Comparison
 from writ.explain.plan import StepInfo
 
-__all__ = ["NO_INPUTS", "Step"]
+__all__ = ["NO_INPUTS", "MadeStep", "Step", "absent_inputs", "beneath"]
 
 NO_INPUTS: dict[str, Any] = {}  # the inputs of every step that shows no facts read: shared, so never changed
 
@@ -76,3 +76,36 @@ class Step:
     def __repr__(self) -> str:
         return f"Step({self.info.id!r}, {self.info.kind}, value={self.value!r})"
 
+
+
+class MadeStep(Step):
+    """A `Step` as the generated builders make it: called with no arguments (no `__init__` runs), its slots then
+    set in place. Calling the class costs less than `object.__new__(Step)`, which the builders would otherwise need
+    to skip `Step.__init__`: that goes through a wrapper that packs its arguments twice, and a case makes dozens of
+    steps. The slots are Step's own, so a renderer's reads of them stay specialised."""
+
+    __slots__ = ()
+    __init__ = object.__init__  # type: ignore[assignment]
+
+
+def beneath(step: Step, children: Callable[[Step], Sequence[Step]] | None = None) -> list[Step]:
+    """`step` and every step beneath it (through `children`, by default each step's own), each once, in reading
+    order; iteratively, as trees may be deep."""
+    out: list[Step] = []
+    seen: set[int] = set()
+    stack = [step]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        out.append(current)
+        below = current.children if children is None else children(current)
+        if below:
+            stack.extend(reversed(below))
+    return out
+
+
+def absent_inputs(step: Step) -> list[str]:
+    """Inputs read as missing anywhere beneath a step, each once: what a missing output would need."""
+    return list(dict.fromkeys(k for s in beneath(step) for k, v in s.inputs.items() if v is None))

@@ -8,7 +8,8 @@ comparison's plan, whether a counterfactual search can find anything there)
 depends on the program alone. So, as the evaluator does for values, each
 (plan, layout) gets straight-line Python once: `_steps(trace, found, used)`
 builds every definition's `Step` (`writ.explain.step`) from the trace's
-slots, and `_sites(trace)` lists the failed conditions whose changes the
+slots (and, given the outputs it was written for, returns theirs with the
+absent facts a missing one needs, as `writ.explain.tree` would), and `_sites(trace)` lists the failed conditions whose changes the
 search should look for. Per case there is no walk over the IR and no
 dispatch; nothing here evaluates a policy expression (the code reads slots,
 facts and definitions the traced run recorded, as `Trace.value` does). Each
@@ -33,19 +34,20 @@ from writ.dsl import ir
 from writ.evaluator.engine import Layout, Trace
 from writ.evaluator.solve import may_suggest
 from writ.explain.plan import Plan, StepInfo
-from writ.explain.step import NO_INPUTS, Step
+from writ.explain.step import NO_INPUTS, MadeStep, Step, absent_inputs
 from writ.explain.tracecode import TraceCode, decisive
 
 Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node, the value wanted, the step id
 
 
 class Builder:
-    """The generated functions of one (plan, layout): `steps(trace, found, used)` -> {definition: Step} and
-    `sites(trace)` -> the conditions to search, in the order the explanation shows them."""
+    """The generated functions of one (plan, layout): `steps(trace, found, used, outputs)` -> {definition: Step},
+    or the outputs' steps in order when `outputs` (the decision's) are the program's, and `sites(trace)` -> the
+    conditions to search, in the order the explanation shows them."""
 
     __slots__ = ("steps", "sites", "source")
 
-    def __init__(self, steps: Callable[..., dict[str, Step]], sites: Callable[[Trace], list[Site]],
+    def __init__(self, steps: Callable[..., dict[str, Step] | list[Step]], sites: Callable[[Trace], list[Site]],
                  source: str) -> None:
         self.steps = steps
         self.sites = sites
@@ -82,20 +84,22 @@ class _Gen(TraceCode):
     def __init__(self, plan: Plan, layout: Layout) -> None:
         super().__init__(layout)
         self.plan = plan
-        self.globals.update({"_Step": Step, "_NO_INPUTS": NO_INPUTS, "_used_steps": _used_steps})
+        self.globals.update({"_Step": MadeStep, "_NO_INPUTS": NO_INPUTS, "_used_steps": _used_steps,
+                             "_absent": absent_inputs, "_OUTS": self.program.outputs})
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
         self.facts: dict[str, str] = {}  # input path -> the local holding its value (None when absent)
         self.reads: dict[tuple[str, ...], str] = {}  # input paths -> the local holding them with their values
 
     def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str = "_NO_INPUTS",
             overridden_by: str = "None") -> None:
-        """`var = Step(info, value, reached, children, inputs)`, written out: the slots set in place rather than
-        through `Step.__init__` (a call costs as much as the rest of a step, and a case builds dozens)."""
+        """`var = Step(info, value, reached, children, inputs)`, written out: a `MadeStep` with its slots set in
+        place rather than through `Step.__init__` (a call costs as much as the rest of a step, and a case builds
+        dozens)."""
         fields = {"info": self.hoist(info, "I"), "value": value, "reached": reached, "children": children,
                   "inputs": inputs, "comparison": "None", "counterfactuals": "()", "needed": "()",
                   "overridden_by": overridden_by}
         assert tuple(fields) == Step.__slots__, "every slot of a Step is set"
-        self.emit(f"{var} = _new(_Step)")
+        self.emit(f"{var} = _Step()")
         self.emit("; ".join(f"{var}.{name} = {code}" for name, code in fields.items()))
 
     def read(self, node: ir.Expr) -> str:
@@ -140,7 +144,23 @@ class _Gen(TraceCode):
             self.built[d.name] = var
         self.lines[top:top] = ["    " + f"{var} = G({p!r})" for p, var in self.facts.items()] + [
             "    " + f"{var} = {_dict([(p, self.facts[p]) for p in paths])}" for paths, var in self.reads.items()]
+        self.outputs()
         self.emit("return {" + "".join(f"{name!r}: {var}, " for name, var in self.built.items()) + "}")
+
+    def outputs(self) -> None:
+        """When the decision's outputs are all the program's, in order (the common case), their steps: a missing
+        one's with the absent facts beneath it. Else the caller looks each up in the dictionary returned."""
+        names = self.program.outputs
+        if not names or any(name not in self.built for name in names):
+            return  # an output with no traced definition (a constant, an input) is made by the caller
+        values = [self.local("o") for _ in names]
+        with self.block("if O is not None and tuple(O) == _OUTS:"):
+            self.emit(f"{', '.join(values)}, = O.values()")
+            for name, value in zip(names, values, strict=True):
+                var = self.built[name]
+                with self.block(f"if {value} is None:"):
+                    self.emit(f"{var}.needed = _absent({var})")
+            self.emit(f"return [{', '.join(self.built[name] for name in names)}]")
 
     def definition(self, d: ir.Definition, var: str) -> None:
         plan = self.plan
@@ -346,7 +366,7 @@ def _generate(plan: Plan, layout: Layout) -> Builder:
     recorded = set(layout.definitions)
     definitions = [d for d in layout.program.ir.definitions if d.kind != "constant" and d.name in recorded]
     gen = _Gen(plan, layout)
-    gen.lines.append("def _steps(trace, found, US):")
+    gen.lines.append("def _steps(trace, found, US, O):")
     gen.steps(definitions)
     gen.lines.append("def _sites(trace):")
     gen.depth = 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from calendar import monthrange
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -39,7 +40,7 @@ class TraceCode:
         self.globals: dict[str, Any] = {"_UNSET": UNSET, "_used_value": _used_value, "_taken": _taken,
                                         "_new": object.__new__, "_Comparison": Comparison, "_margin": margin,
                                         "_date": dt.date, "_Elapsed": Elapsed,
-                                        "_Duration": T.Duration}
+                                        "_Duration": T.Duration, "_monthrange": monthrange}
         self.lines: list[str] = []
         self.depth = 1
         self.fresh = 0
@@ -124,10 +125,12 @@ class TraceCode:
     # -- a comparison's quantities
     def comparison(self, step: str, compare: ComparePlan, known: dict[str, str] | None = None) -> None:
         """`step.comparison`, as `ComparePlan.compare` makes it through `Trace.value` (nothing when a side or the
-        result was not computed, or a side is missing), written out per comparison: its operator, texts and terms
-        are known here, so only the case's values are read (each once), and the distance between two dates or two
-        whole numbers, and the time elapsed between two dates, are counted in place (any other values go through
-        `whynot`'s own measures). `known`: values the caller already holds in locals, by the code reading them."""
+        result was not computed, or a side is missing), written out per comparison: its operator, texts, terms and
+        their types are known here, so only the case's values are read (each once) and only what the types leave
+        open is tested (a side of a type that is not optional is never None, a value that is not a list never a
+        tuple, see `writ.dsl.types`); the distance between two dates or two whole numbers, and the time elapsed
+        between two dates, are counted in place (other values go through `whynot`'s own measures). `known`: values
+        the caller already holds in locals, by the code reading them."""
         e = compare.node
         read: dict[str, str] = dict(known or {})  # code reading a value -> the local holding it
 
@@ -142,13 +145,13 @@ class TraceCode:
         left, right, held, c = local(self.value(e.left)), local(self.value(e.right)), local(self.value(e)), \
             self.local("c")
         checks = []  # a constant side (or result) is checked here, once
-        for code, missing in ((held, (UNSET,)), (left, (UNSET, None)), (right, (UNSET, None))):
+        for code, missing in ((held, (UNSET,)), (left, _missing(e.left.type)), (right, _missing(e.right.type))):
             if not _CONSTANT.fullmatch(code):
-                checks += [f"{code} is not {m}" for m in ("_UNSET", "None")[:len(missing)]]
+                checks += [f"{code} is not {name}" for m, name in ((UNSET, "_UNSET"), (None, "None")) if m in missing]
             elif any(self.globals[code] is m for m in missing):
                 return  # never compared
         with self.block(f"if {' and '.join(checks)}:") if checks else nullcontext():
-            terms = [(name, local(self.value(leaf))) for name, leaf in compare.terms]
+            terms = [(name, local(self.value(leaf)), leaf.type) for name, leaf in compare.terms]
             self.emit(f"{c} = _new(_Comparison)")
             self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
                       f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
@@ -159,19 +162,21 @@ class TraceCode:
                 self.emit(f"{c}.held = True; {c}.margin = None; {c}.unit = None")
             with self.block("else:"):
                 self.emit(f"{c}.held = False")
-                self.margin(c, e.op, left, right)
+                self.margin(c, e, left, right)
             if compare.elapsed is not None:
                 p = compare.elapsed
-                self.elapsed(c, p, [local(self.value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)])
+                values = [local(self.value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)]
+                self.elapsed(c, p, values, {left: e.left.type, right: e.right.type})
             self.emit(f"{step}.comparison = {c}")
 
-    def terms(self, c: str, terms: list[tuple[str, str]], present: set[str]) -> None:
+    def terms(self, c: str, terms: list[tuple[str, str, T.Type]], present: set[str]) -> None:
         """`c.terms`: each quantity read that has a value and is not a list. Made as one list when every value
-        passes (a side's value is known to be there; a constant's is known here), else each checked in turn."""
-        terms = [(name, v) for name, v in terms if not _CONSTANT.fullmatch(v) or self.shown(self.globals[v])]
-        checks = [f"{v} is not _UNSET" for _, v in terms if v not in present and not _CONSTANT.fullmatch(v)]
-        checks += [f"not isinstance({v}, tuple)" for _, v in terms if not _CONSTANT.fullmatch(v)]
-        every = "[" + ", ".join(f"({name!r}, {v})" for name, v in terms) + "]"
+        passes (a side's value is known to be there; a constant's is known here; a value whose type is not a list's
+        is never one), else each checked in turn."""
+        kept = [(name, v, _tested(v, t, present)) for name, v, t in terms
+                if not _CONSTANT.fullmatch(v) or self.shown(self.globals[v])]
+        checks = [check for _, _, tested in kept for check in tested]
+        every = "[" + ", ".join(f"({name!r}, {v})" for name, v, _ in kept) + "]"
         if not checks:
             self.emit(f"{c}.terms = {every}")
             return
@@ -179,11 +184,8 @@ class TraceCode:
             self.emit(f"{c}.terms = {every}")
         with self.block("else:"):
             self.emit(f"{c}.terms = f = []")
-            for name, v in terms:
-                if _CONSTANT.fullmatch(v):
-                    self.emit(f"f.append(({name!r}, {v}))")
-                    continue
-                with self.block(f"if {v} is not _UNSET and not isinstance({v}, tuple):"):
+            for name, v, tested in kept:
+                with self.block(f"if {' and '.join(tested)}:") if tested else nullcontext():
                     self.emit(f"f.append(({name!r}, {v}))")
 
     @staticmethod
@@ -191,36 +193,98 @@ class TraceCode:
         """Whether a quantity with this value is listed among a comparison's terms."""
         return value is not UNSET and not isinstance(value, tuple)
 
-    def elapsed(self, c: str, p: Any, values: list[str]) -> None:
-        """`c.elapsed` as `_Period.measure` makes it: in place for plain dates and a duration, else through it."""
+    def elapsed(self, c: str, p: Any, values: list[str], sides: dict[str, T.Type]) -> None:
+        """`c.elapsed` as `_Period.measure` makes it: in place for plain dates and a duration, else through it. A side
+        of type date is a date here (it was tested for a value); the start and period are tested."""
         start, required, end, boundary = values
         x = self.local("e")
         strict = " + 1" if p.op == "<" else ""
-        with self.block(f"if {start}.__class__ is _date and {required}.__class__ is _Duration and "
-                        f"{end}.__class__ is _date and {boundary}.__class__ is _date:"):
+        tests = [f"{start}.__class__ is _date", f"{required}.__class__ is _Duration"]
+        tests += [f"{v}.__class__ is _date" for v in (end, boundary) if _runtime(sides.get(v, T.ERROR)) != "date"]
+        with self.block(f"if {' and '.join(tests)}:"):
             self.emit(f"{x} = _new(_Elapsed); {x}.start = {self.hoist(p.start_text, 'T')}; {x}.start_value = {start}; "
                       f"{x}.end = {self.hoist(p.end_text, 'T')}; {x}.end_value = {end}; "
                       f"{x}.required = {self.hoist(p.required_text, 'T')}; {x}.required_value = {required}")
-            self.emit(f"{x}.elapsed_days = {end}.toordinal() - {start}.toordinal(); "
-                      f"{x}.elapsed_months = {self.hoist(self.program.dates.between, 'B')}('months', {start}, {end})")
+            self.emit(f"{x}.elapsed_days = d = {end}.toordinal() - {start}.toordinal()")
+            self.months(x, start, end)
             self.emit(f"s = {boundary}.toordinal() - {end}.toordinal(){strict}; "
                       f"{x}.shortfall_days = s if s > 0 else 0; {c}.elapsed = {x}")
         with self.block("else:"):
             self.emit(f"{c}.elapsed = {self.hoist(p.measure, 'M')}({start}, {required}, {end}, {boundary}, "
                       "trace.program.dates)")
 
-    def margin(self, c: str, op: str, left: str, right: str) -> None:
+    def months(self, x: str, a: str, b: str) -> None:
+        """`x.elapsed_months`: `DateOps.between("months", a, b)`, with `d` the days from a to b. Under the clamp
+        convention counted in place: the months between the two months, one fewer when a + that many months (its
+        day clamped to the month's length) is past b, one more (b before a) when it is short of b."""
+        if self.program.dates.months != "clamp":
+            self.emit(f"{x}.elapsed_months = {self.hoist(self.program.dates.between, 'B')}('months', {a}, {b})")
+            return
+        self.emit(f"m = ({b}.year - {a}.year) * 12 + {b}.month - {a}.month")
+        with self.block("if d >= 0:"):
+            with self.block(f"if {a}.day > {b}.day and ({b}.day < 28 or {b}.day < _monthrange({b}.year, "
+                            f"{b}.month)[1]):"):
+                self.emit("m -= 1")
+        with self.block(f"elif {a}.day < {b}.day:"):
+            self.emit("m += 1")
+        self.emit(f"{x}.elapsed_months = m")
+
+    def margin(self, c: str, e: ir.Compare, left: str, right: str) -> None:
         """`c.margin, c.unit` as `whynot` measures them: two dates' distance in days, two whole numbers' distance,
-        one more for a strict comparison, none for text; other sides through `whynot`'s measure."""
-        extra = " + 1" if op in ("<", ">") else ""
+        one more for a strict comparison, none for text or truth values; other sides through `whynot`'s measure.
+        Chosen here by the sides' types; by their values when a type says nothing of the value's class."""
+        extra = " + 1" if e.op in ("<", ">") else ""
+        days = f"{c}.margin = abs({left}.toordinal() - {right}.toordinal()){extra}; {c}.unit = 'days'"
+        whole = f"{c}.margin = abs({left} - {right}){extra}; {c}.unit = None"
+        none = f"{c}.margin = None; {c}.unit = None"
+        measured = f"{c}.margin, {c}.unit = _margin({e.op!r}, {left}, {right})"
+        kinds = {_runtime(e.left.type), _runtime(e.right.type)}
+        if None not in kinds:
+            one = kinds.pop() if len(kinds) == 1 else None
+            self.emit(days if one == "date" else whole if one == "int" else none if one in ("text", "bool")
+                      or "text" in kinds else measured)
+            return
         with self.block(f"if {left}.__class__ is _date and {right}.__class__ is _date:"):
-            self.emit(f"{c}.margin = abs({left}.toordinal() - {right}.toordinal()){extra}; {c}.unit = 'days'")
+            self.emit(days)
         with self.block(f"elif {left}.__class__ is int and {right}.__class__ is int:"):
-            self.emit(f"{c}.margin = abs({left} - {right}){extra}; {c}.unit = None")
+            self.emit(whole)
         with self.block(f"elif {left}.__class__ is str or {right}.__class__ is str:"):  # text: no distance
-            self.emit(f"{c}.margin = None; {c}.unit = None")
+            self.emit(none)
         with self.block("else:"):
-            self.emit(f"{c}.margin, {c}.unit = _margin({op!r}, {left}, {right})")
+            self.emit(measured)
+
+
+def _runtime(t: T.Type) -> str | None:
+    """What a present value of type `t` is at run time (`writ.dsl.types`): "date" (a `datetime.date`), "int" (an
+    int, never a bool), "text" (a str: text and enums), "bool", "decimal", "duration", "list" (a tuple), "record"
+    (a dict), or None when the type does not say (an error, or an empty list's item)."""
+    match T.strip_optional(t):
+        case T.Prim(name=name):
+            return name
+        case T.EnumT():
+            return "text"
+        case T.ListT():
+            return "list"
+        case T.RecordT():
+            return "record"
+    return None
+
+
+def _missing(t: T.Type) -> tuple[Any, ...]:
+    """The values a comparison's side of type `t` may hold and not be compared: not computed, or missing (None
+    appears only where the type is optional)."""
+    return (UNSET, None) if isinstance(t, T.OptionalT) or _runtime(t) is None else (UNSET,)
+
+
+def _tested(v: str, t: T.Type, present: set[str]) -> list[str]:
+    """The tests a term's value `v` of type `t` must pass to be listed: computed (a side's value is known to be,
+    a constant's is checked when written) and not a list (a value is a tuple only where its type is a list's)."""
+    if _CONSTANT.fullmatch(v):
+        return []
+    tests = [] if v in present else [f"{v} is not _UNSET"]
+    if _runtime(t) in (None, "list"):
+        tests.append(f"not isinstance({v}, tuple)")
+    return tests
 
 
 def _used_value(used: dict[str, Trace], alias: str, name: str) -> Any:

@@ -22,7 +22,6 @@ the Python stack.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from writ.dsl import ir
@@ -31,7 +30,7 @@ from writ.evaluator.codegen import UNSET
 from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Decision, Layout, Trace
 from writ.explain.plan import Plan, StepInfo, plan_for
-from writ.explain.step import Step
+from writ.explain.step import Step, absent_inputs, beneath
 from writ.explain.steps import Builder, builder_for
 
 __all__ = ["NOT_EVALUATED", "Explanation", "Step", "beneath", "explain", "walk"]
@@ -137,18 +136,27 @@ class _Builder:
                 self.changes += changes
 
 
-def _build(scope: _Scope) -> None:
-    """The steps, built on first read: used policies first, then each definition after those it reads."""
+def _build(scope: _Scope, outputs: dict[str, Any] | None = None) -> list[Step] | None:
+    """The steps, built on first read: used policies first, then each definition after those it reads. Given the
+    outputs, and when they are the ones the builder was written for (all the program's, in order), the builder
+    returns their steps at once (see `writ.explain.steps`), and so does this; else None, the steps by definition
+    kept in the scope."""
     used = scope.used
     for sub in used.values():
         _build(sub)
     steps = {alias: sub.steps for alias, sub in used.items()} if used else _NO_STEPS
-    scope.steps = scope.builder.steps(scope.trace, scope.found, steps)
+    made = scope.builder.steps(scope.trace, scope.found, steps, outputs)
+    if made.__class__ is list:
+        return made  # type: ignore[no-any-return]
+    scope.steps = made
+    return None
 
 
 def _output_steps(top: _Scope, outputs: dict[str, Any]) -> list[Step]:
     """Per output, its step (with the absent facts it would need when it has no value)."""
-    _build(top)
+    made = _build(top, outputs)
+    if made is not None:
+        return made
     steps: list[Step] = []
     built = top.steps
     for name, value in outputs.items():
@@ -157,32 +165,9 @@ def _output_steps(top: _Scope, outputs: dict[str, Any]) -> list[Step]:
             steps.append(_unbuilt(top, name, value))
             continue
         if value is None:
-            step.needed = _absent_inputs(step)
+            step.needed = absent_inputs(step)
         steps.append(step)
     return steps
-
-
-def beneath(step: Step, children: Callable[[Step], Sequence[Step]] | None = None) -> list[Step]:
-    """`step` and every step beneath it (through `children`, by default each step's own), each once, in reading
-    order; iteratively, as trees may be deep."""
-    out: list[Step] = []
-    seen: set[int] = set()
-    stack = [step]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        out.append(current)
-        below = current.children if children is None else children(current)
-        if below:
-            stack.extend(reversed(below))
-    return out
-
-
-def _absent_inputs(step: Step) -> list[str]:
-    """Inputs read as missing anywhere beneath a step, each once."""
-    return list(dict.fromkeys(k for s in beneath(step) for k, v in s.inputs.items() if v is None))
 
 
 def walk(steps: list[Step]) -> list[Step]:
@@ -206,7 +191,7 @@ def _unbuilt(top: _Scope, name: str, value: Any) -> Step:
                                                     plan.text(d.body.expr), d.name))  # type: ignore[union-attr]
         step = Step(info, value)
         if value is None:
-            step.needed = _absent_inputs(step)
+            step.needed = absent_inputs(step)
         return step
     return Step(plan.info(-2, name, lambda: StepInfo(name, "input", None, None, name, name)), value)
 
