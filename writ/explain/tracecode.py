@@ -87,9 +87,12 @@ class TraceCode:
         return "_UNSET"
 
     def definition_value(self, name: str) -> str:
-        if name in self.recorded:
-            return f"D[{name!r}]"
-        return self.hoist(self.program.constants.get(name, UNSET))
+        """A constant's value is the program's, which every run records as is: written as a constant here, so a
+        comparison that reads it checks it once, when written."""
+        constants = self.program.constants
+        if name in constants or name not in self.recorded:
+            return self.hoist(constants.get(name, UNSET))
+        return f"D[{name!r}]"
 
     def reached(self, node: Any, value: str) -> str:
         flags = [f"F[{self.flags[r]}]" for r in self.chains.get(node.nid, ()) if r in self.flags]
@@ -145,7 +148,7 @@ class TraceCode:
         left, right, held, c = local(self.value(e.left)), local(self.value(e.right)), local(self.value(e)), \
             self.local("c")
         checks = []  # a constant side (or result) is checked here, once
-        for code, missing in ((held, (UNSET,)), (left, _missing(e.left.type)), (right, _missing(e.right.type))):
+        for code, missing in ((held, (UNSET,)), (left, _missing(e.left)), (right, _missing(e.right))):
             if not _CONSTANT.fullmatch(code):
                 checks += [f"{code} is not {name}" for m, name in ((UNSET, "_UNSET"), (None, "None")) if m in missing]
             elif any(self.globals[code] is m for m in missing):
@@ -270,10 +273,14 @@ def _runtime(t: T.Type) -> str | None:
     return None
 
 
-def _missing(t: T.Type) -> tuple[Any, ...]:
-    """The values a comparison's side of type `t` may hold and not be compared: not computed, or missing (None
-    appears only where the type is optional)."""
-    return (UNSET, None) if isinstance(t, T.OptionalT) or _runtime(t) is None else (UNSET,)
+def _missing(node: ir.Expr) -> tuple[Any, ...]:
+    """The values a comparison's side `node` may hold and not be compared: not computed, or missing. None appears
+    only where the type is optional, or where a field that may be missing is read as known present (a narrowed
+    leaf: its value is read from the facts here, whether or not the run reached it)."""
+    t = node.type
+    if isinstance(t, T.OptionalT) or _runtime(t) is None or getattr(node, "narrowed", False):
+        return (UNSET, None)
+    return (UNSET,)
 
 
 def _tested(v: str, t: T.Type, present: set[str]) -> list[str]:
