@@ -146,8 +146,8 @@ def _build(scope: _Scope, outputs: dict[str, Any] | None = None) -> list[Step] |
         _build(sub)
     steps = {alias: sub.steps for alias, sub in used.items()} if used else _NO_STEPS
     made = scope.builder.steps(scope.trace, scope.found, steps, outputs)
-    if made.__class__ is list:
-        return made  # type: ignore[no-any-return]
+    if isinstance(made, list):
+        return made
     scope.steps = made
     return None
 
