@@ -60,14 +60,16 @@ class Search:
     case and row, used policies included), shared by every condition that proposes the same change; a change that
     no run could confirm (`unmoved`) is re-run plain, for its effect on the outputs alone."""
 
+    __slots__ = ("top", "_probes", "_outputs", "_traced", "_paths")
+
     def __init__(self, top: Trace) -> None:
         self.top = top
+        # by change: the probe run's results with its facts and layout, and every output after it (the memo the
+        # generated search of `writ.evaluator.fused` shares)
         self._probes: dict[tuple[str, Any], tuple[Any, dict[str, Any], Layout] | None] = {}
-        self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # by change: every output after it
+        self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}
         self._traced: dict[tuple[int, str, str, Any], Trace | None] | None = None  # made on the first `rerun`
         self._paths: dict[int, tuple[str, ...]] | None = None  # made when a used policy's condition is asked
-        runs: dict[str, tuple[_Built, _Built]] | None = top.program.prepared.get("search_runs")
-        self._runs = runs if runs is not None else top.program.prepared.setdefault("search_runs", {})
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`: the
@@ -154,7 +156,7 @@ class Search:
         found = self._probes.get(memo, UNSET)
         if found is UNSET:
             top = self.top
-            built = (self._runs.get(key) or search_runs(top.program, key))[1]
+            built = search_runs(top.program, key)[1]
             facts = {**top.facts, key: value}
             try:  # the generated code itself: a failed run is no counterfactual, whatever its diagnosis would say
                 results = built.outputs(facts, top.on)
@@ -174,8 +176,7 @@ class Search:
         if found is UNSET:
             top = self.top
             try:
-                found = (self._runs.get(key) or search_runs(top.program, key))[0].outputs({**top.facts, key: value},
-                                                                                         top.on)
+                found = search_runs(top.program, key)[0].outputs({**top.facts, key: value}, top.on)
             except _FAILED:
                 found = None
             self._outputs[memo] = found

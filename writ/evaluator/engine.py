@@ -36,7 +36,7 @@ _EXPLAIN_ERRORS = (EvaluationError, ArithmeticError)
 class Layout:
     """Where a traced function puts each node's value and each region's flag; built once per function."""
 
-    __slots__ = ("program", "slots", "flags", "chains", "definitions", "__weakref__")
+    __slots__ = ("program", "slots", "flags", "chains", "definitions", "prepared", "__weakref__")
 
     def __init__(self, program: Program, generated: Generated) -> None:
         self.program = program
@@ -46,6 +46,9 @@ class Layout:
         self.flags = {nid: k for k, nid in enumerate(generated.regions)}
         self.chains = {nid: chain for nid, chain in ir.regions(program.ir).items()
                        if any(region in self.flags for region in chain)}
+        # What later stages work out once per layout and keep with it (an explanation's plan and generated builder
+        # for traces of this layout), found with one lookup per case.
+        self.prepared: dict[Any, Any] = {}
 
     def trace(self, results: tuple[Any, ...], facts: Mapping[str, Any], on: dt.date | None) -> Trace:
         """The `Trace` of one run from the traced function's results (see evaluator/codegen.py)."""

@@ -255,3 +255,60 @@ def _sides(node: ir.Expr, key: str, program: Program, known: _Known) -> tuple[An
     if of_left is None or of_right is None:
         return None
     return node.left, node.right, _landings(of_left), _landings(of_right)
+
+
+def write_moves(walks: Walks, emit: Any, into: str, indent: str) -> None:
+    """Write `moves_all(walks, trace)` as flat code for one layout (`emit` reads each value as the search's code
+    does), the result left in `into`: each side's landings in an order where a step comes before those it may go
+    to, one flag per step saying the walk reached it, so a case runs only the tests of the path it takes."""
+    for side, land in walks:
+        order = _ordered(land.get(side.nid), land)
+        if not order:  # the side never moves with the input
+            emit.line(f"{indent}{into} = False")
+            return
+        flags = {id(step): emit.name() for step in order[1:]}
+        flags[id(order[0])] = into  # the walk starts where `into` holds
+        moved = emit.name()
+        emit.line(f"{indent}{' = '.join([moved, *list(flags.values())[:-1]])} = False")
+        for step in order:
+            here, kind = flags[id(step)], step[0]
+            if kind == "input":
+                emit.line(f"{indent}if {here}: {moved} = True")
+            elif kind == "shift":
+                then = land.get(step[1].nid)
+                if then is not None:
+                    emit.env["exact"] = _exact
+                    emit.line(f"{indent}if {here} and exact({emit.read(step[2])}): {flags[id(then)]} = True")
+            else:  # "if": the branch this run took
+                taken, then, otherwise = emit.name(), land.get(step[2].nid), land.get(step[3].nid)
+                if then is None and otherwise is None:
+                    continue  # neither branch moves with the input
+                emit.line(f"{indent}if {here}:")
+                emit.line(f"{indent}    {taken} = {emit.read(step[1])}")
+                if then is not None:
+                    emit.line(f"{indent}    if {taken} is True: {flags[id(then)]} = True")
+                if otherwise is not None:
+                    emit.line(f"{indent}    if {taken} is False: {flags[id(otherwise)]} = True")
+        emit.line(f"{indent}{into} = {moved}")
+
+
+def _ordered(start: tuple[Any, ...] | None, land: dict[int, tuple[Any, ...] | None]) -> list[tuple[Any, ...]]:
+    """The steps a walk from `start` may reach, each before every step it may go to (a depth-first post-order,
+    reversed; iterative, as a chain may be long)."""
+    if start is None:
+        return []
+    done: set[int] = set()
+    post: list[tuple[Any, ...]] = []
+    stack: list[tuple[tuple[Any, ...], bool]] = [(start, False)]
+    while stack:
+        step, expanded = stack.pop()
+        if expanded:
+            post.append(step)
+            continue
+        if id(step) in done:
+            continue
+        done.add(id(step))
+        stack.append((step, True))
+        nexts = [] if step[0] == "input" else [step[1]] if step[0] == "shift" else [step[2], step[3]]
+        stack += [(land[n.nid], False) for n in nexts if land.get(n.nid) is not None and id(land[n.nid]) not in done]
+    return post[::-1]

@@ -112,12 +112,16 @@ class _SiteSearch(Sites):
                 f"and moves_all({self.name(walks)}, trace)"
         else:
             unmoved = "UNSET" if named is None else "False"  # UNSET: the value's type says
-        kind_code = repr(named) if named else "type(current).__name__"
         for text in (f"if not {seen}:", f"    {seen} = True", f"    current = facts.get({key!r}, UNSET)",
-                     f"    candidate = {candidate}", f"    if candidate is not None{allowed}:",
-                     f"        found.append(confirm(NODE, {self.goal}, trace, step_id, {key!r}, {kind_code}, {op}, "
-                     f"{bound}, current, candidate, {unmoved}))"):
+                     f"    candidate = {candidate}", f"    if candidate is not None{allowed}:"):
             self.line(indent + text)
+        self.take(indent + "        ", key, named, op, bound, unmoved)
+
+    def take(self, indent: str, key: str, named: str | None, op: str, bound: str, unmoved: str) -> None:
+        """Write what is done with a change kept (`current` and `candidate` set): confirmed by `Search.confirm`."""
+        kind_code = repr(named) if named else "type(current).__name__"
+        self.line(f"{indent}found.append(confirm(NODE, {self.goal}, trace, step_id, {key!r}, {kind_code}, {op}, "
+                  f"{bound}, current, candidate, {unmoved}))")
 
 
 def allowed(change: str, current: Any, proposed: Any) -> bool:

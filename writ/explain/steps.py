@@ -28,10 +28,12 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import assert_never
+from typing import Any, assert_never
 
 from writ.dsl import ir
+from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Layout, Trace
+from writ.evaluator.fused import top_site
 from writ.evaluator.solve import may_suggest
 from writ.explain.plan import Plan, StepInfo
 from writ.explain.step import NO_INPUTS, MadeStep, Step, absent_inputs
@@ -42,15 +44,18 @@ Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node,
 
 class Builder:
     """The generated functions of one (plan, layout): `steps(trace, found, used, outputs)` -> {definition: Step},
-    or the outputs' steps in order when `outputs` (the decision's) are the program's, and `sites(trace)` -> the
-    conditions to search, in the order the explanation shows them."""
+    or the outputs' steps in order when `outputs` (the decision's) are the program's, `sites(trace)` -> the
+    conditions to search, in the order the explanation shows them, and `search(trace, search)` -> the changes
+    found at each of them (by node) and all of them in that order."""
 
-    __slots__ = ("steps", "sites", "source")
+    __slots__ = ("steps", "sites", "search", "source")
 
     def __init__(self, steps: Callable[..., dict[str, Step] | list[Step]], sites: Callable[[Trace], list[Site]],
+                 search: Callable[[Trace, Search], tuple[dict[int, list[Counterfactual]], list[Counterfactual]]],
                  source: str) -> None:
         self.steps = steps
         self.sites = sites
+        self.search = search
         self.source = source
 
 
@@ -89,6 +94,9 @@ class _Gen(TraceCode):
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
         self.facts: dict[str, str] = {}  # input path -> the local holding its value (None when absent)
         self.reads: dict[tuple[str, ...], str] = {}  # input paths -> the local holding them with their values
+        self.layout = layout
+        self.fused: dict[tuple[int, bool], str] = {}  # (node, goal) -> the global holding its fused search
+        self.searching = False
 
     def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str = "_NO_INPUTS",
             overridden_by: str = "None") -> None:
@@ -304,11 +312,13 @@ class _Gen(TraceCode):
         return "ch"
 
     # -- sites
-    def sites(self, definitions: list[ir.Definition]) -> None:
+    def sites(self, definitions: list[ir.Definition], searching: bool) -> None:
         """Where the steps show a condition that did not go the way its step would need, for the search: a held
-        exception (only), else each failed rule item, a false value's deciding expression, the failed cases."""
+        exception (only), else each failed rule item, a false value's deciding expression, the failed cases.
+        `searching`: the search itself, done at each such site (`_search`), rather than the list of them."""
+        self.searching = searching
         self.emit("V, D, U, G = trace.values, trace.definitions, trace.used, trace.facts.get")
-        self.emit("out = []")
+        self.emit("found, changes = {}, []" if searching else "out = []")
         for d in definitions:
             exceptions, rule, value, cases = self.plan.sites(d)
             head = "if"
@@ -321,7 +331,7 @@ class _Gen(TraceCode):
             else:
                 with self.block("else:"):
                     self.body_sites(d, rule, value, cases)
-        self.emit("return out")
+        self.emit("return found, changes" if searching else "return out")
 
     def body_sites(self, d: ir.Definition, rule: list[tuple[ir.CondItem, str]], value: ir.Expr | None,
                    cases: list[tuple[ir.Case, str]]) -> None:
@@ -344,8 +354,21 @@ class _Gen(TraceCode):
                         self.site(case.cond, True, step_id)
 
     def site(self, node: ir.Expr, goal: bool, step_id: str) -> None:
-        if may_suggest(node, self.program):
+        """The site listed, or searched: in the top policy by the site's fused function for this layout (see
+        `writ.evaluator.fused`), in a used one by `Search.suggest`, its changes kept by node and in order."""
+        if not may_suggest(node, self.program):
+            return
+        if not self.searching:
             self.emit(f"out.append(({self.hoist(node, 'N')}, {goal}, {step_id!r}))")
+        elif self.plan.prefix:
+            self.emit(f"c = found[{node.nid}] = search.suggest({self.hoist(node, 'N')}, {goal}, trace, {step_id!r})")
+            self.emit("changes += c")
+        else:
+            fused = self.fused.get((node.nid, goal))
+            if fused is None:
+                fused = self.fused[(node.nid, goal)] = self.hoist((node, goal), "S")  # written on first call
+            self.emit(f"c = found[{node.nid}] = {fused}(search, trace, {step_id!r})")
+            self.emit("changes += c")
 
 
 def _tuple(items: list[str]) -> str:
@@ -362,17 +385,31 @@ def _definition_text(d: ir.Definition, plan: Plan) -> str:
     return (plan.text(d.body.expr) or d.name) if isinstance(d.body, ir.ExprBody) else d.name
 
 
+def _first(namespace: dict[str, Any], name: str) -> Callable[..., list[Counterfactual]]:
+    """A site's fused search, written when the site is first searched (a policy's sites may be many, and each
+    writes the re-run functions of the facts it may change) and then called directly by `_search`."""
+    node, goal = namespace[name]
+
+    def first(search: Search, trace: Trace, step_id: str) -> list[Counterfactual]:  # a trace of this builder's layout
+        site = namespace[name] = top_site(node, goal, trace.program, trace.layout)
+        return site(search, trace, step_id)
+    return first
+
+
 def _generate(plan: Plan, layout: Layout) -> Builder:
     recorded = set(layout.definitions)
     definitions = [d for d in layout.program.ir.definitions if d.kind != "constant" and d.name in recorded]
     gen = _Gen(plan, layout)
     gen.lines.append("def _steps(trace, found, US, O):")
     gen.steps(definitions)
-    gen.lines.append("def _sites(trace):")
-    gen.depth = 1
-    gen.sites(definitions)
+    for head, searching in (("def _sites(trace):", False), ("def _search(trace, search):", True)):
+        gen.lines.append(head)
+        gen.depth = 1
+        gen.sites(definitions, searching)
     source = "\n".join(gen.lines) + "\n"
     namespace = dict(gen.globals)
+    for name in gen.fused.values():
+        namespace[name] = _first(namespace, name)
     exec(compile(source, f"<writ explain {layout.program.policy_id}@{layout.program.version}>", "exec"),  # noqa: S102
          namespace)
-    return Builder(namespace["_steps"], namespace["_sites"], source)
+    return Builder(namespace["_steps"], namespace["_sites"], namespace["_search"], source)

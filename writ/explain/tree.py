@@ -21,7 +21,6 @@ the Python stack.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from writ.dsl import ir
@@ -42,25 +41,45 @@ class Explanation:
     """One decision explained. Everything an explanation says is settled when it is made: the values and reach of
     every step are the trace's, and every counterfactual is confirmed by re-running the policy. The `Step` objects
     that present it are built when first read (a renderer reads them; a caller that wants only the outputs'
-    deciding steps, or the counterfactuals, never pays for the whole tree)."""
+    deciding steps, or the counterfactuals, never pays for the whole tree). What it says of the decision itself
+    (policy, version, dates, hash) is read from the decision when asked, rather than copied field by field into
+    every explanation made."""
 
-    __slots__ = ("policy_id", "version", "effective", "on", "content_hash", "outputs", "superseded", "_top", "_steps",
-                 "search", "changes")
+    __slots__ = ("_decision", "outputs", "_top", "_steps", "search", "changes")
 
     def __init__(self, decision: Decision, top: _Scope, search: Search | None = None,
                  changes: list[Counterfactual] | None = None) -> None:
-        self.policy_id = decision.policy_id
-        self.version = decision.version
-        self.effective = decision.effective
-        self.on = decision.on
-        self.content_hash = decision.content_hash
+        self._decision = decision
         self.outputs = decision.outputs
-        self.superseded: tuple[Any, ...] = decision.superseded  # pinned `uses` behind the law in force on the date
-        self._top: _Scope | None = top  # until the steps are built
-        self._steps: list[Step] = []
+        self._top: _Scope | None = top  # until the steps are built (`_steps` is set then)
         self.search = search  # the counterfactual search, whose re-runs other views may share
         # every counterfactual found at a failed condition, in the search's order
         self.changes: list[Counterfactual] = changes if changes is not None else []
+
+    @property
+    def policy_id(self) -> str:
+        return self._decision.policy_id
+
+    @property
+    def version(self) -> str:
+        return self._decision.version
+
+    @property
+    def effective(self) -> Any:
+        return self._decision.effective
+
+    @property
+    def on(self) -> Any:
+        return self._decision.on
+
+    @property
+    def content_hash(self) -> str:
+        return self._decision.content_hash
+
+    @property
+    def superseded(self) -> tuple[Any, ...]:
+        """Pinned `uses` behind the law in force on the date."""
+        return self._decision.superseded
 
     @property
     def steps(self) -> list[Step]:
@@ -77,63 +96,50 @@ class _Scope:
 
     __slots__ = ("trace", "plan", "builder", "steps", "used", "found")
 
-    def __init__(self, trace: Trace, sources: SourceMap, prefix: str, label: str | None, counterfactuals: bool) -> None:
+    def __init__(self, trace: Trace, sources: SourceMap, prefix: str, label: str | None) -> None:
         self.trace = trace
-        # The plan and generated builder, found in one lookup once known (kept by the program, the layout held
-        # weakly as `builder_for` does); the top policy's by its layout alone.
-        layout = trace.layout
-        kept = layout.program.prepared.get("explain.scopes")
-        key = (prefix, id(layout)) if prefix else id(layout)
-        found = kept.get(key) if kept is not None else None
-        if found is None or found[0]() is not layout or found[1] is not sources:
-            found = _prepare(layout, sources, prefix, label, key)
-        self.plan: Plan = found[2]
-        self.builder: Builder = found[3]
+        # The plan and generated builder, found in one lookup once known (kept by the layout, under the prefix).
+        found = trace.layout.prepared.get(prefix)
+        if found is None or found[0] is not sources:
+            found = _prepare(trace.layout, sources, prefix, label)
+        self.plan: Plan = found[1]
+        self.builder: Builder = found[2]
         self.steps: dict[str, Step] = _NO_STEPS
-        self.found: dict[int, list[Counterfactual]] = {} if counterfactuals else _NO_FINDINGS  # by node: changes
+        self.found: dict[int, list[Counterfactual]] = _NO_FINDINGS  # by node: changes (the search's own, if any)
         self.used: dict[str, _Scope] = _NO_SCOPES
         if trace.used:
             self.used = {alias: _Scope(sub, sources, f"{prefix}{alias}.",
-                                       f"{sub.program.policy_id}@{sub.program.version}", counterfactuals)
+                                       f"{sub.program.policy_id}@{sub.program.version}")
                          for alias, sub in trace.used.items()}
 
 
-# Shared while empty (a scope's steps are replaced whole; `used` and `found` are only filled when there is something
-# to put in them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
+# Shared while empty (a scope's steps, used scopes and findings are replaced whole when there is something to put in
+# them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
 _NO_STEPS: dict[str, Step] = {}
 _NO_SCOPES: dict[str, _Scope] = {}
 _NO_FINDINGS: dict[int, list[Counterfactual]] = {}
 
 
-def _prepare(layout: Layout, sources: SourceMap, prefix: str, label: str | None, key: Any) -> tuple[Any, ...]:
+def _prepare(layout: Layout, sources: SourceMap, prefix: str, label: str | None) -> tuple[Any, ...]:
     """The first explanation of a traced program (or the first since its sources changed) under `prefix`: its plan
     and generated builder, kept for the next."""
     plan = plan_for(layout.program, sources, prefix, label)
-    kept = layout.program.prepared.setdefault("explain.scopes", {})
-    kept[key] = found = (weakref.ref(layout), sources, plan, builder_for(plan, layout))
+    layout.prepared[prefix] = found = (sources, plan, builder_for(plan, layout))
     return found
 
 
-class _Builder:
-    def __init__(self, decision: Decision, sources: SourceMap, counterfactuals: bool):
-        assert decision.trace is not None
-        self.sources = sources
-        self.changes: list[Counterfactual] = []
-        self.top = _Scope(decision.trace, sources, "", None, counterfactuals)
-        self.search = Search(decision.trace) if counterfactuals else None
-        if self.search is not None:
-            self.search_all(self.search)
-
-    def search_all(self, search: Search) -> None:
-        """Counterfactuals for every failed condition the explanation shows, found when the explanation is made."""
-        stack = [self.top]
-        while stack:
-            scope = stack.pop()
-            stack.extend(scope.used.values())
-            trace, found = scope.trace, scope.found
-            for node, goal, step_id in scope.builder.sites(trace):
-                found[node.nid] = changes = search.suggest(node, goal, trace, step_id)
-                self.changes += changes
+def search_all(top: _Scope, search: Search) -> list[Counterfactual]:
+    """Counterfactuals for every failed condition the explanation shows, found when the explanation is made, by
+    each scope's generated search (the top policy's fused with its confirmations): kept by node in each scope,
+    and returned in the search's order (the top policy's, then the used ones')."""
+    top.found, changes = top.builder.search(top.trace, search)
+    stack = list(top.used.values()) if top.used else None
+    while stack:
+        scope = stack.pop()
+        stack.extend(scope.used.values())
+        scope.found, found = scope.builder.search(scope.trace, search)
+        changes += found
+    return changes
 
 
 def _build(scope: _Scope, outputs: dict[str, Any] | None = None) -> list[Step] | None:
@@ -198,9 +204,11 @@ def _unbuilt(top: _Scope, name: str, value: Any) -> Step:
 
 def explain(decision: Decision, sources: SourceMap | None = None, counterfactuals: bool = True) -> Explanation:
     """The explanation of a traced decision (evaluate with `explain=True`)."""
-    if decision.trace is None:
+    trace = decision.trace
+    if trace is None:
         raise ValueError("this decision was evaluated without a trace; evaluate with explain=True")
-    if counterfactuals:
-        builder = _Builder(decision, sources or SourceMap(), counterfactuals)
-        return Explanation(decision, builder.top, builder.search, builder.changes)
-    return Explanation(decision, _Scope(decision.trace, sources or SourceMap(), "", None, False))
+    top = _Scope(trace, sources or SourceMap(), "", None)
+    if not counterfactuals:
+        return Explanation(decision, top)
+    search = Search(trace)
+    return Explanation(decision, top, search, search_all(top, search))
