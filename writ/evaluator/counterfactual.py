@@ -60,7 +60,8 @@ class Search:
     case and row, used policies included), shared by every condition that proposes the same change; a change that
     no run could confirm (`unmoved`) is re-run plain, for its effect on the outputs alone."""
 
-    __slots__ = ("top", "_probes", "_outputs", "_traced", "_paths")
+    _traced: dict[tuple[int, str, str, Any], Trace | None] | None = None  # made on the first `rerun`
+    _paths: dict[int, tuple[str, ...]] | None = None  # made when a used policy's condition is asked
 
     def __init__(self, top: Trace) -> None:
         self.top = top
@@ -68,8 +69,6 @@ class Search:
         # generated search of `writ.evaluator.fused` shares)
         self._probes: dict[tuple[str, Any], tuple[Any, dict[str, Any], Layout] | None] = {}
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}
-        self._traced: dict[tuple[int, str, str, Any], Trace | None] | None = None  # made on the first `rerun`
-        self._paths: dict[int, tuple[str, ...]] | None = None  # made when a used policy's condition is asked
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`: the

@@ -74,8 +74,9 @@ class _Fused(_SiteSearch):
             self.line(f"{indent}{moved} = False")
         else:  # `unmoved`: the comparison is not `goal` and both sides move day for day with the date
             self.line(f"{indent}{moved} = {self.read(self.node)} is {not goal} and isinstance(current, date)")
-            self.line(f"{indent}if {moved}:")
-            write_moves(walks, self, moved, indent + "    ")
+            if walks:  # else both sides are the date itself, or values that are it shifted by fixed days
+                self.line(f"{indent}if {moved}:")
+                write_moves(walks, self, moved, indent + "    ")
         out = self.name()  # every output after the change made, once known (UNSET until then)
         self.line(f"{indent}{proposed}, {ok}, {out} = candidate, False, UNSET")
         self.line(f"{indent}if not {moved}:")

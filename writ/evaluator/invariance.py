@@ -310,5 +310,7 @@ def _ordered(start: tuple[Any, ...] | None, land: dict[int, tuple[Any, ...] | No
         done.add(id(step))
         stack.append((step, True))
         nexts = [] if step[0] == "input" else [step[1]] if step[0] == "shift" else [step[2], step[3]]
-        stack += [(land[n.nid], False) for n in nexts if land.get(n.nid) is not None and id(land[n.nid]) not in done]
+        for after in (land.get(n.nid) for n in nexts):
+            if after is not None and id(after) not in done:
+                stack.append((after, False))
     return post[::-1]

@@ -9,8 +9,9 @@ depends on the program alone. So, as the evaluator does for values, each
 (plan, layout) gets straight-line Python once: `_steps(trace, found, used)`
 builds every definition's `Step` (`writ.explain.step`) from the trace's
 slots (and, given the outputs it was written for, returns theirs with the
-absent facts a missing one needs, as `writ.explain.tree` would), and `_sites(trace)` lists the failed conditions whose changes the
-search should look for. Per case there is no walk over the IR and no
+absent facts a missing one needs, as `writ.explain.tree` would), and
+`_sites(trace)` and `_search(trace, search)` list and search the failed
+conditions it shows (`writ.explain.sitecode`). Per case there is no walk over the IR and no
 dispatch; nothing here evaluates a policy expression (the code reads slots,
 facts and definitions the traced run recorded, as `Trace.value` does). Each
 fact is read once per case, and the steps that show the same facts as read
@@ -28,16 +29,15 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any, assert_never
+from typing import assert_never
 
 from writ.dsl import ir
 from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Layout, Trace
-from writ.evaluator.fused import top_site
 from writ.evaluator.solve import may_suggest
 from writ.explain.plan import Plan, StepInfo
+from writ.explain.sitecode import SiteCode, fused_sites
 from writ.explain.step import NO_INPUTS, MadeStep, Step, absent_inputs
-from writ.explain.tracecode import TraceCode, decisive
 
 Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node, the value wanted, the step id
 
@@ -80,8 +80,8 @@ def _used_steps(used: dict[str, dict[str, Step]], refs: tuple[tuple[str, str], .
     return out
 
 
-class _Gen(TraceCode):
-    """Writes the two functions' source for one (plan, layout); `program` is read while generating only.
+class _Gen(SiteCode):
+    """Writes the functions' source for one (plan, layout); `program` is read while generating only.
 
     A step is made once its children are: a definition's after its body's steps, so its `children` is one tuple
     written out (a list only for exceptions and decision cases, whose steps depend on which held)."""
@@ -94,9 +94,6 @@ class _Gen(TraceCode):
         self.built: dict[str, str] = {}  # definition -> the local holding its step, once built
         self.facts: dict[str, str] = {}  # input path -> the local holding its value (None when absent)
         self.reads: dict[tuple[str, ...], str] = {}  # input paths -> the local holding them with their values
-        self.layout = layout
-        self.fused: dict[tuple[int, bool], str] = {}  # (node, goal) -> the global holding its fused search
-        self.searching = False
 
     def new(self, var: str, info: StepInfo, value: str, reached: str, children: str, inputs: str = "_NO_INPUTS",
             overridden_by: str = "None") -> None:
@@ -311,65 +308,6 @@ class _Gen(TraceCode):
             self.emit(f"ch = {_tuple([*refs, 'r'])}")
         return "ch"
 
-    # -- sites
-    def sites(self, definitions: list[ir.Definition], searching: bool) -> None:
-        """Where the steps show a condition that did not go the way its step would need, for the search: a held
-        exception (only), else each failed rule item, a false value's deciding expression, the failed cases.
-        `searching`: the search itself, done at each such site (`_search`), rather than the list of them."""
-        self.searching = searching
-        self.emit("V, D, U, G = trace.values, trace.definitions, trace.used, trace.facts.get")
-        self.emit("found, changes = {}, []" if searching else "out = []")
-        for d in definitions:
-            exceptions, rule, value, cases = self.plan.sites(d)
-            head = "if"
-            for clause, cond, step_id in exceptions:
-                with self.block(f"{head} {self.value(clause)} is True:"):
-                    self.site(cond, False, step_id)
-                head = "elif"
-            if head == "if":
-                self.body_sites(d, rule, value, cases)
-            else:
-                with self.block("else:"):
-                    self.body_sites(d, rule, value, cases)
-        self.emit("return found, changes" if searching else "return out")
-
-    def body_sites(self, d: ir.Definition, rule: list[tuple[ir.CondItem, str]], value: ir.Expr | None,
-                   cases: list[tuple[ir.Case, str]]) -> None:
-        for item, step_id in rule:
-            if may_suggest(item.expr, self.program):
-                with self.block(f"if {self.value(item)} is False:"):
-                    self.site(item.expr, True, step_id)
-        if value is not None and any(may_suggest(n, self.program) for n in decisive(value)):
-            with self.block(f"if {self.definition_value(d.name)} is False:"):
-                self.taken(value, lambda n: self.site(n, True, self.plan.prefix + d.name))
-        useful = [k for k, (case, _) in enumerate(cases) if case.cond is not None
-                  and may_suggest(case.cond, self.program)]
-        if useful:  # each failed case, up to the first that did not fail
-            self.emit("go = True")
-            for case, step_id in cases[: useful[-1] + 1]:
-                assert case.cond is not None
-                self.emit(f"go = go and {self.value(case)} is False")
-                if may_suggest(case.cond, self.program):
-                    with self.block("if go:"):
-                        self.site(case.cond, True, step_id)
-
-    def site(self, node: ir.Expr, goal: bool, step_id: str) -> None:
-        """The site listed, or searched: in the top policy by the site's fused function for this layout (see
-        `writ.evaluator.fused`), in a used one by `Search.suggest`, its changes kept by node and in order."""
-        if not may_suggest(node, self.program):
-            return
-        if not self.searching:
-            self.emit(f"out.append(({self.hoist(node, 'N')}, {goal}, {step_id!r}))")
-        elif self.plan.prefix:
-            self.emit(f"c = found[{node.nid}] = search.suggest({self.hoist(node, 'N')}, {goal}, trace, {step_id!r})")
-            self.emit("changes += c")
-        else:
-            fused = self.fused.get((node.nid, goal))
-            if fused is None:
-                fused = self.fused[(node.nid, goal)] = self.hoist((node, goal), "S")  # written on first call
-            self.emit(f"c = found[{node.nid}] = {fused}(search, trace, {step_id!r})")
-            self.emit("changes += c")
-
 
 def _tuple(items: list[str]) -> str:
     """Code for a tuple of `items` (the shared empty tuple when none)."""
@@ -385,17 +323,6 @@ def _definition_text(d: ir.Definition, plan: Plan) -> str:
     return (plan.text(d.body.expr) or d.name) if isinstance(d.body, ir.ExprBody) else d.name
 
 
-def _first(namespace: dict[str, Any], name: str) -> Callable[..., list[Counterfactual]]:
-    """A site's fused search, written when the site is first searched (a policy's sites may be many, and each
-    writes the re-run functions of the facts it may change) and then called directly by `_search`."""
-    node, goal = namespace[name]
-
-    def first(search: Search, trace: Trace, step_id: str) -> list[Counterfactual]:  # a trace of this builder's layout
-        site = namespace[name] = top_site(node, goal, trace.program, trace.layout)
-        return site(search, trace, step_id)
-    return first
-
-
 def _generate(plan: Plan, layout: Layout) -> Builder:
     recorded = set(layout.definitions)
     definitions = [d for d in layout.program.ir.definitions if d.kind != "constant" and d.name in recorded]
@@ -408,8 +335,7 @@ def _generate(plan: Plan, layout: Layout) -> Builder:
         gen.sites(definitions, searching)
     source = "\n".join(gen.lines) + "\n"
     namespace = dict(gen.globals)
-    for name in gen.fused.values():
-        namespace[name] = _first(namespace, name)
+    fused_sites(namespace, gen)
     exec(compile(source, f"<writ explain {layout.program.policy_id}@{layout.program.version}>", "exec"),  # noqa: S102
          namespace)
     return Builder(namespace["_steps"], namespace["_sites"], namespace["_search"], source)

@@ -54,7 +54,7 @@ class Explanation:
         self._top: _Scope | None = top  # until the steps are built (`_steps` is set then)
         self.search = search  # the counterfactual search, whose re-runs other views may share
         # every counterfactual found at a failed condition, in the search's order
-        self.changes: list[Counterfactual] = changes if changes is not None else []
+        self.changes: list[Counterfactual] = [] if changes is None else changes
 
     @property
     def policy_id(self) -> str:
@@ -90,11 +90,20 @@ class Explanation:
         return self._steps
 
 
+# Shared while empty (a scope's steps, used scopes and findings are replaced whole when there is something to put in
+# them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
+_NO_STEPS: dict[str, Step] = {}
+_NO_FINDINGS: dict[int, list[Counterfactual]] = {}
+
+
 class _Scope:
     """One traced program inside the explanation: the top policy, or a used one (`prefix` "statute."), with the
-    scopes of the policies it uses beneath it."""
+    scopes of the policies it uses beneath it. Its steps, findings and used scopes are the class's shared empty
+    ones until there is something to put in them: one is made per explanation, most with none of these."""
 
-    __slots__ = ("trace", "plan", "builder", "steps", "used", "found")
+    steps: dict[str, Step] = _NO_STEPS
+    found: dict[int, list[Counterfactual]] = _NO_FINDINGS  # by node: changes (the search's own, if any)
+    used: dict[str, _Scope] = {}
 
     def __init__(self, trace: Trace, sources: SourceMap, prefix: str, label: str | None) -> None:
         self.trace = trace
@@ -104,20 +113,10 @@ class _Scope:
             found = _prepare(trace.layout, sources, prefix, label)
         self.plan: Plan = found[1]
         self.builder: Builder = found[2]
-        self.steps: dict[str, Step] = _NO_STEPS
-        self.found: dict[int, list[Counterfactual]] = _NO_FINDINGS  # by node: changes (the search's own, if any)
-        self.used: dict[str, _Scope] = _NO_SCOPES
         if trace.used:
             self.used = {alias: _Scope(sub, sources, f"{prefix}{alias}.",
                                        f"{sub.program.policy_id}@{sub.program.version}")
                          for alias, sub in trace.used.items()}
-
-
-# Shared while empty (a scope's steps, used scopes and findings are replaced whole when there is something to put in
-# them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
-_NO_STEPS: dict[str, Step] = {}
-_NO_SCOPES: dict[str, _Scope] = {}
-_NO_FINDINGS: dict[int, list[Counterfactual]] = {}
 
 
 def _prepare(layout: Layout, sources: SourceMap, prefix: str, label: str | None) -> tuple[Any, ...]:
@@ -133,13 +132,20 @@ def search_all(top: _Scope, search: Search) -> list[Counterfactual]:
     each scope's generated search (the top policy's fused with its confirmations): kept by node in each scope,
     and returned in the search's order (the top policy's, then the used ones')."""
     top.found, changes = top.builder.search(top.trace, search)
-    stack = list(top.used.values()) if top.used else None
+    if top.used:
+        _search_used(top, search, changes)
+    return changes
+
+
+def _search_used(top: _Scope, search: Search, changes: list[Counterfactual]) -> None:
+    """The used policies' part of `search_all`, scope by scope (a stack: uses may nest), each found change added to
+    `changes`."""
+    stack = list(top.used.values())
     while stack:
         scope = stack.pop()
         stack.extend(scope.used.values())
         scope.found, found = scope.builder.search(scope.trace, search)
         changes += found
-    return changes
 
 
 def _build(scope: _Scope, outputs: dict[str, Any] | None = None) -> list[Step] | None:
@@ -211,4 +217,7 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
     if not counterfactuals:
         return Explanation(decision, top)
     search = Search(trace)
-    return Explanation(decision, top, search, search_all(top, search))
+    top.found, changes = top.builder.search(trace, search)  # `search_all`, its common case inline
+    if top.used:
+        _search_used(top, search, changes)
+    return Explanation(decision, top, search, changes)
