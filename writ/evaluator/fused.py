@@ -55,14 +55,19 @@ class _Fused(_SiteSearch):
         self.recorded = frozenset(layout.definitions)  # in every run of the layout's function: read by key
 
     def read(self, node: ir.Expr) -> str:
-        """As the site's code reads a value, a recorded definition's by key and a fact from the local."""
+        """As the site's code reads a value (`Trace.value`: its slot first), a recorded definition's by key and a
+        fact from the local."""
+        if self.layout is None or node.nid in self.layout.slots:
+            return super().read(node)
         if isinstance(node, ir.DefRef) and node.name in self.recorded:
             return f"D[{node.name!r}]"
-        if isinstance(node, ir.Input) and self.layout is not None and node.nid not in self.layout.slots:
+        if isinstance(node, ir.Input):
             return f"facts.get({node.path!r}, UNSET)"
         return super().read(node)
 
     def take(self, indent: str, key: str, named: str | None, op: str, bound: str, unmoved: str) -> None:
+        """`Search.confirm` of the change kept, written out: `unmoved`, the probe, the nudge when needed, the delta,
+        the effect and the Counterfactual, its fields set in place (a call per change costs as much as the rest)."""
         if named is None:  # the value's kind is only known in the run: the general confirmation
             if "confirm = search.confirm" not in self.prologue:
                 self.prologue.append("confirm = search.confirm")
