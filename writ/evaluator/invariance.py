@@ -259,37 +259,58 @@ def _sides(node: ir.Expr, key: str, program: Program, known: _Known) -> tuple[An
 
 def write_moves(walks: Walks, emit: Any, into: str, indent: str) -> None:
     """Write `moves_all(walks, trace)` as flat code for one layout (`emit` reads each value as the search's code
-    does), the result left in `into`: each side's landings in an order where a step comes before those it may go
-    to, one flag per step saying the walk reached it, so a case runs only the tests of the path it takes."""
+    does), the result left in `into`: each side's steps in an order where a step comes before those it may go
+    to, one flag per step saying the walk reached it, so a case runs only the tests of the path it takes. Steps
+    from which no path reaches the input are not written (the walk fails there, as it fails on not reaching
+    any), and a step that goes to the input sets the side's result itself."""
     for side, land in walks:
         order = _ordered(land.get(side.nid), land)
-        if not order:  # the side never moves with the input
+        live = _reaching(order, land)
+        if not order or id(order[0]) not in live:  # the side never moves with the input
             emit.line(f"{indent}{into} = False")
             return
-        flags = {id(step): emit.name() for step in order[1:]}
-        flags[id(order[0])] = into  # the walk starts where `into` holds
+        if order[0][0] == "input":
+            continue
+        steps = [step for step in order if id(step) in live and step[0] != "input"]
         moved = emit.name()
-        emit.line(f"{indent}{' = '.join([moved, *list(flags.values())[:-1]])} = False")
-        for step in order:
-            here, kind = flags[id(step)], step[0]
-            if kind == "input":
-                emit.line(f"{indent}if {here}: {moved} = True")
-            elif kind == "shift":
-                then = land.get(step[1].nid)
+        flags = {id(step): emit.name() for step in steps[1:]}
+        emit.line(f"{indent}{' = '.join([moved, *flags.values()])} = False")
+        flags[id(order[0])] = into  # the walk starts where `into` holds
+        for step in steps:
+            here = flags[id(step)]
+            if step[0] == "shift":
+                then = _goes(land.get(step[1].nid), live, moved, flags)
                 if then is not None:
                     emit.env["exact"] = _exact
-                    emit.line(f"{indent}if {here} and exact({emit.read(step[2])}): {flags[id(then)]} = True")
-            else:  # "if": the branch this run took
-                taken, then, otherwise = emit.name(), land.get(step[2].nid), land.get(step[3].nid)
-                if then is None and otherwise is None:
-                    continue  # neither branch moves with the input
-                emit.line(f"{indent}if {here}:")
-                emit.line(f"{indent}    {taken} = {emit.read(step[1])}")
-                if then is not None:
-                    emit.line(f"{indent}    if {taken} is True: {flags[id(then)]} = True")
-                if otherwise is not None:
-                    emit.line(f"{indent}    if {taken} is False: {flags[id(otherwise)]} = True")
+                    emit.line(f"{indent}if {here} and exact({emit.read(step[2])}): {then} = True")
+                continue
+            taken = emit.name()
+            then, otherwise = (_goes(land.get(n.nid), live, moved, flags) for n in (step[2], step[3]))
+            emit.line(f"{indent}if {here}:")  # "if": the branch this run took
+            emit.line(f"{indent}    {taken} = {emit.read(step[1])}")
+            if then is not None:
+                emit.line(f"{indent}    if {taken} is True: {then} = True")
+            if otherwise is not None:
+                emit.line(f"{indent}    if {taken} is False: {otherwise} = True")
         emit.line(f"{indent}{into} = {moved}")
+
+
+def _goes(step: tuple[Any, ...] | None, live: set[int], moved: str, flags: dict[int, str]) -> str | None:
+    """The flag a walk sets when it goes to `step`: the side's result when that is the input, None when no path
+    from there reaches it."""
+    if step is None or id(step) not in live:
+        return None
+    return moved if step[0] == "input" else flags[id(step)]
+
+
+def _reaching(order: list[tuple[Any, ...]], land: dict[int, tuple[Any, ...] | None]) -> set[int]:
+    """The steps of `order` (each before those it may go to) from which some path reaches the input, by id."""
+    live: set[int] = set()
+    for step in reversed(order):
+        nexts = [] if step[0] == "input" else [step[1]] if step[0] == "shift" else [step[2], step[3]]
+        if step[0] == "input" or any(id(land.get(n.nid)) in live for n in nexts):
+            live.add(id(step))
+    return live
 
 
 def _ordered(start: tuple[Any, ...] | None, land: dict[int, tuple[Any, ...] | None]) -> list[tuple[Any, ...]]:
