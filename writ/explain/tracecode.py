@@ -179,7 +179,7 @@ class TraceCode:
         kept = [(name, v, _tested(v, t, present)) for name, v, t in terms
                 if not _CONSTANT.fullmatch(v) or self.shown(self.globals[v])]
         checks = [check for _, _, tested in kept for check in tested]
-        every = "[" + ", ".join(f"({name!r}, {v})" for name, v, _ in kept) + "]"
+        every = "[" + ", ".join(self.pair(name, v) for name, v, _ in kept) + "]"
         if not checks:
             self.emit(f"{c}.terms = {every}")
             return
@@ -189,7 +189,11 @@ class TraceCode:
             self.emit(f"{c}.terms = f = []")
             for name, v, tested in kept:
                 with self.block(f"if {' and '.join(tested)}:") if tested else nullcontext():
-                    self.emit(f"f.append(({name!r}, {v}))")
+                    self.emit(f"f.append({self.pair(name, v)})")
+
+    def pair(self, name: str, v: str) -> str:
+        """A term's (name, value) pair: made per case, or, for a constant's, one tuple made here and shared."""
+        return self.hoist((name, self.globals[v]), "P") if _CONSTANT.fullmatch(v) else f"({name!r}, {v})"
 
     @staticmethod
     def shown(value: Any) -> bool:
@@ -202,9 +206,11 @@ class TraceCode:
         start, required, end, boundary = values
         x = self.local("e")
         strict = " + 1" if p.op == "<" else ""
-        tests = [f"{start}.__class__ is _date", f"{required}.__class__ is _Duration"]
+        tests = [f"{v}.__class__ is {name}" for v, name, cls in ((start, "_date", dt.date),
+                                                                 (required, "_Duration", T.Duration))
+                 if not _CONSTANT.fullmatch(v) or self.globals[v].__class__ is not cls]  # a constant's, known here
         tests += [f"{v}.__class__ is _date" for v in (end, boundary) if _runtime(sides.get(v, T.ERROR)) != "date"]
-        with self.block(f"if {' and '.join(tests)}:"):
+        with self.block(f"if {' and '.join(tests)}:") if tests else nullcontext():
             self.emit(f"{x} = _new(_Elapsed); {x}.start = {self.hoist(p.start_text, 'T')}; {x}.start_value = {start}; "
                       f"{x}.end = {self.hoist(p.end_text, 'T')}; {x}.end_value = {end}; "
                       f"{x}.required = {self.hoist(p.required_text, 'T')}; {x}.required_value = {required}")
@@ -212,9 +218,10 @@ class TraceCode:
             self.months(x, start, end)
             self.emit(f"s = {boundary}.toordinal() - {end}.toordinal(){strict}; "
                       f"{x}.shortfall_days = s if s > 0 else 0; {c}.elapsed = {x}")
-        with self.block("else:"):
-            self.emit(f"{c}.elapsed = {self.hoist(p.measure, 'M')}({start}, {required}, {end}, {boundary}, "
-                      "trace.program.dates)")
+        if tests:
+            with self.block("else:"):
+                self.emit(f"{c}.elapsed = {self.hoist(p.measure, 'M')}({start}, {required}, {end}, {boundary}, "
+                          "trace.program.dates)")
 
     def months(self, x: str, a: str, b: str) -> None:
         """`x.elapsed_months`: `DateOps.between("months", a, b)`, with `d` the days from a to b. Under the clamp
