@@ -14,7 +14,7 @@ import pytest
 import writ
 from writ.dsl import ir
 from writ.dsl.types import DECIMAL
-from writ.evaluator.engine import CHECKED, TRACED
+from writ.evaluator.engine import CHECKED, TRACED, Decision, Trace
 from writ.evaluator.naming import rename
 
 HEADER = '''policy "{id}":
@@ -150,14 +150,28 @@ def test_every_mode_agrees_on_the_shipped_examples() -> None:
 
 def test_the_fused_reader_runs_traced_too() -> None:
     """`_decide` reads the facts and runs the rules in one function, traced as well as plain (a traced run that
-    fell back to two steps on every case once went unnoticed: the results were right, only slower)."""
+    fell back to two steps on every case once went unnoticed: the results were right, only slower). The traced one
+    makes the Decision and its Trace itself, every field set, each as the two steps make it."""
     policy = writ.load("uk-flexible-working")
     facts = json.loads((Path(__file__).parent.parent / "examples" / "flexible-working-case.json").read_text())
     program, when = policy.program_for(facts)
     built = program.function(program.outputs, TRACED)
     assert built.decide is not None
-    values, results = built.decide(facts, when)
-    assert values == program.inputs.convert(facts) and len(results) == 5 and results[0] == program.run(values, when)[0]
+    made = built.decide(facts, when)
+    assert isinstance(made, Decision) and made.trace is not None
+    values = program.inputs.convert(facts)
+    outputs, trace = program.run(values, when, trace=True)
+    assert trace is not None
+    for kind, fresh in ((Decision, made), (Trace, made.trace)):
+        for name in kind.__slots__:  # type: ignore[attr-defined]
+            assert hasattr(fresh, name), f"{kind.__name__}.{name} is not set"
+    stamp = (program.policy_id, program.version, program.effective, program.content_hash)
+    assert (made.policy_id, made.version, made.effective, made.content_hash) == stamp
+    assert (made.on, made.outputs, made.facts, made.program, made.superseded, made.given) == (when, outputs, values,
+                                                                                              program, (), facts)
+    assert made.given is facts and made.trace.facts is made.facts and made.trace.layout is built.layout
+    assert (made.trace.values, made.trace.flags, made.trace.definitions, dict(made.trace.used), made.trace.on) == (
+        trace.values, trace.flags, trace.definitions, dict(trace.used), trace.on)
 
 
 def test_nodes_are_numbered_uniquely_and_equal_programs_compare_equal() -> None:

@@ -204,7 +204,14 @@ class Policy:
     def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
                  explain: bool = False, version: str | None = None) -> Decision:
         """Validate the facts and evaluate the version in force; `explain=True` records the trace."""
-        program, when = self._pick(facts, on, version)
+        path, hit = self._decided_by, None
+        if path and on is None and version is None and type(facts) is dict:  # `_pick`'s common case, in place
+            value = facts.get(path[0])
+            for part in path[1:]:
+                value = value.get(part) if type(value) is dict else None
+            if type(value) is str:
+                hit = self._in_force.get(value)
+        program, when = hit or self._pick(facts, on, version)
         decision = program.evaluate(facts, when, outputs, explain)
         if when is None:
             self._undecidable(program)

@@ -142,4 +142,5 @@ def list_converter(item: Converter) -> Converter:
     return convert
 
 
-READER_HELPERS: dict[str, Any] = {"_Bad": Bad, "_ABSENT": ABSENT, "_int": _int, "_fromisoformat": date.fromisoformat}
+READER_HELPERS: dict[str, Any] = {"_Bad": Bad, "_ABSENT": ABSENT, "_int": _int, "_fromisoformat": date.fromisoformat,
+                                  "_Decimal": Decimal, "_repr": repr, "_float": float, "_BIG_FLOAT": BIG_FLOAT}

@@ -30,6 +30,13 @@ from writ.evaluator.readers import BUILTINS, READ_ERRORS
 UsedResolver = Callable[[str, dt.date | None], "Program"]
 
 PLAIN, TRACED, CHECKED, PROBE = Mode(), Mode(traced=True), Mode(checked=True), Mode(traced=True, probe=True)
+# How the traced `_decide` ends (codegen `generate` fills in the pieces): the run's Trace and Decision made in place,
+# each field set by name (a test holds that every slot is), rather than the pieces returned for three calls to make.
+_DECIDED = """_tr = _new(_Trace); _tr.layout = _layout; _tr.values = {values}; _tr.flags = {flags}; _tr.facts = {facts}
+_tr.definitions = {definitions}; _tr.used = {used}; _tr.on = _on; _de = _new(_Decision); _de.trace = _tr
+_de.policy_id, _de.version, _de.effective = _stamp; _de.on = _on; _de.outputs = {outputs}; _de.facts = {facts}
+_de.content_hash = _program.content_hash; _de.program = _program; _de.superseded = (); _de.given = f
+return _de"""
 _EXPLAIN_ERRORS = (EvaluationError, ArithmeticError)
 
 
@@ -62,7 +69,7 @@ class Trace:
     __slots__ = ("layout", "values", "flags", "definitions", "used", "facts", "on")
 
     def __init__(self, layout: Layout, values: tuple[Any, ...], flags: tuple[bool, ...], definitions: dict[str, Any],
-                 used: dict[str, Trace], facts: Mapping[str, Any], on: dt.date | None) -> None:
+                 used: Mapping[str, Trace], facts: Mapping[str, Any], on: dt.date | None) -> None:
         self.layout = layout
         self.values = values
         self.flags = flags
@@ -202,19 +209,20 @@ class Program:
             "_dur_sub": runtime.subtract_durations, "_div": runtime.div, "_round": runtime.round_half_up,
             "_dec": Decimal, "_EXPLAIN_ERRORS": _EXPLAIN_ERRORS, "_chk": self._checked,
             "_conflict": self._conflict, "_no_match": self._no_match, "_used": self._used,
-            "_used_traced": self._used_traced, "_used_probe": self._used_probe,
+            "_used_traced": self._used_traced, "_used_probe": self._used_probe, "_new": object.__new__,
+            "_Trace": Trace, "_Decision": Decision, "_program": self, "_stamp": self._stamp,
         }
 
     def _build(self, outputs: tuple[str, ...], mode: Mode) -> _Built:
         fused = outputs == self.outputs and not mode.checked
-        reader = self.inputs.reader_parts() if fused else None
         needed = ir.dependencies(self.ir, outputs)
-        generated = generate(self.ir, outputs, mode, self.constants, needed, reader)
+        generated = generate(self.ir, outputs, mode, self.constants, needed, self.inputs.reader_parts if fused else None,
+                             _DECIDED if mode == TRACED else None)
         namespace = self._globals()
         namespace.update(generated.globals)
         code = compile(generated.source, f"<writ {self.policy_id}@{self.version}>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated from the checked IR, see codegen
-        layout = Layout(self, generated) if mode.traced else None
+        layout = namespace["_layout"] = Layout(self, generated) if mode.traced else None
         return _Built(outputs, namespace["_outputs"], generated, layout, namespace.get("_decide"))
 
     def function(self, outputs: tuple[str, ...], mode: Mode = PLAIN) -> _Built:
@@ -294,15 +302,21 @@ class Program:
     def evaluate(self, facts: Any, on: dt.date | None = None, outputs: Iterable[str] | None = None,
                  trace: bool = False) -> Decision:
         """Validate and convert the facts (`InputError` lists every problem), then run them."""
-        policy_id, version, effective = self._stamp
-        if outputs is None:  # the common case, in one generated function
-            values, result, recorded = self._decided(facts, on, trace)
-            return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self,
-                            (), facts)
+        if outputs is None:  # the common case, in one generated function: see `_decided`
+            built = self._all.get(trace) or self._function_for(None, trace)
+            if built.decide is not None:
+                try:
+                    made = built.decide(facts, on)
+                except READ_ERRORS:
+                    pass  # facts in doubt: the two steps below say which, and how
+                except (ArithmeticError, EvaluationError) as exc:
+                    raise self._diagnosed(exc, self.inputs.convert(facts), on, built) from None
+                else:  # a traced `_decide` makes the Decision itself (`_DECIDED`)
+                    return made if trace else Decision(*self._stamp, on, made[1], made[0], self.content_hash, None,
+                                                       self, (), facts)
         values = self.inputs.convert(facts)
         result, recorded = self.run(values, on, outputs, trace)
-        return Decision(policy_id, version, effective, on, result, values, self.content_hash, recorded, self, (),
-                        facts)
+        return Decision(*self._stamp, on, result, values, self.content_hash, recorded, self, (), facts)
 
     def outputs_of(self, facts: Any, on: dt.date | None = None) -> dict[str, Any]:
         """Every output of the facts as runtime values: `evaluate(facts, on).outputs` without the `Decision`.
@@ -310,7 +324,7 @@ class Program:
         For callers that turn each result into something else at once (`writ
         batch` writes it as a JSON line): the same validation and run.
         """
-        return self._decided(facts, on, False)[1]
+        return self._decided(facts, on)
 
     def outputs_if_valid(self, facts: Any, on: dt.date | None = None) -> dict[str, Any] | None:
         """Every output of the facts, or None when they are not valid input (without describing why: for searches
@@ -326,27 +340,19 @@ class Program:
         except (WritError, ArithmeticError):
             return None
 
-    def _decided(self, facts: Any, on: dt.date | None, trace: bool) -> tuple[dict[str, Any], dict[str, Any],
-                                                                            Trace | None]:
-        """The converted facts, every output, and the trace when asked: by the fused `_decide` (see codegen) when
-        the facts read cleanly; else in two steps, converting (which lists every problem) and then running."""
-        built = self._all.get(trace) or self._function_for(None, trace)
+    def _decided(self, facts: Any, on: dt.date | None) -> dict[str, Any]:
+        """Every output: by the fused `_decide` (see codegen) when the facts read cleanly; else in two steps,
+        converting (which lists every problem) and then running. (`evaluate` does the same, written in place.)"""
+        built = self._all.get(False) or self._function_for(None, False)
         if built.decide is not None:
             try:
-                values, results = built.decide(facts, on)
+                results: dict[str, Any] = built.decide(facts, on)[1]
+                return results
             except READ_ERRORS:
                 pass  # facts in doubt: the two steps say which, and how
             except (ArithmeticError, EvaluationError) as exc:
-                values = self.inputs.convert(facts)
-                raise self._diagnosed(exc, values, on, built) from None
-            else:
-                if not trace:
-                    return values, results, None
-                assert built.layout is not None
-                return values, results[0], built.layout.trace(results, values, on)
-        values = self.inputs.convert(facts)
-        result, recorded = self.run(values, on, None, trace)
-        return values, result, recorded
+                raise self._diagnosed(exc, self.inputs.convert(facts), on, built) from None
+        return self.run(self.inputs.convert(facts), on)[0]
 
     # -- failures
     def _diagnosed(self, exc: Exception, values: Mapping[str, Any], on: dt.date | None, built: _Built) -> Exception:

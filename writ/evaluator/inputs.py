@@ -197,7 +197,7 @@ class InputModel:
         kind, allowed, bounds = "", frozenset[str](), tuple[RuntimeBound, ...]()
         if isinstance(f.type, ast.PrimType):
             convert, bounds = PRIM_CONVERTERS[f.type.name], runtime_bounds(f.type)  # the range: the plan's own
-            if f.type.name in ("bool", "int", "text", "date"):
+            if f.type.name in ("bool", "int", "decimal", "text", "date"):
                 kind = f.type.name  # the generated reader checks these inline; others call `convert`
         elif isinstance(f.type, ast.EnumType) or isinstance(f.type, ast.NamedType) and f.type.name in self.policy.enums:
             kind = "enum"
@@ -274,10 +274,11 @@ class InputModel:
                    if plan.key not in values}
         return {**values, **missing} if missing else values
 
-    def reader_parts(self) -> ReaderParts:
+    def reader_parts(self, named: Mapping[str, str] | None = None) -> ReaderParts:
         """The converter as lines to fuse into a policy's generated code (see `evaluator.codegen.generate`): the
-        lines read every field, test its range, then test the input checks, raising `Bad` at the first doubt."""
-        return reader_parts(self._groups, self._group_names, READER_HELPERS, self._checks.plans)
+        lines read every field, test its range, then test the input checks, raising `Bad` at the first doubt;
+        each field into the local `named` gives its key, if any (see `readers.reader_parts`)."""
+        return reader_parts(self._groups, self._group_names, READER_HELPERS, self._checks.plans, named)
 
     def convert_plain(self, facts: Any) -> dict[str, object]:
         """The same reading as the generated reader, field plan by field plan (tests check the two agree)."""

@@ -93,7 +93,8 @@ class GroupPlan(NamedTuple):
 class _Source:
     """The lines of one reader and the globals they refer to (converters, fallbacks, enum value sets)."""
 
-    def __init__(self, helpers: dict[str, Any]) -> None:
+    def __init__(self, helpers: dict[str, Any], named: Mapping[str, str]) -> None:
+        self.named = named
         self.lines: list[str] = []
         self.globals: dict[str, Any] = dict(helpers)
         self.results: list[tuple[str, str]] = []
@@ -125,6 +126,10 @@ class _Source:
                 self.emit(indent, f"if type({var}) is not str or len({var}) != 10 or {var}[4] != '-' "
                                   f"or {var}[7] != '-': raise _Bad")
                 self.emit(indent, f"{var} = _fromisoformat({var})")
+            case "decimal":  # as `converters._decimal`: an int, or a finite float short of 2^63, read by its repr
+                self.emit(indent, f"if type({var}) is not int and (type({var}) is not _float "
+                                  f"or not -_BIG_FLOAT < {var} < _BIG_FLOAT): raise _Bad")
+                self.emit(indent, f"{var} = _Decimal(_repr({var}))")
             case "enum":
                 self.emit(indent, f"if type({var}) is not str or {var} not in {self.hoist(plan.allowed, 'E')}: "
                                   "raise _Bad")
@@ -132,8 +137,9 @@ class _Source:
                 self.emit(indent, f"{var} = {self.hoist(plan.convert, 'C')}({var})")
 
     def variable(self, plan: FieldPlan) -> str:
-        """A fresh local for one field's value, recorded for the result dict."""
-        var = f"a{len(self.results)}"
+        """The local for one field's value (the name the caller gave the key, else a fresh one), recorded for the
+        result dict."""
+        var = self.named.get(plan.key) or f"a{len(self.results)}"
         self.results.append((plan.key, var))
         return var
 
@@ -197,9 +203,14 @@ class ReaderParts(NamedTuple):
 
 
 def reader_parts(groups: Sequence[GroupPlan], top_names: frozenset[str], helpers: dict[str, Any],
-                 checks: Sequence[CheckPlan] = ()) -> ReaderParts:
-    """The lines that read and check the facts `f` into locals; see `reader_source` for `helpers`."""
-    src = _Source(helpers)
+                 checks: Sequence[CheckPlan] = (), named: Mapping[str, str] | None = None) -> ReaderParts:
+    """The lines that read and check the facts `f` into locals; see `reader_source` for `helpers`.
+
+    `named` gives the local for a field's key where the caller wants one (the rules fused after the reader read
+    each input from the local the reader leaves it in, with no copy between); its names must not have the
+    reader's own forms (`a<k>`, `g<k>`, `f`, `v`, or a leading `_`). Others get fresh names.
+    """
+    src = _Source(helpers, named or {})
     src.emit(1, f"if type(f) is not dict or not {src.hoist(top_names, 'N')}.issuperset(f): raise _Bad")
     for group in groups:
         src.group(group)
