@@ -23,14 +23,15 @@ from writ.dsl.ast import NO_SPAN
 from writ.dsl.compiler import CompiledPolicy
 from writ.dsl.errors import EvaluationError, NotFoundError, WritError
 from writ.evaluator import runtime
-from writ.evaluator.codegen import UNSET, Generated, Mode, generate
+from writ.evaluator.codegen import UNSET, Generated, Mode
+from writ.evaluator.functions import generate
 from writ.evaluator.inputs import InputModel
 from writ.evaluator.readers import BUILTINS, READ_ERRORS
 
 UsedResolver = Callable[[str, dt.date | None], "Program"]
 
 PLAIN, TRACED, CHECKED, PROBE = Mode(), Mode(traced=True), Mode(checked=True), Mode(traced=True, probe=True)
-# How the traced `_decide` ends (codegen `generate` fills in the pieces): the run's Trace and Decision made in place,
+# How the traced `_decide` ends (`functions.generate` fills in the pieces): the run's Trace and Decision made in place,
 # each field set by name (a test holds that every slot is), rather than the pieces returned for three calls to make.
 _DECIDED = """_tr = _new(_Trace); _tr.layout = _layout; _tr.values = {values}; _tr.flags = {flags}; _tr.facts = {facts}
 _tr.definitions = {definitions}; _tr.used = {used}; _tr.on = _on; _de = _new(_Decision); _de.trace = _tr
@@ -279,7 +280,7 @@ class Program:
 
     def run_with(self, built: _Built, values: Mapping[str, Any], on: dt.date | None) -> Any:
         """The results of a function of this program the caller keeps (`function(outputs, mode)`), as it returns
-        them (the outputs of a plain function; a traced one's tuple, see codegen), failures diagnosed as `run`'s."""
+        them (the outputs of a plain function; a traced one's tuple, see evaluator/functions.py), failures diagnosed as `run`'s."""
         try:
             results = built.outputs(values, on)
         except (ArithmeticError, EvaluationError) as exc:
@@ -341,7 +342,7 @@ class Program:
             return None
 
     def _decided(self, facts: Any, on: dt.date | None) -> dict[str, Any]:
-        """Every output: by the fused `_decide` (see codegen) when the facts read cleanly; else in two steps,
+        """Every output: by the fused `_decide` (see evaluator/functions.py) when the facts read cleanly; else in two steps,
         converting (which lists every problem) and then running. (`evaluate` does the same, written in place.)"""
         built = self._all.get(False) or self._function_for(None, False)
         if built.decide is not None:
@@ -365,7 +366,7 @@ class Program:
             checked.outputs(values, on)
         except EvaluationError as located:
             return located
-        message = exc.message if isinstance(exc, EvaluationError) else _describe(exc)
+        message = exc.message if isinstance(exc, EvaluationError) else runtime.describe_failure(exc)
         return EvaluationError("arithmetic", message)
 
     def node(self, nid: int) -> tuple[Any, str]:
@@ -385,7 +386,7 @@ class Program:
                 raise
             message = exc.message
         except ArithmeticError as exc:
-            message = _describe(exc)
+            message = runtime.describe_failure(exc)
         node, definition = self.node(nid)
         raise EvaluationError("arithmetic", message, node.span, rule=definition)
 
@@ -395,7 +396,7 @@ class Program:
                               rule.span, rule=target)
 
     def _no_match(self, table: str, given: tuple[Any, ...]) -> None:
-        shown = ", ".join(runtime_repr(g) for g in given)
+        shown = ", ".join(runtime.shown(g) for g in given)
         raise EvaluationError("no-match", f"no row of table `{table}` matches ({shown})",
                               self.definitions[table].span, rule=table)
 
@@ -426,18 +427,3 @@ class Program:
         results, recorded = other.run(other.inputs.fill_defaults(values), on, names, trace=True)
         return (*results.values(), recorded)
 
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OverflowError):
-        return "a date outside the years 1 to 9999"
-    if isinstance(exc, ZeroDivisionError):
-        return "division by zero"
-    return f"a number out of range ({type(exc).__name__})"
-
-
-def runtime_repr(value: Any) -> str:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if value is None:
-        return "missing"
-    return str(value)

@@ -275,7 +275,7 @@ class InputModel:
         return {**values, **missing} if missing else values
 
     def reader_parts(self, named: Mapping[str, str] | None = None) -> ReaderParts:
-        """The converter as lines to fuse into a policy's generated code (see `evaluator.codegen.generate`): the
+        """The converter as lines to fuse into a policy's generated code (see `evaluator.functions.generate`): the
         lines read every field, test its range, then test the input checks, raising `Bad` at the first doubt;
         each field into the local `named` gives its key, if any (see `readers.reader_parts`)."""
         return reader_parts(self._groups, self._group_names, READER_HELPERS, self._checks.plans, named)

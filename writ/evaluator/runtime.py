@@ -304,3 +304,21 @@ def round_half_up(x: int | Decimal, places: int | None = None) -> int | Decimal:
     except InvalidOperation:
         raise EvaluationError("arithmetic", f"cannot round `{x}` to {places or 0} places") from None
     return int(rounded) if places is None else rounded
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong in words, for an arithmetic failure the generated code raised (a located error's message)."""
+    if isinstance(exc, OverflowError):
+        return "a date outside the years 1 to 9999"
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    return f"a number out of range ({type(exc).__name__})"
+
+
+def shown(value: object) -> str:
+    """A runtime value as an error message quotes it: dates in ISO form, missing for None."""
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if value is None:
+        return "missing"
+    return str(value)
