@@ -573,3 +573,24 @@ def test_schema_validator_is_built_only_for_bad_facts() -> None:
     with pytest.raises(InputError):
         m.convert({})
     assert m._checker is not None
+
+
+@given(st.integers() | st.floats() | st.booleans() | st.text(max_size=3) | st.none())
+@settings(max_examples=300)
+def test_a_decimal_read_inline_is_the_converters(value: object) -> None:
+    """The generated reader converts a decimal field in place (no converter call): it takes what `_decimal`
+    takes, to the same Decimal, and refuses what it refuses (NaN, infinities, floats past 2^63, non-numbers)."""
+    from writ.evaluator.converters import _decimal
+
+    facts = copy.deepcopy(VALID)
+    facts["person"]["hours"] = value
+    try:
+        expected: object = _decimal(value)
+    except Bad:
+        expected = Bad
+    try:
+        read: object = TYPES_MODEL._read(facts)["person.hours"]
+    except READ_ERRORS:
+        read = Bad
+    assert read == expected and type(read) is type(expected) or read is expected
+    assert _decimal not in TYPES_MODEL.reader_parts().globals.values()  # written out, not called

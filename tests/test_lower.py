@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,8 @@ def test_the_fused_reader_runs_traced_too() -> None:
     assert made.given is facts and made.trace.facts is made.facts and made.trace.layout is built.layout
     assert (made.trace.values, made.trace.flags, made.trace.definitions, dict(made.trace.used), made.trace.on) == (
         trace.values, trace.flags, trace.definitions, dict(trace.used), trace.on)
+    fused = built.generated.source.split("def _decide")[1]
+    assert not re.search(r"^ +i_\w+ = a\d+$", fused, re.M), "the reader reads each input into the rules' own local"
 
 
 def test_nodes_are_numbered_uniquely_and_equal_programs_compare_equal() -> None:
