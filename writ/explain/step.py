@@ -77,7 +77,6 @@ class Step:
         return f"Step({self.info.id!r}, {self.info.kind}, value={self.value!r})"
 
 
-
 class MadeStep(Step):
     """A `Step` as the generated builders make it: called with no arguments (no `__init__` runs), its slots then
     set in place. Calling the class costs less than `object.__new__(Step)`, which the builders would otherwise need
