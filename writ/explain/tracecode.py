@@ -44,6 +44,7 @@ class TraceCode:
         self.lines: list[str] = []
         self.depth = 1
         self.fresh = 0
+        self.facts: dict[str, str] = {}  # input path -> a local read at the top, `G(path)` (None when absent)
 
     # -- writing
     def emit(self, line: str) -> None:
@@ -85,6 +86,15 @@ class TraceCode:
             case ir.UsedRef(alias=a, name=n):
                 return f"_used_value(U, {a!r}, {n!r})"
         return "_UNSET"
+
+    def known_value(self, node: Any) -> str:
+        """`value(node)`, reusing a fact the function read at its top: `G(path)` gives what `G(path, _UNSET)` does
+        unless it is None, which it also is for an absent fact; so the fact is read again only then."""
+        code = self.value(node)
+        if isinstance(node, ir.Input) and node.path in self.facts and code.startswith("G("):
+            held = self.facts[node.path]
+            return f"({held} if {held} is not None else {code})"
+        return code
 
     def definition_value(self, name: str) -> str:
         """A constant's value is the program's, which every run records as is: written as a constant here, so a
@@ -145,8 +155,8 @@ class TraceCode:
                 self.emit(f"{read[code]} = {code}")
             return read[code]
 
-        left, right, held, c = local(self.value(e.left)), local(self.value(e.right)), local(self.value(e)), \
-            self.local("c")
+        left, right = (local(self.known_value(side)) for side in (e.left, e.right))
+        held, c = local(self.value(e)), self.local("c")
         checks = []  # a constant side (or result) is checked here, once
         for code, missing in ((held, (UNSET,)), (left, _missing(e.left)), (right, _missing(e.right))):
             if not _CONSTANT.fullmatch(code):
@@ -154,7 +164,7 @@ class TraceCode:
             elif any(self.globals[code] is m for m in missing):
                 return  # never compared
         with self.block(f"if {' and '.join(checks)}:") if checks else nullcontext():
-            terms = [(name, local(self.value(leaf)), leaf.type) for name, leaf in compare.terms]
+            terms = [(name, local(self.known_value(leaf)), leaf.type) for name, leaf in compare.terms]
             self.emit(f"{c} = _new(_Comparison)")
             self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
                       f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
@@ -168,7 +178,7 @@ class TraceCode:
                 self.margin(c, e, left, right)
             if compare.elapsed is not None:
                 p = compare.elapsed
-                values = [local(self.value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)]
+                values = [local(self.known_value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)]
                 self.elapsed(c, p, values, {left: e.left.type, right: e.right.type})
             self.emit(f"{step}.comparison = {c}")
 
