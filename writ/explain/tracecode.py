@@ -45,6 +45,7 @@ class TraceCode:
         self.depth = 1
         self.fresh = 0
         self.facts: dict[str, str] = {}  # input path -> a local read at the top, `G(path)` (None when absent)
+        self.ordinals: dict[str, str] = {}  # a date's code -> the local holding its ordinal, in one comparison
 
     # -- writing
     def emit(self, line: str) -> None:
@@ -165,6 +166,11 @@ class TraceCode:
                 return  # never compared
         with self.block(f"if {' and '.join(checks)}:") if checks else nullcontext():
             terms = [(name, local(self.known_value(leaf)), leaf.type) for name, leaf in compare.terms]
+            self.ordinals = {}
+            if compare.elapsed is not None and {_runtime(e.left.type), _runtime(e.right.type)} == {"date"}:
+                for side in (left, right):  # the period's end and boundary: its days, shortfall and the margin
+                    self.ordinals[side] = self.local("o")
+                    self.emit(f"{self.ordinals[side]} = {side}.toordinal()")
             self.emit(f"{c} = _new(_Comparison)")
             self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
                       f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
@@ -181,6 +187,10 @@ class TraceCode:
                 values = [local(self.known_value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)]
                 self.elapsed(c, p, values, {left: e.left.type, right: e.right.type})
             self.emit(f"{step}.comparison = {c}")
+
+    def ordinal(self, date: str) -> str:
+        """Code for the ordinal of the date `date`: the local holding it when the comparison needs it more than once."""
+        return self.ordinals.get(date, f"{date}.toordinal()")
 
     def terms(self, c: str, terms: list[tuple[str, str, T.Type]], present: set[str]) -> None:
         """`c.terms`: each quantity read that has a value and is not a list. Made as one list when every value
@@ -224,9 +234,9 @@ class TraceCode:
             self.emit(f"{x} = _new(_Elapsed); {x}.start = {self.hoist(p.start_text, 'T')}; {x}.start_value = {start}; "
                       f"{x}.end = {self.hoist(p.end_text, 'T')}; {x}.end_value = {end}; "
                       f"{x}.required = {self.hoist(p.required_text, 'T')}; {x}.required_value = {required}")
-            self.emit(f"{x}.elapsed_days = d = {end}.toordinal() - {start}.toordinal()")
+            self.emit(f"{x}.elapsed_days = d = {self.ordinal(end)} - {start}.toordinal()")
             self.months(x, start, end)
-            self.emit(f"s = {boundary}.toordinal() - {end}.toordinal(){strict}; "
+            self.emit(f"s = {self.ordinal(boundary)} - {self.ordinal(end)}{strict}; "
                       f"{x}.shortfall_days = s if s > 0 else 0; {c}.elapsed = {x}")
         if tests:
             with self.block("else:"):
@@ -254,7 +264,7 @@ class TraceCode:
         one more for a strict comparison, none for text or truth values; other sides through `whynot`'s measure.
         Chosen here by the sides' types; by their values when a type says nothing of the value's class."""
         extra = " + 1" if e.op in ("<", ">") else ""
-        days = f"{c}.margin = abs({left}.toordinal() - {right}.toordinal()){extra}; {c}.unit = 'days'"
+        days = f"{c}.margin = abs({self.ordinal(left)} - {self.ordinal(right)}){extra}; {c}.unit = 'days'"
         whole = f"{c}.margin = abs({left} - {right}){extra}; {c}.unit = None"
         none = f"{c}.margin = None; {c}.unit = None"
         measured = f"{c}.margin, {c}.unit = _margin({e.op!r}, {left}, {right})"
