@@ -187,6 +187,41 @@ def test_property_a_change_re_runs_only_the_outputs_that_may_read_it(case: str, 
         {n: v for n, v in decision.outputs.items() if n not in reading}
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(sorted(CASES)), shift=st.integers(-4000, 4000), pick=st.integers(0, 100))
+def test_property_a_re_run_given_the_changed_value_apart_is_the_run_of_the_changed_facts(case: str, shift: int,
+                                                                                        pick: int) -> None:
+    """`rerun(value, facts, on)` (the changed fact given apart, the others read from the case's own facts, used
+    policies included) returns what `outputs` returns for the facts with the change made, plain and probed, or
+    fails as it does; and the case's facts are left as they were."""
+    policy = POLICIES[case.split("/")[0]]
+    decision = policy.evaluate(CASES[case])
+    program = decision.program
+    assert program is not None
+    dates = sorted(k for k, v in decision.facts.items() if isinstance(v, dt.date))
+    key = dates[pick % len(dates)]
+    value = decision.facts[key] + dt.timedelta(days=shift)
+    before = dict(decision.facts)
+    for built in search_runs(program, key):
+        assert built.rerun is not None
+        try:
+            expected = built.outputs({**decision.facts, key: value}, decision.on)
+        except (writ.WritError, ArithmeticError) as exc:
+            try:
+                built.rerun(value, decision.facts, decision.on)
+            except type(exc):
+                continue
+            raise AssertionError("the re-run given the value apart did not fail as the run did") from exc
+        got = built.rerun(value, decision.facts, decision.on)
+        if isinstance(expected, tuple):  # probed: outputs, values, flags, definitions, then the used traces
+            assert got[:4] == expected[:4]
+            assert {a: (t.values, t.flags, t.definitions, t.facts) for a, t in got[4].items()} == \
+                {a: (t.values, t.flags, t.definitions, t.facts) for a, t in expected[4].items()}
+        else:
+            assert got == expected
+    assert decision.facts == before
+
+
 def test_the_search_s_site_code_reads_the_traced_layout_as_values_by_node() -> None:
     """The function written for a site and a traced run's layout (slots read in place) finds, proposes and confirms
     the same changes as the same site's function reading every value by node (any layout)."""

@@ -65,9 +65,9 @@ class Search:
 
     def __init__(self, top: Trace) -> None:
         self.top = top
-        # by change: the probe run's results with its facts and layout, and every output after it (the memo the
-        # generated search of `writ.evaluator.fused` shares)
-        self._probes: dict[tuple[str, Any], tuple[Any, dict[str, Any], Layout] | None] = {}
+        # by change: the probe run's results as its function returns them, and every output after it (the memo the
+        # generated search of `writ.evaluator.fused` shares; the facts of a run are made only when a view asks)
+        self._probes: dict[tuple[str, Any], tuple[Any, ...] | None] = {}
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
@@ -150,22 +150,25 @@ class Search:
 
     def _probed(self, key: str, value: Any) -> tuple[Any, dict[str, Any], Layout] | None:
         """The probe run's results as its function returns them, with the facts and its layout (read in place when
-        confirming: no `Trace` made), once per change."""
+        confirming: no `Trace` made), the run once per change. The facts with the change made are not kept per run
+        (the run reads them from the case's own, `Built.rerun`): they are made here, for the view that asks."""
         memo = (key, value)
-        found = self._probes.get(memo, UNSET)
-        if found is UNSET:
-            top = self.top
-            built = search_runs(top.program, key)[1]
-            facts = {**top.facts, key: value}
+        results = self._probes.get(memo, UNSET)
+        top = self.top
+        built = search_runs(top.program, key)[1]
+        if results is UNSET:
+            assert built.rerun is not None
             try:  # the generated code itself: a failed run is no counterfactual, whatever its diagnosis would say
-                results = built.outputs(facts, top.on)
+                results = built.rerun(value, top.facts, top.on)
             except _FAILED:
-                found = self._probes[memo] = self._outputs[memo] = None
+                results = self._probes[memo] = self._outputs[memo] = None
             else:
-                assert built.layout is not None
-                found = self._probes[memo] = (results, facts, built.layout)
+                self._probes[memo] = results
                 self._outputs[memo] = results[0]
-        return found
+        if results is None:
+            return None
+        assert built.layout is not None
+        return results, {**top.facts, key: value}, built.layout
 
     def outputs_after(self, key: str, value: Any) -> dict[str, Any] | None:
         """Every output with `key` changed to `value` (None if that run fails): the probe's when the change was
@@ -174,8 +177,10 @@ class Search:
         found = self._outputs.get(memo, UNSET)
         if found is UNSET:
             top = self.top
+            rerun = search_runs(top.program, key)[0].rerun
+            assert rerun is not None
             try:
-                found = search_runs(top.program, key)[0].outputs({**top.facts, key: value}, top.on)
+                found = rerun(value, top.facts, top.on)
             except _FAILED:
                 found = None
             self._outputs[memo] = found
@@ -259,7 +264,8 @@ def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:
     `key` (`outputs_reading`: the others keep their values, so cannot be altered), and, when probing, the
     conditions of the rules holding a condition `may_suggest` allows (the only ones `Search.suggest` confirms),
     the other rules run as in a plain run. Any other condition asked after a change is read from its definition
-    re-run traced (`Search.rerun`)."""
+    re-run traced (`Search.rerun`). Each has its `rerun(value, facts, on)` too: the run with the case's own facts
+    and `key` given `value`, no copy of the facts made."""
     known: dict[str, tuple[_Built, _Built]] | None = program.prepared.get("search_runs")
     if known is None:
         known = program.prepared.setdefault("search_runs", {})
@@ -268,8 +274,8 @@ def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:
         watch = frozenset(d.name for d in program.ir.definitions
                           if isinstance(d.body, ir.RuleBody) and _suggests(d.body.cond, program))
         outputs = outputs_reading(program, key)
-        found = known[key] = (program.function(outputs),
-                              program.function(outputs, Mode(traced=True, probe=True, watch=watch)))
+        found = known[key] = (program.function(outputs, changed=key),
+                              program.function(outputs, Mode(traced=True, probe=True, watch=watch), key))
     return found
 
 

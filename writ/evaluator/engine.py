@@ -148,6 +148,7 @@ class _Built:
     generated: Generated
     layout: Layout | None  # traced functions: where each node's value is in the results
     decide: Callable[..., Any] | None = None  # `_decide(f, _on)`: the facts as given, read and run in one go
+    rerun: Callable[..., Any] | None = None  # `_rerun(x, v, _on)`: `_outputs` with one fact's value given apart
 
 
 class Program:
@@ -168,7 +169,7 @@ class Program:
         # What every Decision carries, read once here rather than through three properties per case.
         self._stamp = (program.policy_id, program.version, program.effective)
         self._lock = threading.RLock()
-        self._cache: dict[tuple[tuple[str, ...], Mode], _Built] = {}
+        self._cache: dict[tuple[Any, ...], _Built] = {}
         self._all: dict[bool, _Built] = {}  # all outputs, plain and traced: the common case
         self._probe_all: _Built | None = None  # all outputs in probe mode
         self._nodes: dict[int, tuple[Any, str]] | None = None
@@ -214,26 +215,26 @@ class Program:
             "_Trace": Trace, "_Decision": Decision, "_program": self, "_stamp": self._stamp,
         }
 
-    def _build(self, outputs: tuple[str, ...], mode: Mode) -> _Built:
+    def _build(self, outputs: tuple[str, ...], mode: Mode, changed: str | None) -> _Built:
         fused = outputs == self.outputs and not mode.checked
         needed = ir.dependencies(self.ir, outputs)
         generated = generate(self.ir, outputs, mode, self.constants, needed, self.inputs.reader_parts if fused else None,
-                             _DECIDED if mode == TRACED else None)
-        namespace = self._globals()
-        namespace.update(generated.globals)
+                             _DECIDED if mode == TRACED else None, changed)
+        ns = self._globals()
+        ns.update(generated.globals)
         code = compile(generated.source, f"<writ {self.policy_id}@{self.version}>", "exec")
-        exec(code, namespace)  # noqa: S102 - source generated from the checked IR, see codegen
-        layout = namespace["_layout"] = Layout(self, generated) if mode.traced else None
-        return _Built(outputs, namespace["_outputs"], generated, layout, namespace.get("_decide"))
+        exec(code, ns)  # noqa: S102 - source generated from the checked IR, see codegen
+        layout = ns["_layout"] = Layout(self, generated) if mode.traced else None
+        return _Built(outputs, ns["_outputs"], generated, layout, ns.get("_decide"), ns.get("_rerun"))
 
-    def function(self, outputs: tuple[str, ...], mode: Mode = PLAIN) -> _Built:
-        key = (outputs, mode)
+    def function(self, outputs: tuple[str, ...], mode: Mode = PLAIN, changed: str | None = None) -> _Built:
+        key = (outputs, mode) if changed is None else (outputs, mode, changed)
         built = self._cache.get(key)
         if built is None:
             with self._lock:  # built once, whichever thread asks first
                 built = self._cache.get(key)
                 if built is None:
-                    built = self._cache[key] = self._build(outputs, mode)
+                    built = self._cache[key] = self._build(outputs, mode, changed)
         return built
 
     def prepare(self) -> None:

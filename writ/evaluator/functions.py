@@ -29,8 +29,10 @@ NO_USED: Mapping[str, Any] = MappingProxyType({})  # the used policies' traces o
 
 
 def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constants: Mapping[str, Any],
-             needed: list[str], reader: Reader | None = None, ending: str | None = None) -> Generated:
-    """Source of `_outputs(v, _on)` computing `outputs` (and `_decide(f, _on)` when `reader` is given).
+             needed: list[str], reader: Reader | None = None, ending: str | None = None,
+             changed: str | None = None) -> Generated:
+    """Source of `_outputs(v, _on)` computing `outputs` (and `_decide(f, _on)` when `reader` is given, and
+    `_rerun(x, v, _on)` when `changed` is).
 
     `needed` are the definitions to compute, in dependency order; `constants`
     holds the constants already computed (pass `{}` to generate the code that
@@ -38,7 +40,10 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     input's key is to be read into. `ending`, for a traced `_decide`, is what
     its last lines do with the results instead of returning them: a template
     of lines with `{facts}`, `{outputs}`, `{values}`, `{flags}`,
-    `{definitions}` and `{used}` standing for the code of each.
+    `{definitions}` and `{used}` standing for the code of each. `changed`, a
+    fact's key: `_rerun(x, v, _on)` is the same run as `_outputs` of the facts
+    `v` with that fact's value `x` instead (a counterfactual's re-run: the rest
+    of the facts read from the case's own, with no copy of them made per run).
     """
     names = rename(program)
     gen = _Gen(program, names, mode, constants)
@@ -79,12 +84,23 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     read_lines = [f"    {names.input(p)} = v[{p!r}]" for p in gen.inputs]
     body_lines = ["    " + line for line in body]
     source = ["def _outputs(v, _on):", *prologue, *read_lines, *used_lines, *body_lines, f"    return {returned}", ""]
+    if changed is not None:
+        source += _rerun(changed, names, list(gen.inputs), bool(gen.used),
+                         [*prologue, *used_lines, *body_lines, f"    return {returned}"])
     parts = reader(names.inputs) if reader is not None else None
     if parts is not None:
         last = ending.format(facts="v", **pieces).split("\n") if ending and mode.traced else [f"return v, ({returned})"]
         source += _fused(parts, names, list(gen.inputs), prologue + used_lines + body_lines, _indent(last))
     return Generated("\n".join(source), {**gen.globals, **(parts.globals if parts else {})}, slots, regions,
                      gen.aliases, tuple(needed), {a: tuple(n) for a, n in gen.used.items()})
+
+
+def _rerun(changed: str, names: Names, inputs: list[str], used: bool, rules: list[str]) -> list[str]:
+    """`_rerun(x, v, _on)`: `_outputs`'s lines, with the fact `changed` read from `x` and the others from `v`. The
+    used policies are given the facts too, so when there are any, `v` is first the facts with the change made."""
+    head = [f"    v = {{**v, {changed!r}: x}}"] if used else []
+    reads = [f"    {names.input(p)} = {'x' if p == changed else f'v[{p!r}]'}" for p in inputs]
+    return ["def _rerun(x, v, _on):", *head, *reads, *rules, ""]
 
 
 def _fused(reader: ReaderParts, names: Names, inputs: list[str], rules: list[str], ending: list[str]) -> list[str]:

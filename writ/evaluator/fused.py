@@ -107,17 +107,15 @@ class _Fused(_SiteSearch):
         _, probe = search_runs(self.program, key)
         assert probe.layout is not None
         slot = probe.layout.slots.get(self.node.nid)
-        after, memo, facts, results = self.name(), self.name(), self.name(), self.name()
+        after, memo, results = self.name(), self.name(), self.name()
         if slot is None:  # not a condition the probe records: its definition re-run traced
             self.line(f"{indent}{after} = search.value_after(trace, NODE, {key!r}, candidate)")
         else:
-            run, where = self.name(probe.outputs), self.name(probe.layout)
+            run = self.name(probe.rerun)
             for text in (f"{memo} = ({key!r}, candidate)", f"{results} = probes.get({memo}, UNSET)",
-                         f"if {results} is UNSET:", f"    {facts} = {{**trace.facts, {key!r}: candidate}}",
-                         "    try:", f"        {results} = {run}({facts}, on)", "    except FAILED:",
-                         f"        {results} = probes[{memo}] = outputs[{memo}] = None", "    else:",
-                         f"        probes[{memo}] = ({results}, {facts}, {where}); outputs[{memo}] = {results}[0]",
-                         f"elif {results} is not None:", f"    {results} = {results}[0]",
+                         f"if {results} is UNSET:", "    try:", f"        {results} = {run}(candidate, facts, on)",
+                         "    except FAILED:", f"        {results} = probes[{memo}] = outputs[{memo}] = None",
+                         "    else:", f"        probes[{memo}] = {results}; outputs[{memo}] = {results}[0]",
                          f"if {results} is None: {after} = {out} = None",
                          f"else: {out}, {after} = {results}[0], {results}[1][{slot}]",
                          f"if {after} is UNSET: {after} = search.value_after(trace, NODE, {key!r}, candidate)"):
@@ -136,10 +134,10 @@ class _Fused(_SiteSearch):
         (the run's, else the program's constant or the fact); returns the local holding the changes."""
         plain, _ = search_runs(self.program, key)
         memo, changes = self.name(), self.name()
-        run = self.name(plain.outputs)
+        run = self.name(plain.rerun)
         for text in (f"if {out} is UNSET:", f"    {memo} = ({key!r}, {proposed})",
                      f"    {out} = outputs.get({memo}, UNSET)", f"    if {out} is UNSET:", "        try:",
-                     f"            {out} = {run}({{**trace.facts, {key!r}: {proposed}}}, on)",
+                     f"            {out} = {run}({proposed}, facts, on)",
                      "        except FAILED:", f"            {out} = None", f"        outputs[{memo}] = {out}",
                      f"{changes} = {{}}", f"if {out} is not None:"):
             self.line(indent + text)
@@ -149,7 +147,7 @@ class _Fused(_SiteSearch):
             elif name in self.program.definitions:
                 was = f"D.get({name!r}, {self.name(self.program.constants.get(name, _UNSET))})"
             else:
-                was = f"D.get({name!r}, trace.facts.get({name!r}, UNSET))"
+                was = f"D.get({name!r}, facts.get({name!r}, UNSET))"
             now = f"{out}[{name!r}]"
             self.line(f"{indent}    if {was} != {now} and {was} is not UNSET: {changes}[{name!r}] = ({was}, {now})")
         return changes
