@@ -60,11 +60,12 @@ class Search:
     case and row, used policies included), shared by every condition that proposes the same change; a change that
     no run could confirm (`unmoved`) is re-run plain, for its effect on the outputs alone."""
 
-    _traced: dict[tuple[int, str, str, Any], Trace | None] | None = None  # made on the first `rerun`
-    _paths: dict[int, tuple[str, ...]] | None = None  # made when a used policy's condition is asked
+    __slots__ = ("top", "_probes", "_outputs", "_traced", "_paths")  # one per explanation: no __dict__ made
 
     def __init__(self, top: Trace) -> None:
         self.top = top
+        self._traced: dict[tuple[int, str, str, Any], Trace | None] | None = None  # made on the first `rerun`
+        self._paths: dict[int, tuple[str, ...]] | None = None  # made when a used policy's condition is asked
         # by change: the probe run's results as its function returns them, and every output after it (the memo the
         # generated search of `writ.evaluator.fused` shares; the facts of a run are made only when a view asks)
         self._probes: dict[tuple[str, Any], tuple[Any, ...] | None] = {}
