@@ -6,6 +6,7 @@ policy's chains; the generated `unmoved` walk agrees with `moves_all`."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Decision
 from writ.evaluator.invariance import moves_all, unmoved_walks, write_moves
 from writ.evaluator.isolate import Emitter
-from writ.explain.tree import explain
+from writ.explain.tree import Explanation, _Scope, explain, search_all, walk
 from writ.review.cases import generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,14 +34,12 @@ VERSIONS = sorted((name, info.version) for name, policy in POLICIES.items() for 
 def _general(decision: Decision, sources: Any) -> tuple[list[Counterfactual], Search]:
     """The changes the general path finds: every site the builders list, top policy first, then the used ones in
     the order `search_all` takes them, each through `Search.suggest` of a fresh search."""
-    tree = explain(decision, sources, counterfactuals=False)
     assert decision.trace is not None
     search = Search(decision.trace)
     found: list[Counterfactual] = []
-    stack = [tree._top]
+    stack = [_Scope(decision.trace, sources, "", None)]
     while stack:
         scope = stack.pop()
-        assert scope is not None
         stack.extend(scope.used.values())
         for node, goal, step_id in scope.builder.sites(scope.trace):
             found += search.suggest(node, goal, scope.trace, step_id)
@@ -79,6 +78,36 @@ def test_every_shipped_policy_finds_changes_through_the_fused_search() -> None:
             total += _same_search(decision, policy.library.sources)
             verified += sum(cf.verified for cf in explain(decision, policy.library.sources).changes)
     assert total > 100 and 0 < verified < total
+
+
+def _shown(tree: Explanation) -> list[tuple[Any, ...]]:
+    return [(s.id, s.value, s.reached, list(s.needed), list(s.counterfactuals), s.overridden_by)
+            for s in walk(tree.steps)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(version=st.sampled_from(VERSIONS), seed=st.integers(0, 10_000), outputs=st.sampled_from(["all", "reversed"]))
+def test_property_an_explanation_kept_without_a_scope_shows_what_the_scopes_show(version: tuple[str, str],
+                                                                                 seed: int, outputs: str) -> None:
+    """`explain` keeps a policy that uses no other without a `_Scope` (its builder and findings held directly):
+    its steps, counterfactuals and changes are those of the explanation made through the scopes, in the outputs'
+    order or not (then each output's step is looked up by name)."""
+    name, number = version
+    policy = POLICIES[name]
+    sources = policy.library.sources
+    for case in generate(policy.version(number), 6, seed=seed):
+        decision = policy.evaluate(case, explain=True)
+        if outputs == "reversed":
+            decision = replace(decision, outputs=dict(reversed(decision.outputs.items())))
+        assert decision.trace is not None
+        scope = _Scope(decision.trace, sources, "", None)
+        search = Search(decision.trace)
+        scoped = Explanation(decision, scope, search, search_all(scope, search))
+        tree = explain(decision, sources)
+        assert tree.changes == scoped.changes
+        assert _shown(tree) == _shown(scoped)
+        assert _shown(explain(decision, sources, counterfactuals=False)) == \
+            _shown(Explanation(decision, _Scope(decision.trace, sources, "", None)))
 
 
 def test_a_long_chain_is_searched_by_flat_code(tmp_path: Path) -> None:

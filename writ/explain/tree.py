@@ -35,6 +35,12 @@ from writ.explain.steps import Builder, builder_for
 __all__ = ["NOT_EVALUATED", "Explanation", "Step", "beneath", "explain", "walk"]
 
 NOT_EVALUATED = UNSET
+_Prepared = tuple[SourceMap, Plan, Builder]  # a traced program's plan and builder, and the sources they were made for
+
+# Shared while empty (a scope's steps, used scopes and findings are replaced whole when there is something to put in
+# them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
+_NO_STEPS: dict[str, Step] = {}
+_NO_FINDINGS: dict[int, list[Counterfactual]] = {}
 
 
 class Explanation:
@@ -45,13 +51,17 @@ class Explanation:
     (policy, version, dates, hash) is read from the decision when asked, rather than copied field by field into
     every explanation made."""
 
-    __slots__ = ("_decision", "outputs", "_top", "_steps", "search", "changes")
+    __slots__ = ("_decision", "outputs", "_top", "_found", "_steps", "search", "changes")
 
-    def __init__(self, decision: Decision, top: _Scope, search: Search | None = None,
-                 changes: list[Counterfactual] | None = None) -> None:
+    def __init__(self, decision: Decision, top: _Scope | _Prepared, search: Search | None = None,
+                 changes: list[Counterfactual] | None = None,
+                 found: dict[int, list[Counterfactual]] = _NO_FINDINGS) -> None:
         self._decision = decision
         self.outputs = decision.outputs
-        self._top: _Scope | None = top  # until the steps are built (`_steps` is set then)
+        # until the steps are built (`_steps` is set then): the top scope, or for a policy that uses no other (the
+        # common case) its sources, plan and builder alone, with the changes found by node (a scope's `found`)
+        self._top: _Scope | _Prepared | None = top
+        self._found = found
         self.search = search  # the counterfactual search, whose re-runs other views may share
         # every counterfactual found at a failed condition, in the search's order
         self.changes: list[Counterfactual] = [] if changes is None else changes
@@ -86,14 +96,22 @@ class Explanation:
         """Per output, the step that decided it, with the steps beneath it."""
         top = self._top
         if top is not None:
-            self._steps, self._top = _output_steps(top, self.outputs), None
+            if type(top) is tuple:  # the builder returns the outputs' steps at once, when they are all the program's
+                made = top[2].steps(self._decision.trace, self._found, _NO_STEPS, self.outputs)
+                self._steps = made if isinstance(made, list) else _output_steps(self._scope(top, made), self.outputs)
+            else:
+                self._steps = _output_steps(top, self.outputs)  # type: ignore[arg-type]
+            self._top = None
         return self._steps
 
-
-# Shared while empty (a scope's steps, used scopes and findings are replaced whole when there is something to put in
-# them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
-_NO_STEPS: dict[str, Step] = {}
-_NO_FINDINGS: dict[int, list[Counterfactual]] = {}
+    def _scope(self, prepared: _Prepared, built: dict[str, Step]) -> _Scope:
+        """The top scope of an explanation kept without one, its steps by definition `built` (the outputs were
+        not the program's, so each is looked up by name)."""
+        trace = self._decision.trace
+        assert trace is not None
+        scope = _Scope(trace, prepared[0], "", None, prepared)
+        scope.found, scope.steps = self._found, built
+        return scope
 
 
 class _Scope:
@@ -105,10 +123,12 @@ class _Scope:
     found: dict[int, list[Counterfactual]] = _NO_FINDINGS  # by node: changes (the search's own, if any)
     used: dict[str, _Scope] = {}
 
-    def __init__(self, trace: Trace, sources: SourceMap, prefix: str, label: str | None) -> None:
+    def __init__(self, trace: Trace, sources: SourceMap, prefix: str, label: str | None,
+                 found: _Prepared | None = None) -> None:
         self.trace = trace
         # The plan and generated builder, found in one lookup once known (kept by the layout, under the prefix).
-        found = trace.layout.prepared.get(prefix)
+        if found is None:
+            found = trace.layout.prepared.get(prefix)
         if found is None or found[0] is not sources:
             found = _prepare(trace.layout, sources, prefix, label)
         self.plan: Plan = found[1]
@@ -119,7 +139,7 @@ class _Scope:
                          for alias, sub in trace.used.items()}
 
 
-def _prepare(layout: Layout, sources: SourceMap, prefix: str, label: str | None) -> tuple[Any, ...]:
+def _prepare(layout: Layout, sources: SourceMap, prefix: str, label: str | None) -> _Prepared:
     """The first explanation of a traced program (or the first since its sources changed) under `prefix`: its plan
     and generated builder, kept for the next."""
     plan = plan_for(layout.program, sources, prefix, label)
@@ -213,11 +233,19 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
     trace = decision.trace
     if trace is None:
         raise ValueError("this decision was evaluated without a trace; evaluate with explain=True")
-    top = _Scope(trace, sources or SourceMap(), "", None)
+    sources = sources or SourceMap()
+    if trace.used:
+        top = _Scope(trace, sources, "", None)
+        if not counterfactuals:
+            return Explanation(decision, top)
+        search = Search(trace)
+        return Explanation(decision, top, search, search_all(top, search))
+    # A policy that uses no other (the common case): no scope, its builder found as `_Scope` finds it.
+    prepared = trace.layout.prepared.get("")
+    if prepared is None or prepared[0] is not sources:
+        prepared = _prepare(trace.layout, sources, "", None)
     if not counterfactuals:
-        return Explanation(decision, top)
+        return Explanation(decision, prepared)
     search = Search(trace)
-    top.found, changes = top.builder.search(trace, search)  # `search_all`, its common case inline
-    if top.used:
-        _search_used(top, search, changes)
-    return Explanation(decision, top, search, changes)
+    found, changes = prepared[2].search(trace, search)
+    return Explanation(decision, prepared, search, changes, found)
