@@ -31,7 +31,7 @@ from typing import Any
 from writ.dsl import ir
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET, Mode
-from writ.evaluator.engine import Layout, Program, Trace, _Built
+from writ.evaluator.engine import Program, Trace, _Built
 from writ.evaluator.invariance import outputs_reading, unmoved_test
 from writ.evaluator.isolate import days_from, isolate, number
 from writ.evaluator.sites import allowed, proposal, site_search
@@ -60,15 +60,17 @@ class Search:
     case and row, used policies included), shared by every condition that proposes the same change; a change that
     no run could confirm (`unmoved`) is re-run plain, for its effect on the outputs alone."""
 
-    __slots__ = ("top", "_probes", "_outputs", "_traced", "_paths")  # one per explanation: no __dict__ made
+    __slots__ = ("top", "_probes", "_outputs", "_traced", "_paths", "_probe_traces")  # no __dict__ made per search
 
     def __init__(self, top: Trace) -> None:
         self.top = top
         self._traced: dict[tuple[int, str, str, Any], Trace | None] | None = None  # made on the first `rerun`
         self._paths: dict[int, tuple[str, ...]] | None = None  # made when a used policy's condition is asked
-        # by change: the probe run's results as its function returns them, and every output after it (the memo the
+        # by change: the whole probe run's `Trace`, made when a condition no slot records is asked
+        self._probe_traces: dict[tuple[str, Any], Trace] | None = None
+        # by change: the probe re-run's outputs and recorded values, and every output after it (the memo the
         # generated search of `writ.evaluator.fused` shares; the facts of a run are made only when a view asks)
-        self._probes: dict[tuple[str, Any], tuple[Any, ...] | None] = {}
+        self._probes: dict[tuple[str, Any], tuple[dict[str, Any], tuple[Any, ...]] | None] = {}
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}
 
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
@@ -149,27 +151,39 @@ class Search:
                 return value, True
         return base, False
 
-    def _probed(self, key: str, value: Any) -> tuple[Any, dict[str, Any], Layout] | None:
-        """The probe run's results as its function returns them, with the facts and its layout (read in place when
-        confirming: no `Trace` made), the run once per change. The facts with the change made are not kept per run
-        (the run reads them from the case's own, `Built.rerun`): they are made here, for the view that asks."""
+    def _probed(self, key: str, value: Any) -> tuple[dict[str, Any], tuple[Any, ...]] | None:
+        """The probe run's outputs and recorded values (read in place when confirming: no `Trace` made), once per
+        change. The facts with the change made are not kept per run (the run reads them from the case's own,
+        `Built.rerun`)."""
         memo = (key, value)
         results = self._probes.get(memo, UNSET)
-        top = self.top
-        built = search_runs(top.program, key)[1]
         if results is UNSET:
-            assert built.rerun is not None
+            top = self.top
+            rerun = search_runs(top.program, key)[1].rerun
+            assert rerun is not None
             try:  # the generated code itself: a failed run is no counterfactual, whatever its diagnosis would say
-                results = built.rerun(value, top.facts, top.on)
+                results = rerun(value, top.facts, top.on)
             except _FAILED:
                 results = self._probes[memo] = self._outputs[memo] = None
             else:
                 self._probes[memo] = results
                 self._outputs[memo] = results[0]
-        if results is None:
-            return None
-        assert built.layout is not None
-        return results, {**top.facts, key: value}, built.layout
+        return results
+
+    def _probe_trace(self, key: str, value: Any) -> Trace:
+        """The whole `Trace` of the probe run of a change (whose run succeeded: `_probed`), for a condition no slot
+        of the top policy's records: the probe function run again, whole, on the facts with the change made."""
+        if self._probe_traces is None:
+            self._probe_traces = {}
+        memo = (key, value)
+        found = self._probe_traces.get(memo)
+        if found is None:
+            top = self.top
+            built = search_runs(top.program, key)[1]
+            assert built.layout is not None
+            facts = {**top.facts, key: value}
+            found = self._probe_traces[memo] = built.layout.trace(built.outputs(facts, top.on), facts, top.on)
+        return found
 
     def outputs_after(self, key: str, value: Any) -> dict[str, Any] | None:
         """Every output with `key` changed to `value` (None if that run fails): the probe's when the change was
@@ -192,12 +206,13 @@ class Search:
         probed = self._probed(key, value)
         if probed is None:
             return None
-        results, facts, layout = probed
+        layout = search_runs(self.top.program, key)[1].layout
+        assert layout is not None
         slot = layout.slots.get(node.nid) if trace is self.top else None
         if slot is not None:
-            found = results[1][slot]  # as `Trace.value` reads a recorded node
+            found = probed[1][slot]  # as `Trace.value` reads a recorded node
         else:
-            after: Trace | None = layout.trace(results, facts, self.top.on)
+            after: Trace | None = self._probe_trace(key, value)
             for alias in () if trace is self.top else self._path(trace):
                 after = after.used.get(alias) if after is not None else None
             found = after.value(node) if after is not None else UNSET

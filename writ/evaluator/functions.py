@@ -43,7 +43,10 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     `{definitions}` and `{used}` standing for the code of each. `changed`, a
     fact's key: `_rerun(x, v, _on)` is the same run as `_outputs` of the facts
     `v` with that fact's value `x` instead (a counterfactual's re-run: the rest
-    of the facts read from the case's own, with no copy of them made per run).
+    of the facts read from the case's own, with no copy of them made per run),
+    returning, when traced, the outputs and recorded values only (what
+    confirming a change reads; the flags, definitions and used policies'
+    traces are `_outputs`'s, for the rare view that needs a whole `Trace`).
     """
     names = rename(program)
     gen = _Gen(program, names, mode, constants)
@@ -84,9 +87,10 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     read_lines = [f"    {names.input(p)} = v[{p!r}]" for p in gen.inputs]
     body_lines = ["    " + line for line in body]
     source = ["def _outputs(v, _on):", *prologue, *read_lines, *used_lines, *body_lines, f"    return {returned}", ""]
-    if changed is not None:
+    if changed is not None:  # traced: the outputs and the recorded values alone, what a confirmation reads
+        rerun_returns = f"{pieces['outputs']}, {pieces['values']}" if mode.traced else returned
         source += _rerun(changed, names, list(gen.inputs), bool(gen.used),
-                         [*prologue, *used_lines, *body_lines, f"    return {returned}"])
+                         [*prologue, *used_lines, *body_lines, f"    return {rerun_returns}"])
     parts = reader(names.inputs) if reader is not None else None
     if parts is not None:
         last = ending.format(facts="v", **pieces).split("\n") if ending and mode.traced else [f"return v, ({returned})"]

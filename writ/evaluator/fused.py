@@ -8,7 +8,7 @@ which outputs may read the fact, whether the value's kind may be nudged, how
 an output's value before the change is read. Here all of that is settled when
 the code is written, so per change there is the memo check, the probe run
 through the search's kept function (its results shared with every other view
-of the search, as `Search._probed` keeps them), one slot read, the `unmoved`
+of the search, as `Search._probed` keeps them: its outputs and recorded values), one slot read, the `unmoved`
 walk (`writ.evaluator.invariance.write_moves`) and the comparison of the
 outputs that may read the changed fact (the others cannot change), written
 out. What is rare goes the general way: a change that needs nudging
