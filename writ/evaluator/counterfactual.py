@@ -31,7 +31,7 @@ from typing import Any
 from writ.dsl import ir
 from writ.dsl.errors import WritError
 from writ.evaluator.codegen import UNSET, Mode
-from writ.evaluator.engine import Program, Trace, _Built
+from writ.evaluator.engine import Layout, Program, Trace, _Built
 from writ.evaluator.invariance import outputs_reading, unmoved_test
 from writ.evaluator.isolate import days_from, isolate, number
 from writ.evaluator.sites import allowed, proposal, site_search
@@ -159,10 +159,9 @@ class Search:
         results = self._probes.get(memo, UNSET)
         if results is UNSET:
             top = self.top
-            rerun = search_runs(top.program, key)[1].rerun
-            assert rerun is not None
+            built = search_runs(top.program, key)[1]
             try:  # the generated code itself: a failed run is no counterfactual, whatever its diagnosis would say
-                results = rerun(value, top.facts, top.on)
+                results = rerun_of(built, top, value)
             except _FAILED:
                 results = self._probes[memo] = self._outputs[memo] = None
             else:
@@ -192,10 +191,8 @@ class Search:
         found = self._outputs.get(memo, UNSET)
         if found is UNSET:
             top = self.top
-            rerun = search_runs(top.program, key)[0].rerun
-            assert rerun is not None
             try:
-                found = rerun(value, top.facts, top.on)
+                found = rerun_of(search_runs(top.program, key)[0], top, value)
             except _FAILED:
                 found = None
             self._outputs[memo] = found
@@ -281,7 +278,8 @@ def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:
     conditions of the rules holding a condition `may_suggest` allows (the only ones `Search.suggest` confirms),
     the other rules run as in a plain run. Any other condition asked after a change is read from its definition
     re-run traced (`Search.rerun`). Each has its `rerun(value, facts, on)` too: the run with the case's own facts
-    and `key` given `value`, no copy of the facts made."""
+    and `key` given `value`, no copy of the facts made; and `rerun_from(value, facts, definitions, on)`, which
+    computes only the definitions a change of `key` may affect, taking the others from a traced run (`rerun_of`)."""
     known: dict[str, tuple[_Built, _Built]] | None = program.prepared.get("search_runs")
     if known is None:
         known = program.prepared.setdefault("search_runs", {})
@@ -293,6 +291,26 @@ def search_runs(program: Program, key: str) -> tuple[_Built, _Built]:
         found = known[key] = (program.function(outputs, changed=key),
                               program.function(outputs, Mode(traced=True, probe=True, watch=watch), key))
     return found
+
+
+def takes_run(built: _Built, layout: Layout) -> bool:
+    """Whether a re-run (`search_runs`) may take the definitions it does not recompute from a run of `layout` (its
+    `rerun_from`): when that run records every definition the re-run needs, as a run of every output does."""
+    memo = ("rerun_from", built.asked)  # what it needs follows from the outputs it computes
+    found = layout.prepared.get(memo)
+    if found is None:
+        found = layout.prepared[memo] = built.rerun_from is not None \
+            and set(built.generated.definitions) <= set(layout.definitions)
+    return found
+
+
+def rerun_of(built: _Built, top: Trace, value: Any) -> Any:
+    """`built`'s re-run of the case `top` ran with the fact it changes given `value`: only the definitions the change
+    may affect computed again, the others read from `top`'s, when `top` recorded them (else the whole re-run)."""
+    if takes_run(built, top.layout):
+        return built.rerun_from(value, top.facts, top.definitions, top.on)  # type: ignore[misc]
+    assert built.rerun is not None
+    return built.rerun(value, top.facts, top.on)
 
 
 def _suggests(cond: ir.Cond, program: Program) -> bool:

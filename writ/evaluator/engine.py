@@ -149,6 +149,7 @@ class _Built:
     layout: Layout | None  # traced functions: where each node's value is in the results
     decide: Callable[..., Any] | None = None  # `_decide(f, _on)`: the facts as given, read and run in one go
     rerun: Callable[..., Any] | None = None  # `_rerun(x, v, _on)`: `_outputs` with one fact's value given apart
+    rerun_from: Callable[..., Any] | None = None  # `_rerun_from(x, v, D, _on)`: that, given a run's definitions
 
 
 class Program:
@@ -225,7 +226,8 @@ class Program:
         code = compile(generated.source, f"<writ {self.policy_id}@{self.version}>", "exec")
         exec(code, ns)  # noqa: S102 - source generated from the checked IR, see codegen
         layout = ns["_layout"] = Layout(self, generated) if mode.traced else None
-        return _Built(outputs, ns["_outputs"], generated, layout, ns.get("_decide"), ns.get("_rerun"))
+        return _Built(outputs, ns["_outputs"], generated, layout, ns.get("_decide"), ns.get("_rerun"),
+                      ns.get("_rerun_from"))
 
     def function(self, outputs: tuple[str, ...], mode: Mode = PLAIN, changed: str | None = None) -> _Built:
         key = (outputs, mode) if changed is None else (outputs, mode, changed)
@@ -337,9 +339,7 @@ class Program:
                 results: dict[str, Any] = built.decide(facts, on)[1]
                 return results
             return self.run(self.inputs.convert(facts), on)[0]
-        except READ_ERRORS:
-            return None
-        except (WritError, ArithmeticError):
+        except (*READ_ERRORS, WritError, ArithmeticError):  # facts in doubt, or a failed run
             return None
 
     def _decided(self, facts: Any, on: dt.date | None) -> dict[str, Any]:

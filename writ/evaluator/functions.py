@@ -14,9 +14,10 @@ says (the engine makes the Decision there, with no call between).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from writ.dsl import ir
 from writ.evaluator.codegen import Generated, Mode, _Gen, _indent
@@ -32,7 +33,7 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
              needed: list[str], reader: Reader | None = None, ending: str | None = None,
              changed: str | None = None) -> Generated:
     """Source of `_outputs(v, _on)` computing `outputs` (and `_decide(f, _on)` when `reader` is given, and
-    `_rerun(x, v, _on)` when `changed` is).
+    `_rerun(x, v, _on)` and `_rerun_from(x, v, D, _on)` when `changed` is).
 
     `needed` are the definitions to compute, in dependency order; `constants`
     holds the constants already computed (pass `{}` to generate the code that
@@ -46,14 +47,19 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     of the facts read from the case's own, with no copy of them made per run),
     returning, when traced, the outputs and recorded values only (what
     confirming a change reads; the flags, definitions and used policies'
-    traces are `_outputs`'s, for the rare view that needs a whole `Trace`).
+    traces are `_outputs`'s, for the rare view that needs a whole `Trace`). `_rerun_from` is that run computing
+    only the definitions the change may affect, given the others as a run of the case's own facts recorded them.
     """
     names = rename(program)
     gen = _Gen(program, names, mode, constants)
     body: list[str] = []
     by_name = {d.name: d for d in program.definitions}
+    chunks: dict[str, _Chunk] = {}  # each definition's lines and the slots they set, for `_rerun_from`
     for name in needed:
-        body += gen.definition(by_name[name])
+        first = len(gen.slots)
+        lines = gen.definition(by_name[name])
+        chunks[name] = _Chunk(lines, tuple(gen.slots)[first:])
+        body += lines
     output_exprs = dict(program.outputs)
     results = ", ".join(f"{n!r}: {gen.expr(output_exprs[n]) if n in output_exprs else names.definition(n)}"
                         for n in outputs)
@@ -91,6 +97,7 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
         rerun_returns = f"{pieces['outputs']}, {pieces['values']}" if mode.traced else returned
         source += _rerun(changed, names, list(gen.inputs), bool(gen.used),
                          [*prologue, *used_lines, *body_lines, f"    return {rerun_returns}"])
+        source += _rerun_from(program, outputs, changed, names, gen, chunks, used_lines, rerun_returns)
     parts = reader(names.inputs) if reader is not None else None
     if parts is not None:
         last = ending.format(facts="v", **pieces).split("\n") if ending and mode.traced else [f"return v, ({returned})"]
@@ -114,3 +121,65 @@ def _fused(reader: ReaderParts, names: Names, inputs: list[str], rules: list[str
     values = ", ".join(f"{key!r}: {var}" for key, var in reader.results)
     taken = [f"    {names.input(p)} = {local.get(p, f'v[{p!r}]')}" for p in inputs if local.get(p) != names.input(p)]
     return ["def _decide(f, _on):", *reader.lines, f"    v = {{{values}}}", *taken, *rules, *ending, ""]
+
+
+class _Chunk(NamedTuple):
+    """One definition's generated lines, with the slots (nids) those lines set."""
+
+    lines: list[str]
+    slots: tuple[int, ...]
+
+
+def affected(program: ir.Program, needed: list[str], changed: str, constants: Mapping[str, Any]) -> set[str]:
+    """The definitions of `needed` (in dependency order) whose value may differ when the fact `changed` does: those
+    reading it, or a used policy (given the changed facts too), or an affected definition. The others compute
+    exactly what they did in a run of the case's own facts."""
+    by_name = {d.name: d for d in program.definitions}
+    found: set[str] = set()
+    for name in needed:
+        if name in constants:
+            continue
+        for top in ir.body_exprs(by_name[name]):
+            if any(isinstance(e, ir.UsedRef) or (isinstance(e, ir.Input) and e.path == changed)
+                   or (isinstance(e, ir.DefRef) and e.name in found) for e in ir.reads(top)):
+                found.add(name)
+                break
+    return found
+
+
+def _rerun_from(program: ir.Program, outputs: tuple[str, ...], changed: str, names: Names, gen: _Gen,
+                chunks: dict[str, _Chunk], used_lines: list[str], returns: str) -> list[str]:
+    """`_rerun_from(x, v, D, _on)`: `_rerun(x, v, _on)` given also `D`, the definitions a run of the case's own
+    facts recorded (the traced run being explained: the same generated code on the same facts), so that only the
+    definitions the change may affect are computed again, the others read from `D` where something computed reads
+    them. What the skipped definitions would record stays unset: no confirmation of a change of `changed` reads it
+    (a condition that cannot read the fact is not one the change is proposed for), and a reader finding a slot
+    unset re-runs the condition's definition traced, as for any condition the probe does not record."""
+    computed = affected(program, list(chunks), changed, gen.constants)
+    by_name, output_exprs = {d.name: d for d in program.definitions}, dict(program.outputs)
+    tops = [output_exprs[n] for n in outputs if n in output_exprs]
+    tops += [e for name in computed for e in ir.body_exprs(by_name[name])]
+    read = [e for top in tops for e in ir.reads(top)]
+    # what the computed lines and the results read
+    taken = {e.name for e in read if isinstance(e, ir.DefRef)} | {n for n in outputs if n not in output_exprs}
+    inputs = {e.path for e in read if isinstance(e, ir.Input)}
+    lines: list[str] = []
+    unset = [k for k in gen.slots if k in gen.maybe]  # as `_outputs`: the slots a path may leave unset
+    for name, chunk in chunks.items():
+        if name in computed:
+            lines += chunk.lines
+        else:
+            unset += [k for k in chunk.slots if k not in gen.maybe]
+            if name in taken and name not in gen.constants:
+                lines.append(f"{names.definition(name)} = D[{name!r}]")
+    text = "\n".join(lines) + returns  # a constant is read as `_outputs` reads it, where the code names it
+    lines[:0] = [line for name, chunk in chunks.items() if name in taken and name in gen.constants
+                 and re.search(rf"\b{names.definition(name)}\b", text) for line in chunk.lines]
+    # no region flags set first: the rerun does not return them, and each is set just before it is read
+    prologue = ["    _ut = {}"] if gen.used and gen.mode.traced else []
+    prologue += ["    " + " = ".join(f"_t{k}" for k in unset) + " = _UNSET"] if unset else []
+    head = [f"    v = {{**v, {changed!r}: x}}"] if gen.used else []
+    reads = [f"    {names.input(p)} = {'x' if p == changed else f'v[{p!r}]'}" for p in gen.inputs
+             if p in inputs]
+    return ["def _rerun_from(x, v, D, _on):", *head, *prologue, *reads, *used_lines,
+            *_indent(lines), f"    return {returns}", ""]

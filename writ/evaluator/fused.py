@@ -25,8 +25,8 @@ from typing import Any
 
 from writ.dsl import ir
 from writ.evaluator.codegen import UNSET as _UNSET
-from writ.evaluator.counterfactual import _FAILED, _NUDGED, _ORDERED, Counterfactual, _delta, search_runs
-from writ.evaluator.engine import Layout, Program
+from writ.evaluator.counterfactual import _FAILED, _NUDGED, _ORDERED, Counterfactual, _delta, search_runs, takes_run
+from writ.evaluator.engine import Layout, Program, _Built
 from writ.evaluator.invariance import outputs_reading, unmoved_walks, write_moves
 from writ.evaluator.sites import _SiteSearch
 from writ.evaluator.solve import first_per_input
@@ -111,9 +111,9 @@ class _Fused(_SiteSearch):
         if slot is None:  # not a condition the probe records: its definition re-run traced
             self.line(f"{indent}{after} = search.value_after(trace, NODE, {key!r}, candidate)")
         else:
-            run = self.name(probe.rerun)
+            run = self.rerun(probe, "candidate")
             for text in (f"{memo} = ({key!r}, candidate)", f"{results} = probes.get({memo}, UNSET)",
-                         f"if {results} is UNSET:", "    try:", f"        {results} = {run}(candidate, facts, on)",
+                         f"if {results} is UNSET:", "    try:", f"        {results} = {run}",
                          "    except FAILED:", f"        {results} = probes[{memo}] = outputs[{memo}] = None",
                          "    else:", f"        probes[{memo}] = {results}; outputs[{memo}] = {results}[0]",
                          f"if {results} is None: {after} = {out} = None",
@@ -129,15 +129,22 @@ class _Fused(_SiteSearch):
                       f"{op})")
             self.line(f"{indent}    {out} = UNSET")
 
+    def rerun(self, built: _Built, value: str) -> str:
+        """The call re-running the case with the change made (`counterfactual.rerun_of`, settled here for the
+        layout): the definitions the change cannot affect taken from the traced run's (`D`) when it has them all."""
+        if self.layout is not None and takes_run(built, self.layout):
+            return f"{self.name(built.rerun_from)}({value}, facts, D, on)"
+        return f"{self.name(built.rerun)}({value}, facts, on)"
+
     def effect(self, indent: str, key: str, proposed: str, out: str) -> str:
         """`Search.effect` of the change made: every output that may read `key`, compared with its value before
         (the run's, else the program's constant or the fact); returns the local holding the changes."""
         plain, _ = search_runs(self.program, key)
         memo, changes = self.name(), self.name()
-        run = self.name(plain.rerun)
+        run = self.rerun(plain, proposed)
         for text in (f"if {out} is UNSET:", f"    {memo} = ({key!r}, {proposed})",
                      f"    {out} = outputs.get({memo}, UNSET)", f"    if {out} is UNSET:", "        try:",
-                     f"            {out} = {run}({proposed}, facts, on)",
+                     f"            {out} = {run}",
                      "        except FAILED:", f"            {out} = None", f"        outputs[{memo}] = {out}",
                      f"{changes} = {{}}", f"if {out} is not None:"):
             self.line(indent + text)
