@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from writ.dsl import ir
-from writ.evaluator.codegen import Generated, Mode, _Gen, _indent
+from writ.evaluator.codegen import UNSET, Generated, Mode, _Gen, _indent
 from writ.evaluator.naming import Names, rename
 from writ.evaluator.readers import ReaderParts
 
@@ -77,11 +77,8 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     if mode.traced:
         if gen.used:  # else every run shares one empty, read-only table
             prologue.append("    _ut = {}")
-        unset = [k for k in slots if k in gen.maybe]
-        if unset:
-            prologue.append("    " + " = ".join(f"_t{k}" for k in unset) + " = _UNSET")
-        if regions:
-            prologue.append("    " + " = ".join(f"_r{k}" for k in regions) + " = True")
+        prologue += _all_set(gen, [f"_t{k}" for k in slots if k in gen.maybe], "_UNSET", UNSET)
+        prologue += _all_set(gen, [f"_r{k}" for k in regions], "True", True)
         trace = "".join(f"_t{k}, " for k in slots)
         flags = "".join(f"_r{k}, " for k in regions)
         kept = needed if mode.watch is None else [n for n in needed if n in mode.watch]
@@ -104,6 +101,16 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
         source += _fused(parts, names, list(gen.inputs), prologue + used_lines + body_lines, _indent(last))
     return Generated("\n".join(source), {**gen.globals, **(parts.globals if parts else {})}, slots, regions,
                      gen.aliases, tuple(needed), {a: tuple(n) for a, n in gen.used.items()})
+
+
+def _all_set(gen: _Gen, targets: list[str], code: str, value: Any) -> list[str]:
+    """The line giving every local of `targets` the value `code` stands for: a tuple of as many, unpacked (one
+    store each) rather than a chain of assignments (a copy and a store each), when there are more than two."""
+    if len(targets) <= 2:
+        return ["    " + " = ".join([*targets, code])] if targets else []
+    name = f"_{code.strip('_').upper()}S{len(targets)}"
+    gen.globals[name] = (value,) * len(targets)
+    return [f"    {', '.join(targets)} = {name}"]
 
 
 def _rerun(changed: str, names: Names, inputs: list[str], used: bool, rules: list[str]) -> list[str]:
@@ -177,7 +184,7 @@ def _rerun_from(program: ir.Program, outputs: tuple[str, ...], changed: str, nam
                  and re.search(rf"\b{names.definition(name)}\b", text) for line in chunk.lines]
     # no region flags set first: the rerun does not return them, and each is set just before it is read
     prologue = ["    _ut = {}"] if gen.used and gen.mode.traced else []
-    prologue += ["    " + " = ".join(f"_t{k}" for k in unset) + " = _UNSET"] if unset else []
+    prologue += _all_set(gen, [f"_t{k}" for k in unset], "_UNSET", UNSET)
     head = [f"    v = {{**v, {changed!r}: x}}"] if gen.used else []
     reads = [f"    {names.input(p)} = {'x' if p == changed else f'v[{p!r}]'}" for p in gen.inputs
              if p in inputs]
