@@ -14,7 +14,6 @@ says (the engine makes the Decision there, with no call between).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -37,7 +36,7 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
 
     `needed` are the definitions to compute, in dependency order; `constants`
     holds the constants already computed (pass `{}` to generate the code that
-    computes them). `reader` makes the reader's lines, given the local each
+    computes them), each read as a global of the functions, not copied into a local per run. `reader` makes the reader's lines, given the local each
     input's key is to be read into. `ending`, for a traced `_decide`, is what
     its last lines do with the results instead of returning them: a template
     of lines with `{facts}`, `{outputs}`, `{values}`, `{flags}`,
@@ -56,6 +55,10 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
     by_name = {d.name: d for d in program.definitions}
     chunks: dict[str, _Chunk] = {}  # each definition's lines and the slots they set, for `_rerun_from`
     for name in needed:
+        if name in constants:  # read as the function's global: no local copied from it per run
+            names.definitions[name] = gen.hoist(constants[name], "C")
+            chunks[name] = _Chunk([], ())
+            continue
         first = len(gen.slots)
         lines = gen.definition(by_name[name])
         chunks[name] = _Chunk(lines, tuple(gen.slots)[first:])
@@ -179,9 +182,6 @@ def _rerun_from(program: ir.Program, outputs: tuple[str, ...], changed: str, nam
             unset += [k for k in chunk.slots if k not in gen.maybe]
             if name in taken and name not in gen.constants:
                 lines.append(f"{names.definition(name)} = D[{name!r}]")
-    text = "\n".join(lines) + returns  # a constant is read as `_outputs` reads it, where the code names it
-    lines[:0] = [line for name, chunk in chunks.items() if name in taken and name in gen.constants
-                 and re.search(rf"\b{names.definition(name)}\b", text) for line in chunk.lines]
     # no region flags set first: the rerun does not return them, and each is set just before it is read
     prologue = ["    _ut = {}"] if gen.used and gen.mode.traced else []
     prologue += _all_set(gen, [f"_t{k}" for k in unset], "_UNSET", UNSET)
