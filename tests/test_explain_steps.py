@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 import writ
 from writ.dsl import ir
-from writ.evaluator.whynot import compare
+from writ.evaluator.whynot import Comparison, Elapsed, compare
 from writ.explain.html import render_html
 from writ.explain.markdown import render_markdown
 from writ.explain.plan import plan_for
 from writ.explain.render import render_json, render_text
-from writ.explain.step import NO_INPUTS
+from writ.explain.step import NO_INPUTS, MadeComparison, MadeElapsed
 from writ.explain.tree import explain, walk
 from writ.testing import run_file
 
@@ -119,3 +119,22 @@ def test_the_shared_facts_read_are_left_as_they_were_by_every_renderer() -> None
         render_json(tree)
         assert all(step.inputs == inputs for step, inputs in before)
     assert NO_INPUTS == {}
+
+
+FIELD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=3), DATES)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(FIELD_VALUES, min_size=19, max_size=19), changed=st.integers(0, 9))
+def test_property_a_made_comparison_is_equal_to_and_shown_as_whynots(values: list[Any], changed: int) -> None:
+    elapsed, made_elapsed = Elapsed(*values[10:]), MadeElapsed()
+    for name, value in zip(Elapsed.__slots__, values[10:], strict=True):
+        setattr(made_elapsed, name, value)
+    plain, made = Comparison(*values[:9], elapsed=elapsed), MadeComparison()
+    for name, value in zip(Comparison.__slots__, [*values[:9], made_elapsed], strict=True):
+        setattr(made, name, value)
+    assert made == plain and plain == made and not made != plain and made_elapsed == elapsed
+    assert repr(made) == repr(plain) and repr(made_elapsed) == repr(elapsed)
+    name = Comparison.__slots__[changed]
+    setattr(made, name, object())
+    assert made != plain and plain != made, name

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from writ.evaluator.counterfactual import Counterfactual
-from writ.evaluator.whynot import Comparison
+from writ.evaluator.whynot import Comparison, Elapsed
 from writ.explain.plan import StepInfo
 
-__all__ = ["NO_INPUTS", "MadeStep", "Step", "absent_inputs", "beneath"]
+__all__ = ["NO_INPUTS", "MadeComparison", "MadeElapsed", "MadeStep", "Step", "absent_inputs", "beneath"]
 
 NO_INPUTS: dict[str, Any] = {}  # the inputs of every step that shows no facts read: shared, so never changed
 
@@ -85,6 +85,43 @@ class MadeStep(Step):
 
     __slots__ = ()
     __init__ = object.__init__  # type: ignore[assignment]
+
+
+def _same_fields(self: Any, other: object) -> bool:
+    """Equality of two records of one kind, whichever of the two classes made each (the dataclass's own `==`
+    holds only between objects of one class)."""
+    base: Any = type(self).__mro__[1]
+    if not isinstance(other, base):
+        return NotImplemented  # type: ignore[return-value]
+    return all(getattr(self, name) == getattr(other, name) for name in base.__slots__)
+
+
+def _shown_as_base(self: Any) -> str:
+    """The repr of the record of the dataclass with the same fields."""
+    base: Any = type(self).__mro__[1]
+    return f"{base.__qualname__}({', '.join(f'{name}={getattr(self, name)!r}' for name in base.__slots__)})"
+
+
+class MadeComparison(Comparison):
+    """A `Comparison` as the generated builders make it, as `MadeStep` is a `Step`: called with no arguments (no
+    `__init__` runs; `object.__new__` goes through a wrapper that packs its arguments twice), its fields then set in
+    place. It is equal to, and shown as, the `Comparison` with the same fields."""
+
+    __slots__ = ()
+    __init__ = object.__init__  # type: ignore[assignment]
+    __eq__ = _same_fields  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]
+    __repr__ = _shown_as_base
+
+
+class MadeElapsed(Elapsed):
+    """An `Elapsed` as the generated builders make it (see `MadeComparison`)."""
+
+    __slots__ = ()
+    __init__ = object.__init__  # type: ignore[assignment]
+    __eq__ = _same_fields  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]
+    __repr__ = _shown_as_base
 
 
 def beneath(step: Step, children: Callable[[Step], Sequence[Step]] | None = None) -> list[Step]:

@@ -23,14 +23,15 @@ from writ.dsl import ir
 from writ.dsl import types as T
 from writ.evaluator.codegen import UNSET
 from writ.evaluator.engine import Layout, Program, Trace
-from writ.evaluator.whynot import ComparePlan, Comparison, Elapsed
+from writ.evaluator.whynot import ComparePlan
 from writ.evaluator.whynot import _margin as margin
+from writ.explain.step import MadeComparison, MadeElapsed
 
 _CONSTANT = re.compile(r"_[A-Z]+\d+")  # a hoisted object's name (see `TraceCode.hoist`)
 
 
 class TraceCode:
-    """Source being written for traces of one layout. The generated function binds `trace` and
+    """Source being written for traces of one layout. The generated function binds `trace` and those it reads of
     `V, F, D, U, G = trace.values, trace.flags, trace.definitions, trace.used, trace.facts.get`."""
 
     def __init__(self, layout: Layout) -> None:
@@ -38,8 +39,8 @@ class TraceCode:
         self.slots, self.flags, self.chains = layout.slots, layout.flags, layout.chains
         self.recorded = set(layout.definitions)
         self.globals: dict[str, Any] = {"_UNSET": UNSET, "_used_value": _used_value, "_taken": _taken,
-                                        "_new": object.__new__, "_Comparison": Comparison, "_margin": margin,
-                                        "_date": dt.date, "_Elapsed": Elapsed,
+                                        "_Comparison": MadeComparison, "_margin": margin,
+                                        "_date": dt.date, "_Elapsed": MadeElapsed,
                                         "_Duration": T.Duration, "_monthrange": monthrange}
         self.lines: list[str] = []
         self.depth = 1
@@ -171,7 +172,7 @@ class TraceCode:
                 for side in (left, right):  # the period's end and boundary: its days, shortfall and the margin
                     self.ordinals[side] = self.local("o")
                     self.emit(f"{self.ordinals[side]} = {side}.toordinal()")
-            self.emit(f"{c} = _new(_Comparison)")
+            self.emit(f"{c} = _Comparison()")
             self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
                       f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
                       f"{c}.right_text = {self.hoist(compare.right_text, 'T')}"
@@ -231,7 +232,7 @@ class TraceCode:
                  if not _CONSTANT.fullmatch(v) or self.globals[v].__class__ is not cls]  # a constant's, known here
         tests += [f"{v}.__class__ is _date" for v in (end, boundary) if _runtime(sides.get(v, T.ERROR)) != "date"]
         with self.block(f"if {' and '.join(tests)}:") if tests else nullcontext():
-            self.emit(f"{x} = _new(_Elapsed); {x}.start = {self.hoist(p.start_text, 'T')}; {x}.start_value = {start}; "
+            self.emit(f"{x} = _Elapsed(); {x}.start = {self.hoist(p.start_text, 'T')}; {x}.start_value = {start}; "
                       f"{x}.end = {self.hoist(p.end_text, 'T')}; {x}.end_value = {end}; "
                       f"{x}.required = {self.hoist(p.required_text, 'T')}; {x}.required_value = {required}")
             self.emit(f"{x}.elapsed_days = d = {self.ordinal(end)} - {start}.toordinal()")
