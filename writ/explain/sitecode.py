@@ -56,7 +56,7 @@ class SiteCode(TraceCode):
                 with self.block("else:"):
                     self.body_sites(d, rule, value, cases)
         self.emit("return found, changes" if searching else "return out")
-        self.lines.insert(top, "    " + _reading(self.lines[top:]))
+        self.lines.insert(top, "    " + reading(self.lines[top:]))
 
     def body_sites(self, d: ir.Definition, rule: list[tuple[ir.CondItem, str]], value: ir.Expr | None,
                    cases: list[tuple[ir.Case, str]]) -> None:
@@ -96,15 +96,15 @@ class SiteCode(TraceCode):
             self.emit("changes += c")
 
 
-def _reading(lines: list[str]) -> str:
-    """The line binding what `lines` read of the trace (of `V, D, U, G`, only those they use: a site function runs
-    per case, and most read the values alone)."""
+def reading(lines: list[str]) -> str:
+    """The line binding what `lines` read of the trace (of `V, F, D, U, G`, only those they use: the generated
+    functions run per case, and most read a few of them), one assignment each (more than three names assigned at
+    once are packed into a tuple and unpacked)."""
     text = "\n".join(lines)
-    names = [(name, code) for name, code in (("V", "trace.values"), ("D", "trace.definitions"), ("U", "trace.used"),
-                                             ("G", "trace.facts.get")) if re.search(rf"\b{name}\b", text)]
-    if not names:
-        return "pass"
-    return f"{', '.join(n for n, _ in names)} = {', '.join(c for _, c in names)}"
+    names = [f"{name} = {code}" for name, code in (("V", "trace.values"), ("F", "trace.flags"),
+                                                   ("D", "trace.definitions"), ("U", "trace.used"),
+                                                   ("G", "trace.facts.get")) if re.search(rf"\b{name}\b", text)]
+    return "; ".join(names) or "pass"
 
 
 def first_call(namespace: dict[str, Any], name: str) -> Callable[..., list[Counterfactual]]:

@@ -36,7 +36,7 @@ from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Layout, Trace
 from writ.evaluator.solve import may_suggest
 from writ.explain.plan import Plan, StepInfo
-from writ.explain.sitecode import SiteCode, fused_sites
+from writ.explain.sitecode import SiteCode, fused_sites, reading
 from writ.explain.step import NO_INPUTS, MadeStep, Step, absent_inputs
 
 Site = tuple[ir.Expr, bool, str]  # a condition to search changes for: the node, the value wanted, the step id
@@ -141,7 +141,6 @@ class _Gen(SiteCode):
 
     # -- steps
     def steps(self, definitions: list[ir.Definition]) -> None:
-        self.emit("V, F, D, U, G = trace.values, trace.flags, trace.definitions, trace.used, trace.facts.get")
         top = len(self.lines)
         for d in definitions:
             var = self.local("s")
@@ -150,6 +149,7 @@ class _Gen(SiteCode):
         self.lines[top:top] = ["    " + f"{var} = G({p!r})" for p, var in self.facts.items()] + [
             "    " + f"{var} = {_dict([(p, self.facts[p]) for p in paths])}" for paths, var in self.reads.items()]
         self.outputs()
+        self.lines.insert(top, "    " + reading(self.lines[top:]))
         self.emit("return {" + "".join(f"{name!r}: {var}, " for name, var in self.built.items()) + "}")
 
     def outputs(self) -> None:
