@@ -1,6 +1,6 @@
 """The generated step builders: their comparisons are `whynot`'s (they measure margins and elapsed periods in place,
 and must give exactly what `writ.evaluator.whynot.compare` gives for every case), and the facts-read dictionaries
-they share between steps are never changed by a reader."""
+they share between steps (and the comparisons shared between cases) are never changed by a reader."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ input "the case":
   n: int "a number"
   m: int "another number"
   t: text "a word"
+  f: bool "a flag"
 
 constant period = 8 weeks "a constant period"
 constant limit = 10 "a constant bound"
@@ -63,7 +64,10 @@ rule words "t = x":
 rule days "a < b":
   a < b
 
-outputs: constant_period, constant_bound, weeks, months, flipped, numbers, words, days
+rule flag "f = true":
+  f = true
+
+outputs: constant_period, constant_bound, weeks, months, flipped, numbers, words, days, flag
 """
 
 _POLICY: list[writ.Policy] = []
@@ -82,11 +86,13 @@ DATES = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2030, 12, 31))
 
 
 @settings(max_examples=150, deadline=None)
-@given(a=DATES, b=DATES, n=st.integers(-50, 50), m=st.integers(-50, 50), t=st.sampled_from(["x", "y"]))
+@given(a=DATES, b=DATES, n=st.integers(-50, 50), m=st.integers(-50, 50), t=st.sampled_from(["x", "y", "z"]),
+       f=st.booleans())
 def test_property_each_steps_comparison_is_whynots(tmp_path_factory: pytest.TempPathFactory, a: dt.date, b: dt.date,
-                                                   n: int, m: int, t: str) -> None:
+                                                   n: int, m: int, t: str, f: bool) -> None:
+    """Comparisons of a text or truth value with a constant are shared between cases: each shows its own case."""
     policy = _policy(tmp_path_factory)
-    decision = policy.evaluate({"a": a.isoformat(), "b": b.isoformat(), "n": n, "m": m, "t": t}, explain=True)
+    decision = policy.evaluate({"a": a.isoformat(), "b": b.isoformat(), "n": n, "m": m, "t": t, "f": f}, explain=True)
     assert decision.trace is not None
     sources = policy.library.sources
     steps = {s.id: s for s in walk(explain(decision, sources, counterfactuals=False).steps)}
@@ -101,7 +107,7 @@ def test_property_each_steps_comparison_is_whynots(tmp_path_factory: pytest.Temp
         assert steps[f"{d.name}/1"].comparison == compare(node, decision.trace, text), d.name
 
 
-def test_the_shared_facts_read_are_left_as_they_were_by_every_renderer() -> None:
+def test_the_shared_facts_read_and_comparisons_are_left_as_they_were_by_every_renderer() -> None:
     root = Path(__file__).parent.parent / "policies"
     seen: list[tuple[writ.Policy, Any]] = []
     for folder in sorted(p for p in root.iterdir() if any(p.glob("*.writ"))):
@@ -111,13 +117,13 @@ def test_the_shared_facts_read_are_left_as_they_were_by_every_renderer() -> None
     assert seen
     for policy, decision in seen:
         tree = explain(decision, policy.library.sources)
-        before = [(step, dict(step.inputs)) for step in walk(tree.steps)]
+        before = [(step, dict(step.inputs), repr(step.comparison)) for step in walk(tree.steps)]
         render_text(tree)
         render_text(tree, full=True)
         render_markdown(tree, full=True)
         render_html(tree, full=True)
         render_json(tree)
-        assert all(step.inputs == inputs for step, inputs in before)
+        assert all(step.inputs == inputs and repr(step.comparison) == shown for step, inputs, shown in before)
     assert NO_INPUTS == {}
 
 

@@ -28,6 +28,7 @@ from writ.evaluator.whynot import _margin as margin
 from writ.explain.step import MadeComparison, MadeElapsed
 
 _CONSTANT = re.compile(r"_[A-Z]+\d+")  # a hoisted object's name (see `TraceCode.hoist`)
+_SHARED = 64  # values kept per comparison shared between cases (see `TraceCode.shared_by`)
 
 
 class TraceCode:
@@ -172,22 +173,46 @@ class TraceCode:
                 for side in (left, right):  # the period's end and boundary: its days, shortfall and the margin
                     self.ordinals[side] = self.local("o")
                     self.emit(f"{self.ordinals[side]} = {side}.toordinal()")
-            self.emit(f"{c} = _Comparison()")
-            self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
-                      f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
-                      f"{c}.right_text = {self.hoist(compare.right_text, 'T')}"
-                      + ("" if compare.elapsed is not None else f"; {c}.elapsed = None"))  # else set below
-            self.terms(c, terms, {left, right})
-            with self.block(f"if {held}:"):
-                self.emit(f"{c}.held = True; {c}.margin = None; {c}.unit = None")
-            with self.block("else:"):
-                self.emit(f"{c}.held = False")
-                self.margin(c, e, left, right)
-            if compare.elapsed is not None:
-                p = compare.elapsed
-                values = [local(self.known_value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)]
-                self.elapsed(c, p, values, {left: e.left.type, right: e.right.type})
+            key, m = self.shared_by(compare, left, right, terms), self.local("m")
+            if key is not None:  # a comparison made before for the same value, if any
+                self.emit(f"{m} = {self.hoist({}, 'H')} if {held} else {self.hoist({}, 'H')}")
+                self.emit(f"{c} = {m}.get({key[0]}) if {key[0]}.__class__ is {key[1]} else None")
+            with self.block(f"if {c} is None:") if key is not None else nullcontext():
+                self.emit(f"{c} = _Comparison()")
+                self.emit(f"{c}.op = {e.op!r}; {c}.left = {left}; {c}.right = {right}; "
+                          f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
+                          f"{c}.right_text = {self.hoist(compare.right_text, 'T')}"
+                          + ("" if compare.elapsed is not None else f"; {c}.elapsed = None"))  # else set below
+                self.terms(c, terms, {left, right})
+                with self.block(f"if {held}:"):
+                    self.emit(f"{c}.held = True; {c}.margin = None; {c}.unit = None")
+                with self.block("else:"):
+                    self.emit(f"{c}.held = False")
+                    self.margin(c, e, left, right)
+                if compare.elapsed is not None:
+                    p = compare.elapsed
+                    values = [local(self.known_value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)]
+                    self.elapsed(c, p, values, {left: e.left.type, right: e.right.type})
+                if key is not None:
+                    with self.block(f"if {key[0]}.__class__ is {key[1]} and len({m}) < {_SHARED}:"):
+                        self.emit(f"{m}[{key[0]}] = {c}")
             self.emit(f"{step}.comparison = {c}")
+
+    def shared_by(self, compare: ComparePlan, left: str, right: str,
+                  terms: list[tuple[str, str, T.Type]]) -> tuple[str, str] | None:
+        """When everything the comparison holds is told by one value of a few (a text, enum or truth value compared
+        with a constant, and nothing else read, so no period and no distance): that value's local and the class a
+        value must be of to be shared. Such comparisons repeat from case to case (`caring_for = "child"`), so each
+        is made once per value and whether it held, and then shared, as a step's facts read are: never changed.
+        Told by the exact class, so a shared comparison shows the very value a fresh one would; at most `_SHARED`
+        values are kept per comparison, so free text compared with a constant keeps no more."""
+        sides = [v for v in (left, right) if not _CONSTANT.fullmatch(v)]
+        if compare.elapsed is not None or len(sides) != 1 or any(
+                v != sides[0] and not _CONSTANT.fullmatch(v) for _, v, _ in terms):
+            return None
+        node = compare.node.left if sides[0] == left else compare.node.right
+        kind = _runtime(node.type)
+        return (sides[0], "str" if kind == "text" else "bool") if kind in ("text", "bool") else None
 
     def ordinal(self, date: str) -> str:
         """Code for the ordinal of the date `date`: the local holding it when the comparison needs it more than once."""
