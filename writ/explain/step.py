@@ -25,7 +25,8 @@ class Step:
     A case's steps are built by the dozen, so a step holds no more than it must: `children` is a tuple fixed when
     the step is made (a list only where the generated code adds to it), shared and empty for a leaf; `inputs` is
     shared by the steps of a case that read the same facts (and by every step that reads none), so it is never
-    changed in place. Every field is a slot, findings included: renderers read each of them for every step they
+    changed in place; nor is `comparison`, which the steps of many cases share where one value of a few tells all
+    it holds (a text, enum or truth value compared with a constant). Every field is a slot, findings included: renderers read each of them for every step they
     show, and a slot is the cheapest read."""
 
     __slots__ = ("info", "value", "reached", "children", "inputs", "comparison", "counterfactuals", "needed",
