@@ -234,8 +234,7 @@ def _mention_skipped(skipped: list[Path]) -> None:
 
 def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
     """`writ eval` / `writ explain`: outputs (eval) or the explanation (explain) in the chosen format."""
-    from writ.explain.render import output_line, print_text, render_json, render_text
-    from writ.explain.tree import explain as build
+    from writ.explain.words import output_line  # the explainer itself loaded only when a trace is asked for
     policy = _load(args.policy)
     facts = _read_facts(args.input)
     source_text = None
@@ -246,7 +245,11 @@ def cmd_eval(args: argparse.Namespace, explain: bool = False) -> int:
             raise NotFoundError(f"cannot read `{args.source_text}`: {exc.strerror}") from None
     traced = explain or args.format != "text" or bool(args.record)
     decision = policy.evaluate(facts, on=args.on, outputs=args.outputs, explain=traced, version=args.policy_version)
-    tree = build(decision, policy.library.sources) if traced else None
+    tree = None
+    if traced:
+        from writ.explain.render import print_text, render_json, render_text
+        from writ.explain.tree import explain as build
+        tree = build(decision, policy.library.sources)
     if args.record:
         from writ.privacy import KEY_FILE_NAME
         from writ.records import make_record, record_folder, write_record

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from writ.evaluator.counterfactual import Counterfactual
-from writ.evaluator.whynot import Comparison, period, weeks_days
-from writ.explain.tree import NOT_EVALUATED, Explanation
+from writ.evaluator.codegen import UNSET as NOT_EVALUATED
+from writ.evaluator.whynot import period, weeks_days
+
+if TYPE_CHECKING:  # for annotations only: `writ eval` words its outputs without loading the explainer
+    from writ.evaluator.counterfactual import Counterfactual
+    from writ.evaluator.whynot import Comparison
+    from writ.explain.tree import Explanation
 
 _DATE_OPS = {"=": "on", "!=": "not on", "<": "before", "<=": "on or before", ">": "after", ">=": "on or after"}
 _NUM_OPS = {"=": "equal to", "!=": "other than", "<": "less than", "<=": "at most", ">": "more than", ">=": "at least"}
