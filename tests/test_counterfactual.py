@@ -163,17 +163,21 @@ def test_a_change_is_solved_through_a_long_chain_of_values(tmp_path: Path) -> No
     assert (cf.input, cf.proposed, cf.verified) == ("n", 5000 - n + 1, True)
 
 
+def _date_picked(case: str, pick: int) -> tuple[Any, Any, str]:
+    """A shipped case's decision, its program and one of its date facts (the `pick`th, round the sorted dates)."""
+    decision = POLICIES[case.split("/")[0]].evaluate(CASES[case])
+    program = decision.program
+    assert program is not None
+    dates = sorted(k for k, v in decision.facts.items() if isinstance(v, dt.date))
+    return decision, program, dates[pick % len(dates)]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=st.sampled_from(sorted(CASES)), shift=st.integers(-4000, 4000), pick=st.integers(0, 100))
 def test_property_a_change_re_runs_only_the_outputs_that_may_read_it(case: str, shift: int, pick: int) -> None:
     """The search re-runs a change through `search_runs`: the outputs that may read the changed fact, plain and
     probed, agree with a run of every output, and every other output keeps the value it had."""
-    policy = POLICIES[case.split("/")[0]]
-    decision = policy.evaluate(CASES[case])
-    program = decision.program
-    assert program is not None
-    dates = sorted(k for k, v in decision.facts.items() if isinstance(v, dt.date))
-    key = dates[pick % len(dates)]
+    decision, program, key = _date_picked(case, pick)
     facts = {**decision.facts, key: decision.facts[key] + dt.timedelta(days=shift)}
     try:
         full, _ = program.run(facts, decision.on)
@@ -194,12 +198,7 @@ def test_property_a_re_run_given_the_changed_value_apart_is_the_run_of_the_chang
     """`rerun(value, facts, on)` (the changed fact given apart, the others read from the case's own facts, used
     policies included) returns what `outputs` returns for the facts with the change made (probed: its outputs and
     recorded values), or fails as it does; and the case's facts are left as they were."""
-    policy = POLICIES[case.split("/")[0]]
-    decision = policy.evaluate(CASES[case])
-    program = decision.program
-    assert program is not None
-    dates = sorted(k for k, v in decision.facts.items() if isinstance(v, dt.date))
-    key = dates[pick % len(dates)]
+    decision, program, key = _date_picked(case, pick)
     value = decision.facts[key] + dt.timedelta(days=shift)
     before = dict(decision.facts)
     for built in search_runs(program, key):
