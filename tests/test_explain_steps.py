@@ -5,12 +5,12 @@ they share between steps (and the comparisons shared between cases) are never ch
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shipped import yaml_decisions
 
 import writ
 from writ.dsl import ir
@@ -21,7 +21,6 @@ from writ.explain.plan import plan_for
 from writ.explain.render import render_json, render_text
 from writ.explain.step import NO_INPUTS, MadeComparison, MadeElapsed
 from writ.explain.tree import explain, walk
-from writ.testing import run_file
 
 POLICY = """policy "p":
   title "t"
@@ -108,12 +107,7 @@ def test_property_each_steps_comparison_is_whynots(tmp_path_factory: pytest.Temp
 
 
 def test_the_shared_facts_read_and_comparisons_are_left_as_they_were_by_every_renderer() -> None:
-    root = Path(__file__).parent.parent / "policies"
-    seen: list[tuple[writ.Policy, Any]] = []
-    for folder in sorted(p for p in root.iterdir() if any(p.glob("*.writ"))):
-        policy = writ.load(folder)
-        for path in sorted((folder / "tests").glob("*.yaml"))[:2]:
-            run_file(policy, path, lambda d, p=policy: seen.append((p, d)))
+    seen = yaml_decisions(2)
     assert seen
     for policy, decision in seen:
         tree = explain(decision, policy.library.sources)

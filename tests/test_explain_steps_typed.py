@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shipped import yaml_decisions
 
 import writ
 from writ.dsl import ir
@@ -21,7 +21,6 @@ from writ.evaluator.whynot import compare
 from writ.explain.plan import plan_for
 from writ.explain.tracecode import TraceCode
 from writ.explain.tree import explain, walk
-from writ.testing import run_file
 
 POLICY = """policy "q":
   title "t"
@@ -168,16 +167,6 @@ def test_months_counted_in_place_at_every_month_end(tmp_path_factory: pytest.Tem
             assert counted(a, b, SimpleNamespace()) == between("months", a, b), (a, b)
 
 
-def _decisions() -> list[tuple[writ.Policy, Any]]:
-    root = Path(__file__).parent.parent / "policies"
-    seen: list[tuple[writ.Policy, Any]] = []
-    for folder in sorted(p for p in root.iterdir() if any(p.glob("*.writ"))):
-        policy = writ.load(folder)
-        for path in sorted((folder / "tests").glob("*.yaml"))[:3]:
-            run_file(policy, path, lambda d, p=policy: seen.append((p, d)))
-    return seen
-
-
 def _shown(steps: list[Any]) -> list[tuple[Any, ...]]:
     return [(s.id, s.value, s.reached, list(s.needed), s.overridden_by) for s in walk(steps)]
 
@@ -187,7 +176,7 @@ def test_the_outputs_steps_returned_at_once_are_the_ones_looked_up() -> None:
     the same outputs in another order it does not, and `writ.explain.tree` looks each up: the same steps, the same
     absent facts for a missing output."""
     missing = 0
-    for policy, decision in _decisions():
+    for policy, decision in yaml_decisions(3):
         sources = policy.library.sources
         at_once = explain(decision, sources).steps
         turned = replace(decision, outputs=dict(reversed(decision.outputs.items())))
