@@ -222,3 +222,16 @@ def test_fused_decide_agrees_with_convert_then_run_on_every_policy_case() -> Non
     with pytest.raises(writ.InputError) as problems:
         writ.load("uk-flexible-working").evaluate({"person": {"role": "chief"}, "application": {}})
     assert len(problems.value.problems) > 1
+
+
+@given(st.integers(min_value=0, max_value=200))
+def test_long_tuple_displays_build_no_list(n: int) -> None:
+    """A trace's recorded values are written as a tuple display of at most 30 items a piece: the same tuple as one
+    display, built without the list (and an append per item) CPython compiles a longer display to."""
+    import dis
+
+    from writ.evaluator.functions import _tuple_display
+    names = [f"x{i}" for i in range(n)]
+    code = compile(_tuple_display(names), "<display>", "eval")
+    assert eval(code, {f"x{i}": i for i in range(n)}) == tuple(range(n))  # noqa: S307 - names written above
+    assert not {"BUILD_LIST", "LIST_APPEND"} & {i.opname for i in dis.get_instructions(code)}

@@ -82,11 +82,10 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
             prologue.append("    _ut = {}")
         prologue += _all_set(gen, [f"_t{k}" for k in slots if k in gen.maybe], "_UNSET", UNSET)
         prologue += _all_set(gen, [f"_r{k}" for k in regions], "True", True)
-        trace = "".join(f"_t{k}, " for k in slots)
-        flags = "".join(f"_r{k}, " for k in regions)
         kept = needed if mode.watch is None else [n for n in needed if n in mode.watch]
         defs = ", ".join(f"{n!r}: {names.definition(n)}" for n in kept)
-        pieces.update(values=f"({trace})", flags=f"({flags})", definitions=f"{{{defs}}}",
+        pieces.update(values=_tuple_display([f"_t{k}" for k in slots]),
+                      flags=_tuple_display([f"_r{k}" for k in regions]), definitions=f"{{{defs}}}",
                       used="_ut" if gen.used else "_NO_USED")
         gen.globals["_NO_USED"] = NO_USED
     returned = ", ".join(pieces.values())
@@ -104,6 +103,14 @@ def generate(program: ir.Program, outputs: tuple[str, ...], mode: Mode, constant
         source += _fused(parts, names, list(gen.inputs), prologue + used_lines + body_lines, _indent(last))
     return Generated("\n".join(source), {**gen.globals, **(parts.globals if parts else {})}, slots, regions,
                      gen.aliases, tuple(needed), {a: tuple(n) for a, n in gen.used.items()})
+
+
+def _tuple_display(items: list[str]) -> str:
+    """A tuple display of `items` that compiles to tuple builds alone: CPython builds a display of more than 30
+    items through a list, an append each (`STACK_USE_GUIDELINE`), so a longer one is written as concatenated
+    tuples of at most 30."""
+    chunks = [items[i:i + 30] for i in range(0, len(items), 30)] or [[]]
+    return " + ".join("(" + "".join(f"{x}, " for x in chunk) + ")" for chunk in chunks)
 
 
 def _all_set(gen: _Gen, targets: list[str], code: str, value: Any) -> list[str]:
