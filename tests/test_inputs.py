@@ -566,6 +566,23 @@ def test_generated_reader_with_every_atom(m: InputModel) -> None:
                 _same_reading(m, {**base, group.name: {**base.get(group.name, {}), f.name: atom}})
 
 
+@pytest.mark.parametrize("m", MODELS, ids=MODEL_IDS)
+def test_generated_reader_refuses_an_unknown_key_wherever_it_is(m: InputModel) -> None:
+    """The reader counts an object's keys rather than looking each up: a key it does not know is refused beside
+    the others and in place of any one of them (one unknown for one missing keeps the count)."""
+    def with_unknown(obj: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{**obj, "unknown": 1}, *({**{k: v for k, v in obj.items() if k != key}, "unknown": 1} for key in obj)]
+
+    base = m.example()
+    documents = with_unknown(base)
+    documents += [{**base, name: group} for name, value in base.items() if isinstance(value, dict)
+                  for group in with_unknown(value)]
+    for document in documents:
+        _same_reading(m, document)
+        with pytest.raises(READ_ERRORS):
+            m._read(document)
+
+
 def test_schema_validator_is_built_only_for_bad_facts() -> None:
     m = model(FLEXIBLE)
     m.convert(m.example())

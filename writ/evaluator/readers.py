@@ -107,6 +107,16 @@ class _Source:
     def emit(self, indent: int, line: str) -> None:
         self.lines.append("    " * indent + line)
 
+    def unknown_keys(self, obj: str, names: frozenset[str], required: frozenset[str]) -> str:
+        """A test that holds when the object `obj` has a key outside `names`, given that the lines after it read
+        every one of `required` (a required key missing bails out there). Counted, when that is cheaper than
+        looking each of the object's keys up: the object has no other key when its size is the number of
+        `required` plus that of the other names it has."""
+        optional = sorted(names - required)
+        if len(optional) > len(required):
+            return f"not {self.hoist(names, 'N')}.issuperset({obj})"
+        return f"len({obj}) != {len(required)}" + "".join(f" + ({name!r} in {obj})" for name in optional)
+
     def check(self, indent: int, var: str, plan: FieldPlan) -> None:
         """The lines that test `var` (present and not null) and convert it in place, then test its range."""
         self.convert(indent, var, plan)
@@ -176,8 +186,8 @@ class _Source:
                 self.emit(2, "pass")
             self.emit(1, "else:")
             indent = 2
-        self.emit(indent, f"if type({obj}) is not dict or not {self.hoist(group.names, 'N')}.issuperset({obj}): "
-                          "raise _Bad")
+        required = frozenset(plan.name for plan in group.fields if plan.required)
+        self.emit(indent, f"if type({obj}) is not dict or {self.unknown_keys(obj, group.names, required)}: raise _Bad")
         for plan, var in zip(group.fields, variables, strict=True):
             self.field(indent, obj, plan, var)
 
@@ -211,7 +221,9 @@ def reader_parts(groups: Sequence[GroupPlan], top_names: frozenset[str], helpers
     reader's own forms (`a<k>`, `g<k>`, `f`, `v`, or a leading `_`). Others get fresh names.
     """
     src = _Source(helpers, named or {})
-    src.emit(1, f"if type(f) is not dict or not {src.hoist(top_names, 'N')}.issuperset(f): raise _Bad")
+    required = frozenset(plan.name for g in groups if not g.name for plan in g.fields if plan.required) | frozenset(
+        g.name for g in groups if g.name and not g.optional)
+    src.emit(1, f"if type(f) is not dict or {src.unknown_keys('f', top_names, required)}: raise _Bad")
     for group in groups:
         src.group(group)
     src.checks(checks)
