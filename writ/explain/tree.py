@@ -114,6 +114,15 @@ class Explanation:
         return scope
 
 
+class _MadeExplanation(Explanation):
+    """An `Explanation` called with no arguments (no `__init__` runs), as `explain` makes one per case for a policy
+    that uses no other: its slots set there (a class call that runs `__init__` goes through C and costs as much
+    as the rest)."""
+
+    __slots__ = ()
+    __init__ = object.__init__  # type: ignore[assignment]
+
+
 class _Scope:
     """One traced program inside the explanation: the top policy, or a used one (`prefix` "statute."), with the
     scopes of the policies it uses beneath it. Its steps, findings and used scopes are the class's shared empty
@@ -238,14 +247,17 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
         top = _Scope(trace, sources, "", None)
         if not counterfactuals:
             return Explanation(decision, top)
-        search = Search(trace)
+        search = Search.of(trace)
         return Explanation(decision, top, search, search_all(top, search))
     # A policy that uses no other (the common case): no scope, its builder found as `_Scope` finds it.
     prepared = trace.layout.prepared.get("")
     if prepared is None or prepared[0] is not sources:
         prepared = _prepare(trace.layout, sources, "", None)
+    made = _MadeExplanation()
+    made._decision, made.outputs, made._top = decision, decision.outputs, prepared
     if not counterfactuals:
-        return Explanation(decision, prepared)
-    search = Search(trace)
-    found, changes = prepared[2].search(trace, search)
-    return Explanation(decision, prepared, search, changes, found)
+        made._found, made.search, made.changes = _NO_FINDINGS, None, []
+        return made
+    made.search = search = Search.of(trace)
+    made._found, made.changes = prepared[2].search(trace, search)
+    return made
