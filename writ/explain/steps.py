@@ -149,7 +149,10 @@ class _Gen(SiteCode):
         self.lines[top:top] = ["    " + f"{var} = G({p!r})" for p, var in self.facts.items()] + [
             "    " + f"{var} = {_dict([(p, self.facts[p]) for p in paths])}" for paths, var in self.reads.items()]
         self.outputs()
+        unpack = self.slot_locals()
         self.lines.insert(top, "    " + reading(self.lines[top:]))
+        if unpack is not None:
+            self.lines.insert(top + 1, "    " + unpack)
         self.emit("return {" + "".join(f"{name!r}: {var}, " for name, var in self.built.items()) + "}")
 
     def outputs(self) -> None:
@@ -234,18 +237,18 @@ class _Gen(SiteCode):
     def cond(self, c: ir.Cond, step_id: str) -> str:
         """Code building the step of a condition; returns the local holding it."""
         plan = self.plan
-        value, step = self.local(), self.local()
+        step = self.local()
         match c:
             case ir.CondItem(expr=x):
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, plan.text(x),
                                                              policy=plan.label))
-                self.emit(f"{value} = {self.value(c)}")
+                value = self.held(self.value(c))
                 self.new(step, info, value, self.reached(c, value), _tuple(self.refs(x)), self.read(x))
                 self.findings(step, x, f"{value} is False", {self.value(c): value})
             case ir.CondBlock(kind=kind, items=items):
                 info = plan.info(c.nid, "", lambda: StepInfo(step_id, "condition", c.label, c.citation, f"{kind} of",
                                                              policy=plan.label))
-                self.emit(f"{value} = {self.value(c)}")
+                value = self.held(self.value(c))
                 below = [self.cond(item, f"{step_id}/{k}") for k, item in enumerate(items, 1)]
                 self.new(step, info, value, self.reached(c, value), _tuple(below))
             case _:
@@ -263,8 +266,7 @@ class _Gen(SiteCode):
             info = plan.info(case.nid, "", lambda k=k, case=case, cond=cond: StepInfo(
                 f"{step_id}/when{k}", "when", case.label, case.citation, plan.text(cond), policy=plan.label))
             with self.block("if go:"):
-                held, step = self.local(), self.local()
-                self.emit(f"{held} = {self.value(case)}")
+                held, step = self.held(self.value(case)), self.local()
                 with self.block(f"if {held} is _UNSET:"):
                     self.emit("go = None")
                 with self.block("else:"):
@@ -328,7 +330,9 @@ def _generate(plan: Plan, layout: Layout) -> Builder:
     definitions = [d for d in layout.program.ir.definitions if d.kind != "constant" and d.name in recorded]
     gen = _Gen(plan, layout)
     gen.lines.append("def _steps(trace, found, US, O):")
+    gen.unpacked = True  # the steps read most of a case's slots; a condition site's search, a few
     gen.steps(definitions)
+    gen.unpacked = False
     for head, searching in (("def _sites(trace):", False), ("def _search(trace, search):", True)):
         gen.lines.append(head)
         gen.depth = 1

@@ -28,6 +28,7 @@ from writ.evaluator.whynot import _margin as margin
 from writ.explain.step import MadeComparison, MadeElapsed
 
 _CONSTANT = re.compile(r"_[A-Z]+\d+")  # a hoisted object's name (see `TraceCode.hoist`)
+_SLOT_LOCAL = re.compile(r"v\d+")  # a slot's local (see `TraceCode.unpacked`)
 _SHARED = 64  # values kept per comparison shared between cases (see `TraceCode.shared_by`)
 
 
@@ -48,6 +49,10 @@ class TraceCode:
         self.fresh = 0
         self.facts: dict[str, str] = {}  # input path -> a local read at the top, `G(path)` (None when absent)
         self.ordinals: dict[str, str] = {}  # a date's code -> the local holding its ordinal, in one comparison
+        # Whether a node's slot is read from a local (`v<k>`, see `slot_locals`) rather than from `V`: for functions
+        # that read many of a case's slots, where unpacking the values once costs less than a subscript each.
+        self.unpacked = False
+        self.unpacked_read: set[int] = set()  # the slots read from their locals, for `slot_locals`
 
     # -- writing
     def emit(self, line: str) -> None:
@@ -69,6 +74,23 @@ class TraceCode:
         self.fresh += 1
         return f"{prefix}{self.fresh}"
 
+    def held(self, code: str) -> str:
+        """A local holding the value `code` reads: a slot's own when it is one, else a fresh one set here."""
+        if _SLOT_LOCAL.fullmatch(code):
+            return code
+        local = self.local()
+        self.emit(f"{local} = {code}")
+        return local
+
+    def slot_locals(self) -> str | None:
+        """The line unpacking a case's values into the locals the lines written since `unpacked` was set read them
+        from (`v<k>`; `_` for the slots they do not read), or None when they read none."""
+        read, self.unpacked_read = self.unpacked_read, set()
+        if not read:
+            return None
+        count = max(self.slots.values()) + 1
+        return ", ".join(f"v{k}" if k in read else "_" for k in range(count)) + ", = trace.values"
+
     def hoist(self, value: Any, prefix: str = "K") -> str:
         name = f"_{prefix}{len(self.globals)}"
         self.globals[name] = value
@@ -78,6 +100,9 @@ class TraceCode:
     def value(self, node: Any) -> str:
         k = self.slots.get(node.nid)
         if k is not None:
+            if self.unpacked:
+                self.unpacked_read.add(k)
+                return f"v{k}"
             return f"V[{k}]"
         match node:
             case ir.Const(value=v):
@@ -152,7 +177,7 @@ class TraceCode:
 
         def local(code: str) -> str:
             if code not in read:
-                if _CONSTANT.fullmatch(code):
+                if _CONSTANT.fullmatch(code) or _SLOT_LOCAL.fullmatch(code):
                     return code
                 read[code] = self.local()
                 self.emit(f"{read[code]} = {code}")
