@@ -112,6 +112,7 @@ class Policy:
         self.id = policy_id
         self._labels = workspace.library.version_labels(policy_id)
         self._decided_by: tuple[str, ...] | None = None  # the deciding input's path, read on first use
+        self._decided_below: tuple[str, ...] = ()  # that path past its first key (read per case: made once)
         self._in_force: dict[str, tuple[Program, dt.date]] = {}  # the deciding date as written -> its version
         self._pins: dict[tuple[str, dt.date | None], tuple[SupersededPin, ...]] = {}
         self._frame_engines: dict[tuple[dt.date | None, str], Any] = {}  # evaluate_frame's, built on first use
@@ -171,7 +172,8 @@ class Policy:
         """The path of the input that picks the version (e.g. `("application", "received_on")`), or ()."""
         if self._decided_by is None:
             ref = self.library.load(self.id, self._labels[-1]).resolved.header.decided_by
-            self._decided_by = tuple(ref.name.split(".")) if ref is not None else ()
+            path = tuple(ref.name.split(".")) if ref is not None else ()
+            self._decided_below, self._decided_by = path[1:], path
         return self._decided_by
 
     def _pick(self, facts: Any, on: dt.date | None, version: str | None) -> tuple[Program, dt.date | None]:
@@ -185,7 +187,7 @@ class Policy:
         value: Any = None
         if on is None and version is None and path and type(facts) is dict:
             value = facts.get(path[0])
-            for part in path[1:]:
+            for part in self._decided_below:
                 value = value.get(part) if type(value) is dict else None
             if type(value) is str and (hit := self._in_force.get(value)) is not None:
                 return hit
@@ -207,7 +209,7 @@ class Policy:
         path, hit = self._decided_by, None
         if path and on is None and version is None and type(facts) is dict:  # `_pick`'s common case, in place
             value = facts.get(path[0])
-            for part in path[1:]:
+            for part in self._decided_below:
                 value = value.get(part) if type(value) is dict else None
             if type(value) is str:
                 hit = self._in_force.get(value)
