@@ -232,7 +232,17 @@ class _Gen(SiteCode):
             if children != "()":
                 self.emit(f"{var}.children.extend({children})")
             return
-        self.new(var, info, self.definition_value(d.name), "True", children, inputs)
+        self.new(var, info, self.own_value(d), "True", children, inputs)
+
+    def own_value(self, d: ir.Definition) -> str:
+        """Code for the value of `d`, a definition without exceptions: its body's root's slot where the run records
+        it (the traced code sets the definition to that very value: a rule to its condition's, an expression to its
+        root's), else as `definition_value` reads it."""
+        match d.body:
+            case ir.RuleBody(cond=root) | ir.ExprBody(expr=root) if root.nid in self.slots \
+                    and d.name in self.recorded and d.name not in self.program.constants:
+                return self.value(root)
+        return self.definition_value(d.name)
 
     def cond(self, c: ir.Cond, step_id: str) -> str:
         """Code building the step of a condition; returns the local holding it."""
