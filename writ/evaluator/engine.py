@@ -33,7 +33,7 @@ UsedResolver = Callable[[str, dt.date | None], "Program"]
 PLAIN, TRACED, CHECKED, PROBE = Mode(), Mode(traced=True), Mode(checked=True), Mode(traced=True, probe=True)
 # How the traced `_decide` ends (`functions.generate` fills in the pieces): the run's Trace and Decision made in place,
 # each field set by name (a test holds that every slot is), rather than the pieces returned for three calls to make.
-_DECIDED = """_tr = _new(_Trace); _tr.layout = _layout; _tr.values = {values}; _tr.flags = {flags}; _tr.facts = {facts}
+_DECIDED = """_tr = _Trace(); _tr.layout = _layout; _tr.values = {values}; _tr.flags = {flags}; _tr.facts = {facts}
 _tr.definitions = {definitions}; _tr.used = {used}; _tr.on = _on; _de = _new(_Decision); _de.trace = _tr
 _de.policy_id, _de.version, _de.effective = _stamp; _de.on = _on; _de.outputs = {outputs}; _de.facts = {facts}
 _de.content_hash = _program.content_hash; _de.program = _program; _de.superseded = (); _de.given = f
@@ -122,6 +122,15 @@ class Trace:
         if isinstance(node, ir.Leaf):
             return True
         return (value if value is not UNSET else self.value(node)) is not UNSET
+
+
+class _MadeTrace(Trace):
+    """A `Trace` as the traced `_decide` makes it (`_DECIDED`): called with no arguments (no `__init__` runs; a
+    class call that runs one goes through C, and `object.__new__` packs its arguments twice), its slots then set
+    in place. A trace is compared by identity, so the subclass shows only in `type()`."""
+
+    __slots__ = ()
+    __init__ = object.__init__  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
@@ -213,7 +222,7 @@ class Program:
             "_dec": Decimal, "_EXPLAIN_ERRORS": _EXPLAIN_ERRORS, "_chk": self._checked,
             "_conflict": self._conflict, "_no_match": self._no_match, "_used": self._used,
             "_used_traced": self._used_traced, "_used_probe": self._used_probe, "_new": object.__new__,
-            "_Trace": Trace, "_Decision": Decision, "_program": self, "_stamp": self._stamp,
+            "_Trace": _MadeTrace, "_Decision": Decision, "_program": self, "_stamp": self._stamp,
         }
 
     def _build(self, outputs: tuple[str, ...], mode: Mode, changed: str | None) -> _Built:
