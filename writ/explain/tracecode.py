@@ -48,6 +48,8 @@ class TraceCode:
         self.depth = 1
         self.fresh = 0
         self.facts: dict[str, str] = {}  # input path -> a local read at the top, `G(path)` (None when absent)
+        # the inputs whose type is not optional: every run's facts have them, with a value
+        self.present = frozenset(f.path for f in self.program.ir.inputs if not T.is_optional(f.type))
         self.ordinals: dict[str, str] = {}  # a date's code -> the local holding its ordinal, in one comparison
         # Whether a node's slot is read from a local (`v<k>`, see `slot_locals`) rather than from `V`: for functions
         # that read many of a case's slots, where unpacking the values once costs less than a subscript each.
@@ -121,6 +123,8 @@ class TraceCode:
         code = self.value(node)
         if isinstance(node, ir.Input) and node.path in self.facts and code.startswith("G("):
             held = self.facts[node.path]
+            if node.path in self.present:  # never absent, never None: the local is the value
+                return held
             return f"({held} if {held} is not None else {code})"
         return code
 
@@ -177,7 +181,7 @@ class TraceCode:
 
         def local(code: str) -> str:
             if code not in read:
-                if _CONSTANT.fullmatch(code) or _SLOT_LOCAL.fullmatch(code):
+                if _CONSTANT.fullmatch(code) or _SLOT_LOCAL.fullmatch(code) or code in self.facts.values():
                     return code
                 read[code] = self.local()
                 self.emit(f"{read[code]} = {code}")
@@ -185,8 +189,11 @@ class TraceCode:
 
         left, right = (local(self.known_value(side)) for side in (e.left, e.right))
         held, c = local(self.value(e)), self.local("c")
-        checks = []  # a constant side (or result) is checked here, once
+        checks = []  # a constant side (or result) is checked here, once; a fact every run has, never
+        present = {self.facts[p] for p in self.present if p in self.facts}
         for code, missing in ((held, (UNSET,)), (left, _missing(e.left)), (right, _missing(e.right))):
+            if code in present:
+                continue
             if not _CONSTANT.fullmatch(code):
                 checks += [f"{code} is not {name}" for m, name in ((UNSET, "_UNSET"), (None, "None")) if m in missing]
             elif any(self.globals[code] is m for m in missing):
@@ -208,7 +215,7 @@ class TraceCode:
                           f"{c}.left_text = {self.hoist(compare.left_text, 'T')}; "
                           f"{c}.right_text = {self.hoist(compare.right_text, 'T')}"
                           + ("" if compare.elapsed is not None else f"; {c}.elapsed = None"))  # else set below
-                self.terms(c, terms, {left, right})
+                self.terms(c, terms, {left, right} | present)
                 with self.block(f"if {held}:"):
                     self.emit(f"{c}.held = True; {c}.margin = None; {c}.unit = None")
                 with self.block("else:"):
@@ -217,7 +224,7 @@ class TraceCode:
                 if compare.elapsed is not None:
                     p = compare.elapsed
                     values = [local(self.known_value(n)) for n in (p.shift.date, p.shift.duration, p.other, p.shift)]
-                    self.elapsed(c, p, values, {left: e.left.type, right: e.right.type})
+                    self.elapsed(c, p, values, {left: e.left.type, right: e.right.type}, p.shift.date.type)
                 if key is not None:
                     with self.block(f"if {key[0]}.__class__ is {key[1]} and len({m}) < {_SHARED}:"):
                         self.emit(f"{m}[{key[0]}] = {c}")
@@ -271,15 +278,18 @@ class TraceCode:
         """Whether a quantity with this value is listed among a comparison's terms."""
         return value is not UNSET and not isinstance(value, tuple)
 
-    def elapsed(self, c: str, p: Any, values: list[str], sides: dict[str, T.Type]) -> None:
+    def elapsed(self, c: str, p: Any, values: list[str], sides: dict[str, T.Type], start_type: T.Type) -> None:
         """`c.elapsed` as `_Period.measure` makes it: in place for plain dates and a duration, else through it. A side
-        of type date is a date here (it was tested for a value); the start and period are tested."""
+        of type date is a date here (it was tested for a value), and so is a start whose type is a date that is
+        not optional; the others are tested."""
         start, required, end, boundary = values
         x = self.local("e")
         strict = " + 1" if p.op == "<" else ""
+        dated = _runtime(start_type) == "date" and not T.is_optional(start_type)
         tests = [f"{v}.__class__ is {name}" for v, name, cls in ((start, "_date", dt.date),
                                                                  (required, "_Duration", T.Duration))
-                 if not _CONSTANT.fullmatch(v) or self.globals[v].__class__ is not cls]  # a constant's, known here
+                 if not (v == start and dated)
+                 and (not _CONSTANT.fullmatch(v) or self.globals[v].__class__ is not cls)]  # a constant's, known here
         tests += [f"{v}.__class__ is _date" for v in (end, boundary) if _runtime(sides.get(v, T.ERROR)) != "date"]
         with self.block(f"if {' and '.join(tests)}:") if tests else nullcontext():
             self.emit(f"{x} = _Elapsed(); {x}.start = {self.hoist(p.start_text, 'T')}; {x}.start_value = {start}; "
