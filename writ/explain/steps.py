@@ -150,9 +150,7 @@ class _Gen(SiteCode):
             "    " + f"{var} = {_dict([(p, self.facts[p]) for p in paths])}" for paths, var in self.reads.items()]
         self.outputs()
         unpack = self.slot_locals()
-        self.lines.insert(top, "    " + reading(self.lines[top:]))
-        if unpack is not None:
-            self.lines.insert(top + 1, "    " + unpack)
+        self.lines[top:top] = ["    " + reading(self.lines[top:]), *("    " + line for line in unpack)]
         self.emit("return {" + "".join(f"{name!r}: {var}, " for name, var in self.built.items()) + "}")
 
     def outputs(self) -> None:

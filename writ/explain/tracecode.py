@@ -55,6 +55,7 @@ class TraceCode:
         # that read many of a case's slots, where unpacking the values once costs less than a subscript each.
         self.unpacked = False
         self.unpacked_read: set[int] = set()  # the slots read from their locals, for `slot_locals`
+        self.unpacked_flags: set[int] = set()  # likewise the region flags (`f<k>`)
 
     # -- writing
     def emit(self, line: str) -> None:
@@ -84,14 +85,17 @@ class TraceCode:
         self.emit(f"{local} = {code}")
         return local
 
-    def slot_locals(self) -> str | None:
-        """The line unpacking a case's values into the locals the lines written since `unpacked` was set read them
-        from (`v<k>`; `_` for the slots they do not read), or None when they read none."""
-        read, self.unpacked_read = self.unpacked_read, set()
-        if not read:
-            return None
-        count = max(self.slots.values()) + 1
-        return ", ".join(f"v{k}" if k in read else "_" for k in range(count)) + ", = trace.values"
+    def slot_locals(self) -> list[str]:
+        """The lines unpacking a case's values and region flags into the locals the lines written since `unpacked`
+        was set read them from (`v<k>`, `f<k>`; `_` for those they do not read)."""
+        lines = []
+        for read, names, prefix, source in ((self.unpacked_read, self.slots, "v", "trace.values"),
+                                            (self.unpacked_flags, self.flags, "f", "trace.flags")):
+            if read:
+                count = max(names.values()) + 1
+                lines.append(", ".join(f"{prefix}{k}" if k in read else "_" for k in range(count)) + f", = {source}")
+        self.unpacked_read, self.unpacked_flags = set(), set()
+        return lines
 
     def hoist(self, value: Any, prefix: str = "K") -> str:
         name = f"_{prefix}{len(self.globals)}"
@@ -136,8 +140,15 @@ class TraceCode:
             return self.hoist(constants.get(name, UNSET))
         return f"D[{name!r}]"
 
+    def flag(self, k: int) -> str:
+        """Code reading region flag `k` (from its local when `unpacked`)."""
+        if self.unpacked:
+            self.unpacked_flags.add(k)
+            return f"f{k}"
+        return f"F[{k}]"
+
     def reached(self, node: Any, value: str) -> str:
-        flags = [f"F[{self.flags[r]}]" for r in self.chains.get(node.nid, ()) if r in self.flags]
+        flags = [self.flag(self.flags[r]) for r in self.chains.get(node.nid, ()) if r in self.flags]
         last = "True" if isinstance(node, ir.Leaf) else f"{value} is not _UNSET"
         return " and ".join([*flags, last])
 
