@@ -115,3 +115,30 @@ def test_property_a_re_run_from_a_traced_run_is_the_whole_re_run_in_random_polic
                 continue
             for key in sorted(decision.facts):
                 _agree(decision, key, changed.get(key))
+
+
+ANCHORS = writ.load(ROOT / "bench" / "policies" / "anchors")
+
+
+@settings(max_examples=60, deadline=None)
+@given(birth=st.none() | st.dates(dt.date(1990, 1, 1), dt.date(2030, 12, 31)), disabled=st.booleans(),
+       received=st.dates(dt.date(2000, 1, 1), dt.date(2040, 12, 31)), shift=st.integers(-9000, 9000),
+       key=st.sampled_from(["application_date", "child_birth_date", "child_disabled"]))
+def test_property_a_branch_the_change_cannot_reach_keeps_the_traced_value(
+        birth: dt.date | None, disabled: bool, received: dt.date, shift: int, key: str) -> None:
+    """`child_age_limit` is `received - 1 day` when the birth date is missing, else a year sum of the birth date:
+    a change of the received date re-runs the first branch alone and takes the other's value from the traced
+    run, and both give the whole re-run's outputs and recorded values, whichever branch the case took."""
+    facts = {"employed": True, "service_start": "2000-01-01", "application_date": received.isoformat(),
+             "last_formal_request": None, "caring_for": "child",
+             "child_birth_date": birth.isoformat() if birth else None, "child_disabled": disabled,
+             "relationship": "parent", "responsible_for_upbringing": True, "rest_day_notice_days": 3,
+             "hours_worked": 7.5}
+    decision = ANCHORS.evaluate(facts, explain=True)
+    value = decision.facts[key]
+    _agree(decision, key, (not value) if isinstance(value, bool) else
+           None if value is None and shift % 2 else (value or received) + dt.timedelta(days=shift))
+    assert decision.program is not None
+    for built in search_runs(decision.program, "application_date"):
+        rerun_from = built.generated.source.split("def _rerun_from")[1].split("\ndef ")[0]
+        assert "_add_years" not in rerun_from and "D['child_age_limit']" in rerun_from

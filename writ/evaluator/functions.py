@@ -14,6 +14,7 @@ says (the engine makes the Decision there, with no call between).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -140,6 +141,32 @@ def _fused(reader: ReaderParts, names: Names, inputs: list[str], rules: list[str
     return ["def _decide(f, _on):", *reader.lines, f"    v = {{{values}}}", *taken, *rules, *ending, ""]
 
 
+def _kept_branches(d: ir.Definition, changed: str, computed: set[str]) -> ir.Definition | None:
+    """`d` (a definition the change of `changed` may affect) with each branch of its conditional expression the
+    change cannot reach read as the definition itself, which `_rerun_from` first sets to the traced run's value:
+    a branch taken under conditions the change cannot move was taken in that run too, and a branch that reads
+    nothing the change moves computed that run's value (so `age_limit = (received - 14 days) if birth is missing
+    else (birth + 18 years - 14 days)` re-runs no year arithmetic when `received` changes). None when no branch is
+    kept that way (or `d` has exceptions, or is not an expression)."""
+    if d.exceptions or not isinstance(d.body, ir.ExprBody):
+        return None
+    itself = ir.DefRef(d.name, d.body.expr.type)
+
+    def moves(e: ir.Expr) -> bool:
+        return any(isinstance(x, ir.UsedRef) or (isinstance(x, ir.Input) and x.path == changed)
+                   or (isinstance(x, ir.DefRef) and x.name in computed) for x in ir.reads(e))
+
+    def kept(e: ir.Expr) -> ir.Expr:
+        if not isinstance(e, ir.If) or moves(e.cond):
+            return e
+        then = itself if not moves(e.then) else kept(e.then)
+        other = itself if not moves(e.otherwise) else kept(e.otherwise)
+        return e if then is e.then and other is e.otherwise else dataclasses.replace(e, then=then, otherwise=other)
+
+    expr = kept(d.body.expr)
+    return None if expr is d.body.expr else dataclasses.replace(d, body=ir.ExprBody(expr))
+
+
 class _Chunk(NamedTuple):
     """One definition's generated lines, with the slots (nids) those lines set."""
 
@@ -183,7 +210,11 @@ def _rerun_from(program: ir.Program, outputs: tuple[str, ...], changed: str, nam
     lines: list[str] = []
     unset = [k for k in gen.slots if k in gen.maybe]  # as `_outputs`: the slots a path may leave unset
     for name, chunk in chunks.items():
-        if name in computed:
+        kept = _kept_branches(by_name[name], changed, computed) if name in computed else None
+        if kept is not None:  # the definition's value from `D` where the change cannot have moved it
+            lines += [f"{names.definition(name)} = D[{name!r}]", *gen.definition(kept)]
+            unset += [k for k in chunk.slots if k not in gen.maybe]
+        elif name in computed:
             lines += chunk.lines
         else:
             unset += [k for k in chunk.slots if k not in gen.maybe]
