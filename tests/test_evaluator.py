@@ -235,3 +235,17 @@ def test_long_tuple_displays_build_no_list(n: int) -> None:
     code = compile(_tuple_display(names), "<display>", "eval")
     assert eval(code, {f"x{i}": i for i in range(n)}) == tuple(range(n))  # noqa: S307 - names written above
     assert not {"BUILD_LIST", "LIST_APPEND"} & {i.opname for i in dis.get_instructions(code)}
+
+
+_SCALARS = (st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=2)
+            | st.decimals(min_value=-3, max_value=3, places=1, allow_nan=False)
+            | st.dates(dt.date(2024, 1, 1), dt.date(2024, 1, 5)))
+
+
+@given(st.lists(_SCALARS.filter(lambda v: v is not None), min_size=1, max_size=6), _SCALARS)
+def test_a_constant_list_tested_as_a_frozenset_answers_as_the_list(items: list[Any], item: Any) -> None:
+    """Generated code tests `x in <constant list>` against a frozenset of the list (`_Gen.members`) when its items
+    are texts, numbers, truth values or dates: for values of those kinds (and missing), the same answer."""
+    from writ.evaluator.codegen import _HASHED
+    assert all(type(v) in _HASHED for v in items)
+    assert (item in frozenset(items)) == (item in tuple(items))

@@ -40,6 +40,7 @@ UNSET: Any = type("Unset", (), {"__repr__": lambda self: "<not evaluated>", "__s
 
 _PY_OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _SMALL_INT = 2**62
+_HASHED = (str, int, Decimal, dt.date, bool)  # list items a constant list's frozenset may hold (see `members`)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,16 @@ class _Gen:
             return repr(value)
         return self.hoist(value)
 
+    def members(self, collection: ir.Expr) -> str:
+        """The operand `x in collection` tests: a constant list of texts, numbers or dates as a frozenset made once
+        (a hash lookup, where the list would be compared item by item; the same answer for values of these types,
+        whose equal values hash alike), else the list itself."""
+        value = collection.value if isinstance(collection, ir.Const) else \
+            self.constants.get(collection.name) if isinstance(collection, ir.DefRef) else None
+        if type(value) is tuple and value and all(type(v) in _HASHED for v in value):
+            return self.hoist(frozenset(value), "S")
+        return self.expr(collection)
+
     def leaf(self, e: ir.Expr) -> str | None:
         match e:
             case ir.Const(value=v):
@@ -172,7 +183,7 @@ class _Gen:
             case ir.Compare():
                 return self.compare(e), False
             case ir.Member(item=a, collection=b, negated=neg):
-                return f"{self.expr(a)} {'not in' if neg else 'in'} {self.expr(b)}", False
+                return f"{self.expr(a)} {'not in' if neg else 'in'} {self.members(b)}", False
             case ir.IsMissing(operand=x, negated=neg):
                 return f"{self.expr(x)} is {'not ' if neg else ''}None", False
             case ir.If(cond=c, then=a, otherwise=b):
