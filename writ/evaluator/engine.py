@@ -317,9 +317,10 @@ class Program:
         """Validate and convert the facts (`InputError` lists every problem), then run them."""
         if outputs is None:  # the common case, in one generated function: see `_decided`
             built = self._all.get(trace) or self._function_for(None, trace)
-            if built.decide is not None:
+            decide = built.decide  # read into a local: a call of an instance's field is not specialised
+            if decide is not None:
                 try:
-                    made = built.decide(facts, on)
+                    made = decide(facts, on)
                 except READ_ERRORS:
                     pass  # facts in doubt: the two steps below say which, and how
                 except (ArithmeticError, EvaluationError) as exc:

@@ -41,6 +41,7 @@ _Prepared = tuple[SourceMap, Plan, Builder]  # a traced program's plan and build
 # them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
 _NO_STEPS: dict[str, Step] = {}
 _NO_FINDINGS: dict[int, list[Counterfactual]] = {}
+_new_search = Search.of  # a global: a static method read off its class per call is not specialised
 
 
 class Explanation:
@@ -97,7 +98,8 @@ class Explanation:
         top = self._top
         if top is not None:
             if type(top) is tuple:  # the builder returns the outputs' steps at once, when they are all the program's
-                made = top[2].steps(self._decision.trace, self._found, _NO_STEPS, self.outputs)
+                build = top[2].steps  # a local: the call of a slot's function is not specialised, the read is
+                made = build(self._decision.trace, self._found, _NO_STEPS, self.outputs)
                 self._steps = made if isinstance(made, list) else _output_steps(self._scope(top, made), self.outputs)
             else:
                 self._steps = _output_steps(top, self.outputs)  # type: ignore[arg-type]
@@ -258,6 +260,7 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
     if not counterfactuals:
         made._found, made.search, made.changes = _NO_FINDINGS, None, []
         return made
-    made.search = search = Search.of(trace)
-    made._found, made.changes = prepared[2].search(trace, search)
+    made.search = search = _new_search(trace)
+    find = prepared[2].search  # a local, as in `Explanation.steps`
+    made._found, made.changes = find(trace, search)
     return made
