@@ -97,13 +97,13 @@ class SiteCode(TraceCode):
 
 
 def reading(lines: list[str]) -> str:
-    """The line binding what `lines` read of the trace (of `V, F, D, U, G, FX`, only those they use: the generated
+    """The line binding what `lines` read of the trace (of `V, F, D, U, FX`, only those they use: the generated
     functions run per case, and most read a few of them), one assignment each (more than three names assigned at
     once are packed into a tuple and unpacked)."""
     text = "\n".join(lines)
     names = [f"{name} = {code}" for name, code in (("V", "trace.values"), ("F", "trace.flags"),
                                                    ("D", "trace.definitions"), ("U", "trace.used"),
-                                                   ("G", "trace.facts.get"), ("FX", "trace.facts"))
+                                                   ("FX", "trace.facts"))
              if re.search(rf"\b{name}\b", text)]
     return "; ".join(names) or "pass"
 

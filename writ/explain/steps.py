@@ -146,7 +146,7 @@ class _Gen(SiteCode):
             var = self.local("s")
             self.definition(d, var)
             self.built[d.name] = var
-        self.lines[top:top] = ["    " + f"{var} = {f'FX[{p!r}]' if p in self.present else f'G({p!r})'}"
+        self.lines[top:top] = ["    " + f"{var} = {f'FX[{p!r}]' if p in self.present else f'FX.get({p!r})'}"
                                for p, var in self.facts.items()] + [
             "    " + f"{var} = {_dict([(p, self.facts[p]) for p in paths])}" for paths, var in self.reads.items()]
         self.outputs()

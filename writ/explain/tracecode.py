@@ -2,7 +2,7 @@
 
 The step builders of `writ.explain.steps` are generated code that reads a
 case's recorded values straight from the trace: a node's slot (`V[k]`), a
-region's flag (`F[k]`), a definition (`D[name]`), a fact (`G(path)`), a used
+region's flag (`F[k]`), a definition (`D[name]`), a fact (`FX.get(path)`), a used
 policy's definition. `TraceCode` writes those reads, exactly as `Trace.value`
 and `Trace.reached` make them, and a comparison's quantities from them as
 `writ.evaluator.whynot` measures them; it keeps the lines, indentation, fresh
@@ -34,7 +34,8 @@ _SHARED = 64  # values kept per comparison shared between cases (see `TraceCode.
 
 class TraceCode:
     """Source being written for traces of one layout. The generated function binds `trace` and those it reads of
-    `V, F, D, U, G = trace.values, trace.flags, trace.definitions, trace.used, trace.facts.get`."""
+    `V, F, D, U, FX = trace.values, trace.flags, trace.definitions, trace.used, trace.facts` (values and flags
+    unpacked into locals instead where the function reads many: see `unpacked`)."""
 
     def __init__(self, layout: Layout) -> None:
         self.program: Program = layout.program
@@ -47,7 +48,7 @@ class TraceCode:
         self.lines: list[str] = []
         self.depth = 1
         self.fresh = 0
-        self.facts: dict[str, str] = {}  # input path -> a local read at the top, `G(path)` (None when absent)
+        self.facts: dict[str, str] = {}  # input path -> a local read at the top, `FX.get(path)` (None when absent)
         # the inputs whose type is not optional: every run's facts have them, with a value
         self.present = frozenset(f.path for f in self.program.ir.inputs if not T.is_optional(f.type))
         self.ordinals: dict[str, str] = {}  # a date's code -> the local holding its ordinal, in one comparison
@@ -114,7 +115,7 @@ class TraceCode:
             case ir.Const(value=v):
                 return self.hoist(v)
             case ir.Input(path=p):
-                return f"G({p!r}, _UNSET)"
+                return f"FX.get({p!r}, _UNSET)"
             case ir.DefRef(name=n):
                 return self.definition_value(n)
             case ir.UsedRef(alias=a, name=n):
@@ -122,10 +123,11 @@ class TraceCode:
         return "_UNSET"
 
     def known_value(self, node: Any) -> str:
-        """`value(node)`, reusing a fact the function read at its top: `G(path)` gives what `G(path, _UNSET)` does
-        unless it is None, which it also is for an absent fact; so the fact is read again only then."""
+        """`value(node)`, reusing a fact the function read at its top: `FX.get(path)` gives what
+        `FX.get(path, _UNSET)` does unless it is None, which it also is for an absent fact; so the fact is read
+        again only then."""
         code = self.value(node)
-        if isinstance(node, ir.Input) and node.path in self.facts and code.startswith("G("):
+        if isinstance(node, ir.Input) and node.path in self.facts and code.startswith("FX.get("):
             held = self.facts[node.path]
             if node.path in self.present:  # never absent, never None: the local is the value
                 return held
