@@ -279,7 +279,6 @@ class Search:
         return top.program.constants.get(name, UNSET) if name in top.program.definitions else top.facts.get(name, UNSET)
 
 
-_ORDERED, _NUDGED = ("date", "int", "decimal"), ("<=", "<", ">=", ">")  # what a failed confirmation may nudge
 class _MadeSearch(Search):
     """A `Search` called with no arguments (no `__init__` runs): `Search.of` sets its slots."""
 
@@ -287,6 +286,7 @@ class _MadeSearch(Search):
     __init__ = object.__init__  # type: ignore[assignment]
 
 
+_ORDERED, _NUDGED = ("date", "int", "decimal"), ("<=", "<", ">=", ">")  # what a failed confirmation may nudge
 _FAILED = (WritError, ArithmeticError)  # how a run of generated code fails (see `Program.run`)
 
 
