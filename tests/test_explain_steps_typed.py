@@ -18,8 +18,8 @@ import writ
 from writ.dsl import ir
 from writ.evaluator.runtime import DateOps
 from writ.evaluator.whynot import compare
+from writ.explain.comparecode import CompareCode
 from writ.explain.plan import plan_for
-from writ.explain.tracecode import TraceCode
 from writ.explain.tree import explain, walk
 
 POLICY = """policy "q":
@@ -131,12 +131,12 @@ _MONTHS: dict[str, Any] = {}
 
 
 def _months_in_place(tmp: pytest.TempPathFactory, months: str) -> Any:
-    """The code `TraceCode.months` writes (under the policy's months convention), as a function of two dates."""
+    """The code `CompareCode.months` writes (under the policy's months convention), as a function of two dates."""
     if months in _MONTHS:
         return _MONTHS[months]
     decision = _policy(tmp, months).evaluate(_A_CASE, explain=True)
     assert decision.trace is not None
-    code = TraceCode(decision.trace.layout)
+    code = CompareCode(decision.trace.layout)
     code.lines.append("def months(a, b, x):")
     code.emit("d = b.toordinal() - a.toordinal()")
     code.months("x", "a", "b")

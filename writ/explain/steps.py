@@ -35,6 +35,7 @@ from writ.dsl import ir
 from writ.evaluator.counterfactual import Counterfactual, Search
 from writ.evaluator.engine import Layout, Trace
 from writ.evaluator.solve import may_suggest
+from writ.explain.comparecode import CompareCode
 from writ.explain.plan import Plan, StepInfo
 from writ.explain.sitecode import SiteCode, fused_sites, reading
 from writ.explain.step import NO_INPUTS, MadeStep, Step, absent_inputs
@@ -80,7 +81,7 @@ def _used_steps(used: dict[str, dict[str, Step]], refs: tuple[tuple[str, str], .
     return out
 
 
-class _Gen(SiteCode):
+class _Gen(SiteCode, CompareCode):
     """Writes the functions' source for one (plan, layout); `program` is read while generating only.
 
     A step is made once its children are: a definition's after its body's steps, so its `children` is one tuple
