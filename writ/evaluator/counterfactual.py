@@ -73,17 +73,6 @@ class Search:
         self._probes: dict[tuple[str, Any], tuple[dict[str, Any], tuple[Any, ...]] | None] = {}
         self._outputs: dict[tuple[str, Any], dict[str, Any] | None] = {}
 
-    @staticmethod
-    def of(top: Trace) -> Search:
-        """`Search(top)`, as an explanation made per case makes it: a `_MadeSearch` with its slots set here,
-        without the class call running `__init__` (a call from C costs as much as the rest)."""
-        search = _MadeSearch()
-        search.top = top
-        search._traced = search._paths = search._probe_traces = None
-        search._probes = {}
-        search._outputs = {}
-        return search
-
     def suggest(self, node: ir.Expr, goal: bool, trace: Trace, step_id: str) -> list[Counterfactual]:
         """Confirmed (or, failing that, marked unconfirmed) single-input changes that make `node` be `goal`: the
         function written for the site (`site_search`) proposes, and calls `confirm` for each change it keeps."""
@@ -280,10 +269,21 @@ class Search:
 
 
 class _MadeSearch(Search):
-    """A `Search` called with no arguments (no `__init__` runs): `Search.of` sets its slots."""
+    """A `Search` called with no arguments (no `__init__` runs): `new_search` sets its slots."""
 
     __slots__ = ()
     __init__ = object.__init__  # type: ignore[assignment]
+
+
+def new_search(top: Trace) -> Search:
+    """`Search(top)`, as an explanation made per case makes it: a `_MadeSearch` with its slots set here, without
+    the class call running `__init__` (a call from C costs as much as the rest)."""
+    search = _MadeSearch()
+    search.top = top
+    search._traced = search._paths = search._probe_traces = None
+    search._probes = {}
+    search._outputs = {}
+    return search
 
 
 _ORDERED, _NUDGED = ("date", "int", "decimal"), ("<=", "<", ">=", ">")  # what a failed confirmation may nudge

@@ -26,7 +26,7 @@ from typing import Any
 from writ.dsl import ir
 from writ.dsl.errors import SourceMap
 from writ.evaluator.codegen import UNSET
-from writ.evaluator.counterfactual import Counterfactual, Search
+from writ.evaluator.counterfactual import Counterfactual, Search, new_search
 from writ.evaluator.engine import Decision, Layout, Trace
 from writ.explain.plan import Plan, StepInfo, plan_for
 from writ.explain.step import Step, absent_inputs, beneath
@@ -41,7 +41,6 @@ _Prepared = tuple[SourceMap, Plan, Builder]  # a traced program's plan and build
 # them), so an explanation without used policies or counterfactuals allocates no dictionary of its own.
 _NO_STEPS: dict[str, Step] = {}
 _NO_FINDINGS: dict[int, list[Counterfactual]] = {}
-_new_search = Search.of  # a global: a static method read off its class per call is not specialised
 
 
 class Explanation:
@@ -249,7 +248,7 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
         top = _Scope(trace, sources, "", None)
         if not counterfactuals:
             return Explanation(decision, top)
-        search = Search.of(trace)
+        search = new_search(trace)
         return Explanation(decision, top, search, search_all(top, search))
     # A policy that uses no other (the common case): no scope, its builder found as `_Scope` finds it.
     prepared = trace.layout.prepared.get("")
@@ -260,7 +259,7 @@ def explain(decision: Decision, sources: SourceMap | None = None, counterfactual
     if not counterfactuals:
         made._found, made.search, made.changes = _NO_FINDINGS, None, []
         return made
-    made.search = search = _new_search(trace)
+    made.search = search = new_search(trace)
     find = prepared[2].search  # a local, as in `Explanation.steps`
     made._found, made.changes = find(trace, search)
     return made
