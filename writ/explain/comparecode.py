@@ -23,7 +23,7 @@ from writ.evaluator.engine import Layout
 from writ.evaluator.whynot import ComparePlan
 from writ.evaluator.whynot import _margin as margin
 from writ.explain.step import MadeComparison, MadeElapsed
-from writ.explain.tracecode import _CONSTANT, _SLOT_LOCAL, TraceCode, _runtime
+from writ.explain.tracecode import _CONSTANT, TraceCode, _runtime
 
 _SHARED = 64  # values kept per comparison shared between cases (see `CompareCode.shared_by`)
 
@@ -50,7 +50,7 @@ class CompareCode(TraceCode):
 
         def local(code: str) -> str:
             if code not in read:
-                if _CONSTANT.fullmatch(code) or _SLOT_LOCAL.fullmatch(code) or code in self.facts.values():
+                if self.named(code):
                     return code
                 read[code] = self.local()
                 self.emit(f"{read[code]} = {code}")

@@ -68,9 +68,15 @@ class TraceCode:
         self.fresh += 1
         return f"{prefix}{self.fresh}"
 
+    def named(self, code: str) -> bool:
+        """Whether `code` is a name the function already holds the value in: a hoisted object, a slot's local or a
+        fact read at the top (so it is read as it is, never copied)."""
+        return bool(_CONSTANT.fullmatch(code) or _SLOT_LOCAL.fullmatch(code)) or code in self.facts.values()
+
     def held(self, code: str) -> str:
-        """A local holding the value `code` reads: a slot's own when it is one, else a fresh one set here."""
-        if _SLOT_LOCAL.fullmatch(code):
+        """A local holding the value `code` reads: the name itself when it is one (`named`), else a fresh one set
+        here."""
+        if self.named(code):
             return code
         local = self.local()
         self.emit(f"{local} = {code}")
